@@ -1,0 +1,36 @@
+//! The factory's settings (environment variables, README "Configuration").
+
+use serde::{Deserialize, Serialize};
+use stockflow_shared::config::{AwsSettings, DatabaseSettings, HttpSettings};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(flatten)]
+    pub database: DatabaseSettings,
+    #[serde(flatten)]
+    pub aws: AwsSettings,
+    #[serde(flatten)]
+    pub http: HttpSettings,
+    /// `FACTORY_PORT`; 0 picks a free port (tests).
+    pub factory_port: u16,
+    /// `FACTORY_DB`: the factory's own database.
+    pub factory_db: String,
+    /// `FACTORY_PRODUCTION_SECONDS`: how long production takes (0 in tests).
+    pub factory_production_seconds: f64,
+    /// `OUTBOX_SWEEP_MS`: how often the relay looks for events left unpublished.
+    pub outbox_sweep_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database: DatabaseSettings::default(),
+            aws: AwsSettings::default(),
+            http: HttpSettings::default(),
+            factory_port: 8081,
+            factory_db: "factory".into(),
+            factory_production_seconds: 5.0,
+            outbox_sweep_ms: 1000,
+        }
+    }
+}

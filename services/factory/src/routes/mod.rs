@@ -1,0 +1,5 @@
+//! The Factory API's HTTP routes.
+
+mod manufactures;
+
+pub use manufactures::{ProductionTime, create_manufacture, get_manufacture};

@@ -1,0 +1,128 @@
+//! Builds the Factory API from its settings: database (migrated), SNS publisher,
+//! production line, outbox relay and HTTP server. Port 0 gives a free port (tests).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use mysql_async::Pool;
+use stockflow_shared::aws::{self, Resources, names};
+use stockflow_shared::health::{self, Readiness};
+use stockflow_shared::outbox::{OutboxSignal, Relay};
+use stockflow_shared::publisher::Publisher;
+use stockflow_shared::{db, problem, request_id};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::Settings;
+use crate::production_line::ProductionLine;
+use crate::routes::{self, ProductionTime};
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    relay: Relay,
+    line: ProductionLine,
+    pool: Pool,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = db::connect(&settings.database, &settings.factory_db).await?;
+        db::migrate(&pool, &settings.factory_db, embedded::migrations::runner()).await?;
+        let sdk = aws::sdk_config(&settings.aws).await;
+        let resources = Resources::new(&settings.aws);
+        let publisher = Publisher::open(
+            aws_sdk_sns::Client::new(&sdk),
+            &resources,
+            &[names::STOCK_ARRIVAL_TOPIC],
+        )
+        .await?;
+        let signal = OutboxSignal::default();
+        let relay = Relay::new(
+            pool.clone(),
+            publisher.clone(),
+            signal.clone(),
+            Duration::from_millis(settings.outbox_sweep_ms),
+        );
+        let new_order = Arc::new(Notify::new());
+        let line = ProductionLine::new(pool.clone(), new_order.clone(), signal);
+        let production_time = Duration::try_from_secs_f64(settings.factory_production_seconds)
+            .map_err(|_| anyhow::anyhow!("FACTORY_PRODUCTION_SECONDS must be a number of seconds ≥ 0"))?;
+
+        let listener = TcpListener::bind((settings.http.bind_host.as_str(), settings.factory_port)).map_err(|err| {
+            anyhow::anyhow!(
+                "cannot listen on {}:{}: {err} (is another factory running? set FACTORY_PORT)",
+                settings.http.bind_host,
+                settings.factory_port
+            )
+        })?;
+        let port = listener.local_addr()?.port();
+        let readiness = web::Data::new(FactoryReadiness {
+            pool: pool.clone(),
+            publisher,
+        });
+        let pool_data = web::Data::new(pool.clone());
+        let production_time = web::Data::new(ProductionTime(production_time));
+        let new_order = web::Data::new(new_order);
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(request_id::middleware))
+                .app_data(pool_data.clone())
+                .app_data(production_time.clone())
+                .app_data(new_order.clone())
+                .app_data(readiness.clone())
+                .configure(health::routes::<FactoryReadiness>)
+                .route("/api/manufactures", web::post().to(routes::create_manufacture))
+                .route("/api/manufactures/{id}", web::get().to(routes::get_manufacture))
+                .default_service(web::to(problem::not_found_route))
+        })
+        .disable_signals()
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        Ok(Self {
+            port,
+            server,
+            relay,
+            line,
+            pool,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown`, then drains requests, publishes what the outbox
+    /// holds and closes the pool.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let line = tokio::spawn(self.line.run(shutdown.clone()));
+        stockflow_shared::service::serve_until_stopped(self.server, self.relay, shutdown).await?;
+        line.await.ok();
+        self.pool.disconnect().await.ok();
+        tracing::info!("factory stopped");
+        Ok(())
+    }
+}
+
+struct FactoryReadiness {
+    pool: Pool,
+    publisher: Publisher,
+}
+
+impl Readiness for FactoryReadiness {
+    async fn checks(&self) -> Vec<(&'static str, anyhow::Result<()>)> {
+        vec![
+            ("database", db::ping(&self.pool).await),
+            ("sns", self.publisher.ping().await),
+        ]
+    }
+}

@@ -1,0 +1,171 @@
+//! The factory's database: production orders and their completion.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Pool, TxOpts};
+use stockflow_shared::events::StockArrival;
+use stockflow_shared::outbox;
+use uuid::Uuid;
+
+use crate::manufacture_request::ManufactureRequest;
+
+#[derive(Clone, Debug)]
+pub struct ProductionOrder {
+    pub id: Uuid,
+    pub message_group_id: String,
+    pub product_id: String,
+    pub quantity: u32,
+    pub factory_id: String,
+    pub requester: String,
+    pub request: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub ready_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str =
+    "id, message_group_id, product_id, quantity, factory_id, requester, request, created_at, ready_at, completed_at";
+
+type Row = (
+    String,
+    String,
+    String,
+    u32,
+    String,
+    String,
+    String,
+    NaiveDateTime,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+);
+
+fn from_row(
+    (id, message_group_id, product_id, quantity, factory_id, requester, request, created_at, ready_at, completed_at): Row,
+) -> ProductionOrder {
+    ProductionOrder {
+        id: Uuid::parse_str(&id).unwrap_or_default(),
+        message_group_id,
+        product_id,
+        quantity,
+        factory_id,
+        requester,
+        request: serde_json::from_str(&request).unwrap_or_default(),
+        created_at: created_at.and_utc(),
+        ready_at: ready_at.and_utc(),
+        completed_at: completed_at.map(|t| t.and_utc()),
+    }
+}
+
+/// Records a production order, or returns the one already recorded under the same
+/// idempotency key (`created` tells which).
+pub async fn create(
+    pool: &Pool,
+    request: &ManufactureRequest,
+    idempotency_key: Option<&str>,
+    correlation_id: &str,
+    production_time: Duration,
+) -> anyhow::Result<(ProductionOrder, bool)> {
+    if let Some(existing) = find_by_key(pool, idempotency_key).await? {
+        return Ok((existing, false));
+    }
+    let id = Uuid::new_v4();
+    let created_at = Utc::now();
+    let ready_at = created_at + chrono::Duration::from_std(production_time)?;
+    let mut conn = pool.get_conn().await?;
+    let inserted = conn
+        .exec_drop(
+            format!("INSERT INTO production_orders (idempotency_key, {COLUMNS}, callback_url, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"),
+            (
+                idempotency_key,
+                id.to_string(),
+                &request.message_group_id,
+                &request.product_id,
+                request.quantity,
+                &request.factory_id,
+                &request.requester,
+                request.raw.to_string(),
+                created_at.naive_utc(),
+                ready_at.naive_utc(),
+                &request.callback_url,
+                correlation_id,
+            ),
+        )
+        .await;
+    match inserted {
+        Ok(()) => Ok((find(pool, id).await?.expect("the order was just inserted"), true)),
+        // Two requests with one key raced: the other one won.
+        Err(mysql_async::Error::Server(err)) if err.code == 1062 => {
+            let existing = find_by_key(pool, idempotency_key).await?;
+            Ok((
+                existing.ok_or_else(|| anyhow::anyhow!("duplicate key but no order found"))?,
+                false,
+            ))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn find(pool: &Pool, id: Uuid) -> anyhow::Result<Option<ProductionOrder>> {
+    let mut conn = pool.get_conn().await?;
+    let row: Option<Row> = conn
+        .exec_first(
+            format!("SELECT {COLUMNS} FROM production_orders WHERE id = ?"),
+            (id.to_string(),),
+        )
+        .await?;
+    Ok(row.map(from_row))
+}
+
+async fn find_by_key(pool: &Pool, key: Option<&str>) -> anyhow::Result<Option<ProductionOrder>> {
+    let Some(key) = key else { return Ok(None) };
+    let mut conn = pool.get_conn().await?;
+    let row: Option<Row> = conn
+        .exec_first(
+            format!("SELECT {COLUMNS} FROM production_orders WHERE idempotency_key = ?"),
+            (key,),
+        )
+        .await?;
+    Ok(row.map(from_row))
+}
+
+/// Completes every order whose production time is over, each with its
+/// `stock_arrival` event in the same transaction. Returns how many it completed and
+/// how long until the next order is due.
+pub async fn complete_due(pool: &Pool) -> anyhow::Result<(usize, Option<Duration>)> {
+    let mut conn = pool.get_conn().await?;
+    let mut tx = conn.start_transaction(TxOpts::default()).await?;
+    let due: Vec<(String, String, String, u32, NaiveDateTime, String)> = tx
+        .exec(
+            "SELECT id, message_group_id, product_id, quantity, created_at, correlation_id FROM production_orders \
+             WHERE completed_at IS NULL AND ready_at <= ? ORDER BY ready_at LIMIT 100 FOR UPDATE SKIP LOCKED",
+            (Utc::now().naive_utc(),),
+        )
+        .await?;
+    let completed = due.len();
+    for (id, message_group_id, product_id, quantity, created_at, correlation_id) in due {
+        let produced_at = Utc::now();
+        tx.exec_drop(
+            "UPDATE production_orders SET completed_at = ? WHERE id = ?",
+            (produced_at.naive_utc(), &id),
+        )
+        .await?;
+        let event = StockArrival {
+            production_order_id: Uuid::parse_str(&id)?,
+            restock_request_id: message_group_id,
+            sku: product_id,
+            quantity,
+            ordered_at: created_at.and_utc(),
+            produced_at,
+        };
+        outbox::enqueue(&mut tx, &event, &id, &correlation_id).await?;
+    }
+    let next: Option<NaiveDateTime> = tx
+        .query_first("SELECT MIN(ready_at) FROM production_orders WHERE completed_at IS NULL")
+        .await?
+        .flatten();
+    tx.commit().await?;
+    let until_next = next.map(|at| (at.and_utc() - Utc::now()).to_std().unwrap_or_default());
+    Ok((completed, until_next))
+}

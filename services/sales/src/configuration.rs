@@ -1,0 +1,37 @@
+//! The sales service's settings (environment variables, README "Configuration").
+
+use serde::{Deserialize, Serialize};
+use stockflow_shared::config::{AwsSettings, DatabaseSettings, HttpSettings};
+use stockflow_shared::warehouse;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(flatten)]
+    pub database: DatabaseSettings,
+    #[serde(flatten)]
+    pub aws: AwsSettings,
+    #[serde(flatten)]
+    pub http: HttpSettings,
+    /// `SALES_PORT`; 0 picks a free port (tests).
+    pub sales_port: u16,
+    /// `WAREHOUSE_DB`: the database holding products, orders and restock requests.
+    pub warehouse_db: String,
+    /// `SALES_WORKERS`: HTTP worker threads (0 = one per core).
+    pub sales_workers: usize,
+    /// `OUTBOX_SWEEP_MS`: how often the relay looks for events left unpublished.
+    pub outbox_sweep_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database: DatabaseSettings::default(),
+            aws: AwsSettings::default(),
+            http: HttpSettings::default(),
+            sales_port: 8080,
+            warehouse_db: warehouse::DEFAULT_DATABASE.into(),
+            sales_workers: 0,
+            outbox_sweep_ms: 1000,
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! A purchase request, read from either body shape the API accepts:
+//! `{"sku": "CP-502101", "quantity": 1, "requester": "…"}` or the original system's
+//! `{"MessageAttributeProductId": "CP-502101", "MessageAttributeProductCnt": 1 | "1",
+//! "MessageAttributeFactoryId": "FF-500293", "MessageAttributeRequester": "홍길동"}`.
+//! The legacy factory id is accepted and ignored: a product's factory is the one on
+//! record.
+
+use serde_json::{Map, Value};
+use stockflow_shared::problem::Problem;
+
+use super::{Quantity, Sku};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckoutRequest {
+    pub sku: Sku,
+    pub quantity: Quantity,
+    pub requester: String,
+}
+
+const LEGACY_SKU: &str = "MessageAttributeProductId";
+const LEGACY_QUANTITY: &str = "MessageAttributeProductCnt";
+const LEGACY_REQUESTER: &str = "MessageAttributeRequester";
+
+impl CheckoutRequest {
+    /// Parses a body: 400 when it is not JSON, 422 when a field is missing or wrong.
+    pub fn parse(body: &[u8]) -> Result<Self, Problem> {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|err| Problem::malformed_body(format!("the body is not valid JSON: {err}")))?;
+        let Value::Object(fields) = value else {
+            return Err(Problem::invalid_field(
+                "the body must be a JSON object such as {\"sku\": \"CP-502101\", \"quantity\": 1}",
+            ));
+        };
+        if fields.contains_key("sku") || !fields.contains_key(LEGACY_SKU) {
+            Self::from_fields(&fields, "sku", "quantity", "requester", false)
+        } else {
+            Self::from_fields(&fields, LEGACY_SKU, LEGACY_QUANTITY, LEGACY_REQUESTER, true)
+        }
+    }
+
+    fn from_fields(
+        fields: &Map<String, Value>,
+        sku: &str,
+        quantity: &str,
+        requester: &str,
+        legacy: bool,
+    ) -> Result<Self, Problem> {
+        let sku = match fields.get(sku) {
+            Some(Value::String(raw)) => Sku::parse(raw).map_err(Problem::invalid_field)?,
+            Some(_) => return Err(Problem::invalid_field(format!("`{sku}` must be a string"))),
+            None => return Err(Problem::invalid_field(format!("`{sku}` is required"))),
+        };
+        let quantity_value = match fields.get(quantity) {
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .ok_or_else(|| Problem::invalid_field(format!("`{quantity}` must be a whole number")))?,
+            // The original system sent the count as a string.
+            Some(Value::String(s)) if legacy => s
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| Problem::invalid_field(format!("`{quantity}` must be a whole number (got {s:?})")))?,
+            Some(_) => return Err(Problem::invalid_field(format!("`{quantity}` must be a whole number"))),
+            None => return Err(Problem::invalid_field(format!("`{quantity}` is required"))),
+        };
+        let quantity = Quantity::new(quantity_value).map_err(Problem::invalid_field)?;
+        let requester = match fields.get(requester) {
+            Some(Value::String(name)) if name.chars().count() <= 100 => name.clone(),
+            Some(Value::String(_)) => {
+                return Err(Problem::invalid_field(format!(
+                    "`{requester}` must be at most 100 characters"
+                )));
+            }
+            Some(Value::Null) | None => String::new(),
+            Some(_) => return Err(Problem::invalid_field(format!("`{requester}` must be a string"))),
+        };
+        Ok(Self {
+            sku,
+            quantity,
+            requester,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(body: &str) -> u16 {
+        CheckoutRequest::parse(body.as_bytes()).unwrap_err().status
+    }
+
+    #[test]
+    fn reads_the_modern_body() {
+        let request = CheckoutRequest::parse(br#"{"sku":"CP-502101","quantity":2,"requester":"kim"}"#).unwrap();
+        assert_eq!(request.sku.as_str(), "CP-502101");
+        assert_eq!(request.quantity.get(), 2);
+        assert_eq!(request.requester, "kim");
+    }
+
+    #[test]
+    fn reads_the_legacy_body_with_a_string_count() {
+        let body = r#"{"MessageAttributeProductId":"CP-502101","MessageAttributeProductCnt":"1","MessageAttributeFactoryId":"FF-500293","MessageAttributeRequester":"홍길동"}"#;
+        let request = CheckoutRequest::parse(body.as_bytes()).unwrap();
+        assert_eq!(request.sku.as_str(), "CP-502101");
+        assert_eq!(request.quantity.get(), 1);
+        assert_eq!(request.requester, "홍길동");
+    }
+
+    #[test]
+    fn malformed_json_is_400_and_bad_fields_are_422() {
+        assert_eq!(status("{not json"), 400);
+        assert_eq!(status(""), 400);
+        assert_eq!(status("[1,2]"), 422);
+        assert_eq!(status(r#"{"quantity":1}"#), 422);
+        assert_eq!(status(r#"{"sku":"CP-502101"}"#), 422);
+        assert_eq!(status(r#"{"sku":5,"quantity":1}"#), 422);
+        assert_eq!(status(r#"{"sku":"CP-502101","quantity":"1"}"#), 422);
+        assert_eq!(status(r#"{"sku":"CP-502101","quantity":1.5}"#), 422);
+        assert_eq!(status(r#"{"sku":"CP-502101","quantity":0}"#), 422);
+        assert_eq!(status(r#"{"sku":"CP-502101","quantity":-3}"#), 422);
+        assert_eq!(status(r#"{"sku":"CP-502101","quantity":1001}"#), 422);
+        assert_eq!(status(r#"{"sku":"CP-502101","quantity":1e30}"#), 422);
+        assert_eq!(
+            status(r#"{"MessageAttributeProductId":"CP-502101","MessageAttributeProductCnt":"x"}"#),
+            422
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! `GET /products` and `GET /products/{sku}`.
+
+use actix_web::{HttpResponse, web};
+use mysql_async::Pool;
+use stockflow_shared::problem::Problem;
+
+use crate::domain::Sku;
+use crate::store;
+
+pub async fn list_products(pool: web::Data<Pool>) -> Result<HttpResponse, Problem> {
+    let products = store::list_products(&pool).await.map_err(database_unavailable)?;
+    Ok(HttpResponse::Ok().json(products))
+}
+
+pub async fn get_product(pool: web::Data<Pool>, sku: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let sku = Sku::parse(&sku).map_err(|_| unknown_sku(&sku))?;
+    match store::product(&pool, &sku).await.map_err(database_unavailable)? {
+        Some(product) => Ok(HttpResponse::Ok().json(product)),
+        None => Err(unknown_sku(sku.as_str())),
+    }
+}
+
+pub(crate) fn unknown_sku(sku: &str) -> Problem {
+    Problem::not_found(
+        "unknown-sku",
+        "Unknown product",
+        format!("no product has sku {sku:?}; GET /products lists them"),
+    )
+}
+
+pub(crate) fn database_unavailable(err: impl std::fmt::Display) -> Problem {
+    tracing::error!(error = %err, "warehouse database unavailable");
+    Problem::unavailable("the warehouse database is unavailable; retry shortly")
+}

@@ -1,0 +1,109 @@
+//! Builds the Sales API from its settings: database (migrated), SNS publisher,
+//! outbox relay and HTTP server. Binding port 0 gives a free port (tests).
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use mysql_async::Pool;
+use stockflow_shared::aws::{self, Resources, names};
+use stockflow_shared::health::{self, Readiness};
+use stockflow_shared::outbox::{OutboxSignal, Relay};
+use stockflow_shared::publisher::Publisher;
+use stockflow_shared::{db, problem, request_id, warehouse};
+use tokio_util::sync::CancellationToken;
+
+use crate::Settings;
+use crate::routes;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    relay: Relay,
+    pool: Pool,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = warehouse::open(&settings.database, &settings.warehouse_db).await?;
+        let sdk = aws::sdk_config(&settings.aws).await;
+        let resources = Resources::new(&settings.aws);
+        let publisher =
+            Publisher::open(aws_sdk_sns::Client::new(&sdk), &resources, &[names::STOCK_EMPTY_TOPIC]).await?;
+        let signal = OutboxSignal::default();
+        let relay = Relay::new(
+            pool.clone(),
+            publisher.clone(),
+            signal.clone(),
+            Duration::from_millis(settings.outbox_sweep_ms),
+        );
+
+        let listener = TcpListener::bind((settings.http.bind_host.as_str(), settings.sales_port)).map_err(|err| {
+            anyhow::anyhow!(
+                "cannot listen on {}:{}: {err} (is another sales running? set SALES_PORT)",
+                settings.http.bind_host,
+                settings.sales_port
+            )
+        })?;
+        let port = listener.local_addr()?.port();
+        let readiness = web::Data::new(SalesReadiness {
+            pool: pool.clone(),
+            publisher,
+        });
+        let pool_data = web::Data::new(pool.clone());
+        let signal = web::Data::new(signal);
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(request_id::middleware))
+                .app_data(pool_data.clone())
+                .app_data(signal.clone())
+                .app_data(readiness.clone())
+                .configure(health::routes::<SalesReadiness>)
+                .route("/products", web::get().to(routes::list_products))
+                .route("/products/{sku}", web::get().to(routes::get_product))
+                .route("/checkout", web::post().to(routes::checkout))
+                .default_service(web::to(problem::not_found_route))
+        })
+        .disable_signals()
+        .shutdown_timeout(10);
+        if settings.sales_workers > 0 {
+            server = server.workers(settings.sales_workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Self {
+            port,
+            server,
+            relay,
+            pool,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown`, then drains requests, publishes what the outbox
+    /// holds and closes the pool.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        stockflow_shared::service::serve_until_stopped(self.server, self.relay, shutdown).await?;
+        self.pool.disconnect().await.ok();
+        tracing::info!("sales stopped");
+        Ok(())
+    }
+}
+
+struct SalesReadiness {
+    pool: Pool,
+    publisher: Publisher,
+}
+
+impl Readiness for SalesReadiness {
+    async fn checks(&self) -> Vec<(&'static str, anyhow::Result<()>)> {
+        vec![
+            ("database", db::ping(&self.pool).await),
+            ("sns", self.publisher.ping().await),
+        ]
+    }
+}

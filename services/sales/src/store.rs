@@ -1,0 +1,251 @@
+//! The warehouse queries of the Sales API: reading products and the checkout
+//! transaction. All SQL uses bound parameters.
+
+use chrono::{DateTime, Utc};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Pool, Transaction, TxOpts};
+use serde::Serialize;
+use stockflow_shared::events::StockEmpty;
+use stockflow_shared::outbox;
+use uuid::Uuid;
+
+use crate::domain::{CheckoutRequest, Sku};
+
+/// A product as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct Product {
+    pub sku: String,
+    pub name: String,
+    pub price: u32,
+    pub stock: i64,
+    pub factory_id: String,
+    /// The open restock request, if the product ran out and is being restocked.
+    pub restock: Option<OpenRestock>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OpenRestock {
+    pub id: String,
+    pub quantity: i64,
+    /// Failed purchases that joined this request.
+    pub shortages: i64,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// The result of a checkout.
+#[derive(Debug)]
+pub enum Checkout {
+    Sold {
+        order_id: u64,
+        remaining_stock: i64,
+    },
+    /// Out of stock: the restock request now open for the sku, and whether this
+    /// purchase opened it (else it joined one already open).
+    OutOfStock {
+        restock_request_id: String,
+        opened: bool,
+    },
+    UnknownSku,
+}
+
+const PRODUCT_COLUMNS: &str =
+    "p.sku, p.name, p.price, p.stock, p.factory_id, r.id, r.quantity, r.shortages, r.requested_at";
+
+type ProductRow = (
+    String,
+    String,
+    u32,
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<chrono::NaiveDateTime>,
+);
+
+fn product_from_row(
+    (sku, name, price, stock, factory_id, restock_id, quantity, shortages, requested_at): ProductRow,
+) -> Product {
+    let restock = restock_id.map(|id| OpenRestock {
+        id,
+        quantity: quantity.unwrap_or_default(),
+        shortages: shortages.unwrap_or_default(),
+        requested_at: requested_at.map(|t| t.and_utc()).unwrap_or_default(),
+    });
+    Product {
+        sku,
+        name,
+        price,
+        stock,
+        factory_id,
+        restock,
+    }
+}
+
+pub async fn list_products(pool: &Pool) -> anyhow::Result<Vec<Product>> {
+    let mut conn = pool.get_conn().await?;
+    let rows: Vec<ProductRow> = conn
+        .query(format!(
+            "SELECT {PRODUCT_COLUMNS} FROM products p LEFT JOIN restock_requests r ON r.open_sku = p.sku ORDER BY p.sku"
+        ))
+        .await?;
+    Ok(rows.into_iter().map(product_from_row).collect())
+}
+
+pub async fn product(pool: &Pool, sku: &Sku) -> anyhow::Result<Option<Product>> {
+    let mut conn = pool.get_conn().await?;
+    let row: Option<ProductRow> = conn
+        .exec_first(
+            format!("SELECT {PRODUCT_COLUMNS} FROM products p LEFT JOIN restock_requests r ON r.open_sku = p.sku WHERE p.sku = ?"),
+            (sku.as_str(),),
+        )
+        .await?;
+    Ok(row.map(product_from_row))
+}
+
+/// Sells atomically, or records the shortage; retries a transaction the server
+/// chose as a deadlock victim.
+pub async fn checkout(
+    pool: &Pool,
+    request: &CheckoutRequest,
+    correlation_id: &str,
+) -> Result<Checkout, mysql_async::Error> {
+    let mut attempt = 1;
+    loop {
+        match checkout_once(pool, request, correlation_id).await {
+            Err(err) if attempt < 3 && is_retryable(&err) => {
+                tracing::warn!(error = %err, attempt, "checkout transaction conflicted; retrying");
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+async fn checkout_once(
+    pool: &Pool,
+    request: &CheckoutRequest,
+    correlation_id: &str,
+) -> Result<Checkout, mysql_async::Error> {
+    let mut conn = pool.get_conn().await?;
+    let mut tx = conn.start_transaction(TxOpts::default()).await?;
+    let sku = request.sku.as_str();
+    let quantity = request.quantity.get();
+    loop {
+        if let Some(sold) = try_sell(&mut tx, request, correlation_id).await? {
+            tx.commit().await?;
+            return Ok(sold);
+        }
+        // Not enough stock (or no such sku): lock the product row, then decide.
+        let product: Option<(i64, i64, String)> = tx
+            .exec_first(
+                "SELECT stock, reorder_quantity, factory_id FROM products WHERE sku = ? FOR UPDATE",
+                (sku,),
+            )
+            .await?;
+        let Some((stock, reorder_quantity, factory_id)) = product else {
+            tx.rollback().await?;
+            return Ok(Checkout::UnknownSku);
+        };
+        if stock >= i64::from(quantity) {
+            // Restocked between the two statements: sell after all.
+            continue;
+        }
+        let shortfall = i64::from(quantity) - stock;
+        let outcome = record_shortage(
+            &mut tx,
+            request,
+            correlation_id,
+            reorder_quantity.max(shortfall),
+            &factory_id,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(outcome);
+    }
+}
+
+/// The conditional decrement: sells only if enough stock is there, in one statement.
+async fn try_sell(
+    tx: &mut Transaction<'_>,
+    request: &CheckoutRequest,
+    correlation_id: &str,
+) -> Result<Option<Checkout>, mysql_async::Error> {
+    let sku = request.sku.as_str();
+    let quantity = request.quantity.get();
+    tx.exec_drop(
+        "UPDATE products SET stock = stock - ? WHERE sku = ? AND stock >= ?",
+        (quantity, sku, quantity),
+    )
+    .await?;
+    if tx.affected_rows() != 1 {
+        return Ok(None);
+    }
+    tx.exec_drop(
+        "INSERT INTO orders (sku, quantity, requester, correlation_id) VALUES (?, ?, ?, ?)",
+        (sku, quantity, &request.requester, correlation_id),
+    )
+    .await?;
+    let order_id = tx.last_insert_id().unwrap_or_default();
+    let remaining_stock: Option<i64> = tx
+        .exec_first("SELECT stock FROM products WHERE sku = ?", (sku,))
+        .await?;
+    Ok(Some(Checkout::Sold {
+        order_id,
+        remaining_stock: remaining_stock.unwrap_or_default(),
+    }))
+}
+
+/// Joins the open restock request of the sku, or opens one and enqueues its
+/// `stock_empty` event, in the caller's transaction (the product row is locked).
+async fn record_shortage(
+    tx: &mut Transaction<'_>,
+    request: &CheckoutRequest,
+    correlation_id: &str,
+    order_quantity: i64,
+    factory_id: &str,
+) -> Result<Checkout, mysql_async::Error> {
+    let sku = request.sku.as_str();
+    let open: Option<String> = tx
+        .exec_first("SELECT id FROM restock_requests WHERE open_sku = ? FOR UPDATE", (sku,))
+        .await?;
+    if let Some(id) = open {
+        tx.exec_drop(
+            "UPDATE restock_requests SET shortages = shortages + 1 WHERE id = ?",
+            (&id,),
+        )
+        .await?;
+        return Ok(Checkout::OutOfStock {
+            restock_request_id: id,
+            opened: false,
+        });
+    }
+    let id = Uuid::new_v4();
+    let requested_at = Utc::now();
+    tx.exec_drop(
+        "INSERT INTO restock_requests (id, sku, quantity, factory_id, requester, open_sku, correlation_id, requested_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (id.to_string(), sku, order_quantity, factory_id, &request.requester, sku, correlation_id, requested_at.naive_utc()),
+    )
+    .await?;
+    let event = StockEmpty {
+        restock_request_id: id,
+        sku: sku.to_string(),
+        quantity: order_quantity as u32,
+        factory_id: factory_id.to_string(),
+        requester: request.requester.clone(),
+        requested_at,
+    };
+    outbox::enqueue(tx, &event, &id.to_string(), correlation_id)
+        .await
+        .map_err(|err| mysql_async::Error::Other(err.into()))?;
+    Ok(Checkout::OutOfStock {
+        restock_request_id: id.to_string(),
+        opened: true,
+    })
+}
+
+/// Deadlocks (1213) and lock wait timeouts (1205) succeed when tried again.
+fn is_retryable(err: &mysql_async::Error) -> bool {
+    matches!(err, mysql_async::Error::Server(server) if server.code == 1213 || server.code == 1205)
+}

@@ -1,0 +1,92 @@
+//! AWS clients and resource names.
+//!
+//! The same code talks to LocalStack (`AWS_ENDPOINT_URL` set, test credentials
+//! supplied when none are configured) and to real AWS (endpoint empty, the usual
+//! credential chain). Topics and queues are found by name, with the environment's
+//! prefix; they are declared by `localstack/stockflow.yaml`, never created here.
+
+use anyhow::Context;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::config::AwsSettings;
+
+/// Topic and queue names of the topology (without the environment prefix).
+pub mod names {
+    pub const STOCK_EMPTY_TOPIC: &str = "stock_empty";
+    pub const STOCK_ARRIVAL_TOPIC: &str = "stock_arrival";
+    pub const OPS_ALERTS_TOPIC: &str = "ops_alerts";
+    pub const STOCK_QUEUE: &str = "stock_queue";
+    pub const STOCK_DLQ: &str = "dead_letter_queue";
+    pub const STOCK_INC_QUEUE: &str = "stock_inc_queue";
+    pub const STOCK_INC_DLQ: &str = "stock_inc_dead_letter_queue";
+    pub const OPS_ALERT_QUEUE: &str = "ops_alert_queue";
+}
+
+/// Builds the shared SDK configuration.
+pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(settings.aws_region.clone()));
+    if !settings.aws_endpoint_url.is_empty() {
+        loader = loader.endpoint_url(&settings.aws_endpoint_url);
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && std::env::var_os("AWS_PROFILE").is_none() {
+            loader = loader.credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "localstack",
+            ));
+        }
+    }
+    loader.load().await
+}
+
+/// Resolves the environment's resource names to URLs and ARNs.
+#[derive(Clone)]
+pub struct Resources {
+    prefix: String,
+}
+
+impl Resources {
+    pub fn new(settings: &AwsSettings) -> Self {
+        Self {
+            prefix: settings.stockflow_prefix.clone(),
+        }
+    }
+
+    /// The full name of a topic or queue in this environment.
+    pub fn name(&self, base: &str) -> String {
+        format!("{}{base}", self.prefix)
+    }
+
+    pub async fn queue_url(&self, sqs: &aws_sdk_sqs::Client, base: &str) -> anyhow::Result<String> {
+        let name = self.name(base);
+        let out = sqs
+            .get_queue_url()
+            .queue_name(&name)
+            .send()
+            .await
+            .with_context(|| format!("queue `{name}` not found: is LocalStack up and localstack/stockflow.yaml deployed with this STOCKFLOW_PREFIX?"))?;
+        out.queue_url
+            .with_context(|| format!("SQS returned no URL for queue `{name}`"))
+    }
+
+    pub async fn topic_arn(&self, sns: &aws_sdk_sns::Client, base: &str) -> anyhow::Result<String> {
+        let name = self.name(base);
+        let suffix = format!(":{name}");
+        let mut pages = sns.list_topics().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.with_context(|| {
+                format!("cannot list SNS topics while looking for `{name}`: is LocalStack (or AWS) reachable?")
+            })?;
+            if let Some(arn) = page
+                .topics()
+                .iter()
+                .filter_map(|t| t.topic_arn())
+                .find(|arn| arn.ends_with(&suffix))
+            {
+                return Ok(arn.to_string());
+            }
+        }
+        anyhow::bail!("topic `{name}` not found: deploy localstack/stockflow.yaml with this STOCKFLOW_PREFIX")
+    }
+}

@@ -1,0 +1,115 @@
+//! Configuration from environment variables, each with a default that works on a
+//! developer machine (LocalStack on 127.0.0.1:4566, MySQL on 127.0.0.1:3306).
+//!
+//! Every setting is listed once, in the README's configuration table. A service's
+//! settings struct flattens the common pieces defined here and adds its own.
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Serialized};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Reads `T` from the environment: defaults from `T::default()`, overridden by any
+/// environment variable whose lower-cased name matches a field.
+pub fn from_env<T: Serialize + DeserializeOwned + Default>() -> anyhow::Result<T> {
+    Figment::from(Serialized::defaults(T::default()))
+        .merge(Env::raw().only(&field_names::<T>().iter().map(String::as_str).collect::<Vec<_>>()))
+        .extract()
+        .context("invalid configuration: check the environment variables listed in the README")
+}
+
+/// The field names of `T`'s default value, so that only those are read from the
+/// environment (and an unrelated variable such as `PATH` can never break parsing).
+fn field_names<T: Serialize + Default>() -> Vec<String> {
+    match serde_json::to_value(T::default()) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Where the MySQL server is and how many connections a service may hold.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct DatabaseSettings {
+    /// Server URL without a database name, e.g. `mysql://root@127.0.0.1:3306`.
+    pub mysql_url: String,
+    /// Upper bound of the connection pool.
+    pub db_pool_max: usize,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            mysql_url: "mysql://root@127.0.0.1:3306".into(),
+            db_pool_max: 16,
+        }
+    }
+}
+
+/// How to reach AWS (or LocalStack) and which resource names to use.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct AwsSettings {
+    /// LocalStack's URL; empty means the real AWS endpoints.
+    pub aws_endpoint_url: String,
+    pub aws_region: String,
+    /// Prepended to every topic and queue name, so environments never share them.
+    pub stockflow_prefix: String,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        Self {
+            aws_endpoint_url: "http://127.0.0.1:4566".into(),
+            aws_region: "us-east-1".into(),
+            stockflow_prefix: String::new(),
+        }
+    }
+}
+
+/// Where a service listens for HTTP.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct HttpSettings {
+    pub bind_host: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            bind_host: "127.0.0.1".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure type
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, Serialize, serde::Deserialize)]
+    struct Sample {
+        #[serde(flatten)]
+        db: DatabaseSettings,
+        sample_port: u16,
+    }
+
+    #[test]
+    fn defaults_apply_and_environment_overrides() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SAMPLE_PORT", "9000");
+            let loaded: Sample = from_env().expect("loads");
+            assert_eq!(loaded.sample_port, 9000);
+            assert_eq!(loaded.db.mysql_url, "mysql://root@127.0.0.1:3306");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_malformed_value_is_an_error_naming_the_problem() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SAMPLE_PORT", "not-a-port");
+            let err = from_env::<Sample>().unwrap_err();
+            assert!(format!("{err:#}").contains("invalid configuration"));
+            Ok(())
+        });
+    }
+}

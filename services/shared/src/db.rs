@@ -1,0 +1,113 @@
+//! MySQL connection pools and schema migrations.
+//!
+//! A service names the server (`MYSQL_URL`) and its database separately; the
+//! database is created when missing and migrated at start, under a named lock so
+//! that replicas starting together never race each other.
+
+use anyhow::Context;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+
+use crate::config::DatabaseSettings;
+
+/// Opens a pool on `database`, creating the database first if it does not exist.
+pub async fn connect(settings: &DatabaseSettings, database: &str) -> anyhow::Result<Pool> {
+    validate_identifier(database)?;
+    let server = Opts::from_url(&settings.mysql_url)
+        .with_context(|| format!("MYSQL_URL is not a valid mysql:// URL: {}", settings.mysql_url))?;
+
+    let mut admin = mysql_async::Conn::new(OptsBuilder::from_opts(server.clone()).db_name(None::<String>))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot connect to MySQL at {} (is the server running? set MYSQL_URL)",
+                redact(&settings.mysql_url)
+            )
+        })?;
+    admin
+        .query_drop(format!(
+            "CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        ))
+        .await
+        .with_context(|| format!("cannot create database `{database}`"))?;
+    admin.disconnect().await.ok();
+
+    let constraints = PoolConstraints::new(0, settings.db_pool_max.max(1)).context("DB_POOL_MAX must be at least 1")?;
+    let opts = OptsBuilder::from_opts(server)
+        .db_name(Some(database))
+        .pool_opts(PoolOpts::default().with_constraints(constraints))
+        .init(vec!["SET SESSION time_zone = '+00:00'"]);
+    Ok(Pool::new(opts))
+}
+
+/// Applies `runner`'s migrations, holding a server-wide named lock meanwhile.
+pub async fn migrate(pool: &Pool, database: &str, runner: refinery::Runner) -> anyhow::Result<()> {
+    let mut lock_conn = pool.get_conn().await.context("cannot get a connection to migrate")?;
+    let lock = format!("stockflow_migrate_{database}");
+    let acquired: Option<i64> = lock_conn
+        .exec_first("SELECT GET_LOCK(?, 60)", (&lock,))
+        .await
+        .context("cannot take the migration lock")?;
+    anyhow::ensure!(
+        acquired == Some(1),
+        "another process held the migration lock of `{database}` for 60 s"
+    );
+    let result = runner
+        .run_async(&mut pool.clone())
+        .await
+        .with_context(|| format!("migrating database `{database}` failed"));
+    lock_conn.exec_drop("SELECT RELEASE_LOCK(?)", (&lock,)).await.ok();
+    result.map(|report| {
+        for migration in report.applied_migrations() {
+            tracing::info!(database, migration = %migration, "migration applied");
+        }
+    })
+}
+
+/// Answers whether the database takes a query now (for `/ready`).
+pub async fn ping(pool: &Pool) -> anyhow::Result<()> {
+    let mut conn = pool.get_conn().await?;
+    conn.ping().await?;
+    Ok(())
+}
+
+fn validate_identifier(name: &str) -> anyhow::Result<()> {
+    let valid = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    anyhow::ensure!(
+        valid,
+        "database name `{name}` must be 1-64 characters of A-Z, a-z, 0-9 and _"
+    );
+    Ok(())
+}
+
+/// The URL with any password replaced, for error messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(redact("mysql://root:secret@db:3306"), "mysql://root:***@db:3306");
+        assert_eq!(redact("mysql://root@db:3306"), "mysql://root@db:3306");
+    }
+
+    #[test]
+    fn database_names_are_plain_identifiers() {
+        assert!(validate_identifier("stockflow_test_1").is_ok());
+        assert!(validate_identifier("x`; DROP DATABASE y").is_err());
+        assert!(validate_identifier("").is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! The events that cross SNS/SQS, defined once for producer and consumer alike.
+//!
+//! Bodies are JSON; every message also carries the `event_type` and
+//! `correlation_id` message attributes (SNS raw delivery passes them to SQS).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::aws::names;
+
+/// Message attribute naming the event type.
+pub const ATTR_EVENT_TYPE: &str = "event_type";
+/// Message attribute carrying the request id that started the chain.
+pub const ATTR_CORRELATION_ID: &str = "correlation_id";
+
+/// An event type: its body, its name in the `event_type` attribute and its topic.
+pub trait Event: Serialize + for<'de> Deserialize<'de> {
+    const TYPE: &'static str;
+    const TOPIC: &'static str;
+}
+
+/// A product ran out: one per restock request, not per failed purchase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StockEmpty {
+    pub restock_request_id: Uuid,
+    pub sku: String,
+    /// How many units to order from the factory.
+    pub quantity: u32,
+    pub factory_id: String,
+    pub requester: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+impl Event for StockEmpty {
+    const TYPE: &'static str = "stock_empty";
+    const TOPIC: &'static str = names::STOCK_EMPTY_TOPIC;
+}
+
+/// The factory finished a production order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StockArrival {
+    pub production_order_id: Uuid,
+    /// The factory request's `MessageGroupId`, which `stock-worker` sets to the
+    /// restock request id.
+    pub restock_request_id: String,
+    pub sku: String,
+    /// Units produced, to be added to stock once.
+    pub quantity: u32,
+    pub ordered_at: DateTime<Utc>,
+    pub produced_at: DateTime<Utc>,
+}
+
+impl Event for StockArrival {
+    const TYPE: &'static str = "stock_arrival";
+    const TOPIC: &'static str = names::STOCK_ARRIVAL_TOPIC;
+}
+
+/// Something ended abnormally and a person should look at it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpsAlert {
+    /// Short machine-readable kind, e.g. `dead_lettered` or `final_attempt_failed`.
+    pub kind: String,
+    /// The service that raised it.
+    pub service: String,
+    /// The queue the message came from.
+    pub queue: String,
+    /// Where the message sits now (a DLQ name, or the source queue).
+    pub now_in: String,
+    pub error: String,
+    pub attempts: u32,
+    pub message_id: String,
+    pub sku: Option<String>,
+    pub restock_request_id: Option<String>,
+    pub correlation_id: Option<String>,
+    /// The failed message body, as received.
+    pub body: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Event for OpsAlert {
+    const TYPE: &'static str = "ops_alert";
+    const TOPIC: &'static str = names::OPS_ALERTS_TOPIC;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stock_empty_round_trips_through_json() {
+        let event = StockEmpty {
+            restock_request_id: Uuid::new_v4(),
+            sku: "CP-502101".into(),
+            quantity: 10,
+            factory_id: "FF-500293".into(),
+            requester: "홍길동".into(),
+            requested_at: Utc::now(),
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(serde_json::from_str::<StockEmpty>(&json).unwrap(), event);
+    }
+
+    #[test]
+    fn a_body_missing_a_field_is_rejected() {
+        let err = serde_json::from_str::<StockArrival>(r#"{"sku":"CP-502101","quantity":3}"#);
+        assert!(err.is_err());
+    }
+}

@@ -1,0 +1,66 @@
+//! `/health` (the process is up) and `/ready` (its dependencies answer), the same on
+//! every service; workers serve them on a small HTTP port of their own.
+
+use std::future::Future;
+use std::net::TcpListener;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use serde_json::json;
+
+/// A service's dependency checks, each named (`database`, `sqs`, …).
+pub trait Readiness: Send + Sync + 'static {
+    fn checks(&self) -> impl Future<Output = Vec<(&'static str, anyhow::Result<()>)>>;
+}
+
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "up"}))
+}
+
+/// 200 when every check passes, else 503; the body names what is not ready and why.
+pub async fn ready<R: Readiness>(readiness: web::Data<R>) -> HttpResponse {
+    let checks = readiness.checks().await;
+    let all_ok = checks.iter().all(|(_, result)| result.is_ok());
+    let details: serde_json::Map<String, serde_json::Value> = checks
+        .into_iter()
+        .map(|(name, result)| {
+            let value = match result {
+                Ok(()) => json!("ok"),
+                Err(err) => json!(format!("{err:#}")),
+            };
+            (name.to_string(), value)
+        })
+        .collect();
+    let body = json!({"status": if all_ok { "ready" } else { "not_ready" }, "checks": details});
+    if all_ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// Adds `/health` and `/ready` to an app.
+pub fn routes<R: Readiness>(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health))
+        .route("/ready", web::get().to(ready::<R>));
+}
+
+/// Serves `/health` and `/ready` for a worker on `listener`; stop it with the handle.
+pub fn serve_worker_endpoints<R: Readiness>(
+    listener: TcpListener,
+    readiness: R,
+) -> anyhow::Result<(ServerHandle, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let readiness = web::Data::new(readiness);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(readiness.clone())
+            .configure(routes::<R>)
+            .default_service(web::to(crate::problem::not_found_route))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    Ok((handle, tokio::spawn(server)))
+}

@@ -1,0 +1,114 @@
+//! RFC 9457 problem details: every HTTP error of every service is
+//! `application/problem+json` with `type`, `title`, `status` and `detail`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// A problem answer. `kind` becomes the `type` URI `/problems/{kind}`.
+#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[error("{title}: {detail}")]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("/problems/{kind}"),
+            title: title.to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+        }
+    }
+
+    /// The body could not be read as JSON at all.
+    pub fn malformed_body(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+            "Malformed request body",
+            detail,
+        )
+    }
+
+    /// The JSON is well-formed but a field is missing, of the wrong type or out of range.
+    pub fn invalid_field(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            "Invalid request field",
+            detail,
+        )
+    }
+
+    pub fn not_found(kind: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, kind, title, detail)
+    }
+
+    /// The body is larger than the service accepts.
+    pub fn body_too_large(limit_bytes: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "Request body too large",
+            format!("the body exceeds the {} KiB limit", limit_bytes / 1024),
+        )
+    }
+
+    /// Something on our side failed; the detail says what to do, never internals.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service temporarily unavailable",
+            detail,
+        )
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code())
+            .content_type(CONTENT_TYPE)
+            .json(self)
+    }
+}
+
+/// The default answer for routes that do not exist.
+pub async fn not_found_route() -> Result<HttpResponse, Problem> {
+    Err(Problem::not_found(
+        "no-such-route",
+        "No such route",
+        "see the README for the routes this service offers",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    #[actix_web::test]
+    async fn problems_render_as_rfc9457_json() {
+        let problem = Problem::invalid_field("quantity must be between 1 and 1000");
+        let response = problem.error_response();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(response.headers().get("content-type").unwrap(), CONTENT_TYPE);
+        let body: serde_json::Value = serde_json::from_slice(&to_bytes(response.into_body()).await.unwrap()).unwrap();
+        assert_eq!(body["type"], "/problems/invalid-field");
+        assert_eq!(body["status"], 422);
+        assert_eq!(body["title"], "Invalid request field");
+        assert_eq!(body["detail"], "quantity must be between 1 and 1000");
+    }
+}

@@ -1,0 +1,75 @@
+//! Publishing events to SNS with their `event_type` and `correlation_id` attributes.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use aws_sdk_sns::types::MessageAttributeValue;
+
+use crate::aws::Resources;
+use crate::events::{ATTR_CORRELATION_ID, ATTR_EVENT_TYPE, Event};
+
+/// Publishes to the topics it was opened with, by their base names.
+#[derive(Clone)]
+pub struct Publisher {
+    sns: aws_sdk_sns::Client,
+    topic_arns: HashMap<String, String>,
+}
+
+impl Publisher {
+    /// Resolves each topic's ARN once, at start.
+    pub async fn open(sns: aws_sdk_sns::Client, resources: &Resources, topics: &[&str]) -> anyhow::Result<Self> {
+        let mut topic_arns = HashMap::new();
+        for topic in topics {
+            topic_arns.insert(topic.to_string(), resources.topic_arn(&sns, topic).await?);
+        }
+        Ok(Self { sns, topic_arns })
+    }
+
+    /// Publishes an already serialized body; returns the SNS message id.
+    pub async fn publish_raw(
+        &self,
+        topic: &str,
+        event_type: &str,
+        correlation_id: &str,
+        body: String,
+    ) -> anyhow::Result<String> {
+        let arn = self
+            .topic_arns
+            .get(topic)
+            .with_context(|| format!("publisher was not opened for topic `{topic}`"))?;
+        let out = self
+            .sns
+            .publish()
+            .topic_arn(arn)
+            .message(body)
+            .message_attributes(ATTR_EVENT_TYPE, string_attribute(event_type)?)
+            .message_attributes(ATTR_CORRELATION_ID, string_attribute(correlation_id)?)
+            .send()
+            .await
+            .with_context(|| format!("publishing {event_type} to `{topic}` failed"))?;
+        Ok(out.message_id.unwrap_or_default())
+    }
+
+    /// Serializes and publishes an event to its topic.
+    pub async fn publish<E: Event>(&self, event: &E, correlation_id: &str) -> anyhow::Result<String> {
+        let body = serde_json::to_string(event)?;
+        self.publish_raw(E::TOPIC, E::TYPE, correlation_id, body).await
+    }
+
+    /// Checks that SNS answers (for `/ready`).
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        if let Some(arn) = self.topic_arns.values().next() {
+            self.sns.get_topic_attributes().topic_arn(arn).send().await?;
+        }
+        Ok(())
+    }
+}
+
+fn string_attribute(value: &str) -> anyhow::Result<MessageAttributeValue> {
+    // SNS rejects empty attribute values; "-" stands for "none given".
+    let value = if value.is_empty() { "-" } else { value };
+    Ok(MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()?)
+}

@@ -1,0 +1,35 @@
+//! stock-inc-worker's settings (environment variables, README "Configuration").
+
+use serde::{Deserialize, Serialize};
+use stockflow_shared::config::{AwsSettings, DatabaseSettings, HttpSettings};
+use stockflow_shared::warehouse;
+use stockflow_shared::worker::WorkerSettings;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(flatten)]
+    pub database: DatabaseSettings,
+    #[serde(flatten)]
+    pub aws: AwsSettings,
+    #[serde(flatten)]
+    pub http: HttpSettings,
+    #[serde(flatten)]
+    pub worker: WorkerSettings,
+    /// `STOCK_INC_WORKER_PORT`: `/health` and `/ready`; 0 picks a free port (tests).
+    pub stock_inc_worker_port: u16,
+    /// `WAREHOUSE_DB`: the database shared with sales.
+    pub warehouse_db: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database: DatabaseSettings::default(),
+            aws: AwsSettings::default(),
+            http: HttpSettings::default(),
+            worker: WorkerSettings::default(),
+            stock_inc_worker_port: 8083,
+            warehouse_db: warehouse::DEFAULT_DATABASE.into(),
+        }
+    }
+}

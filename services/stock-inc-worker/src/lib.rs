@@ -1,0 +1,52 @@
+//! stock-inc-worker: consumes `stock_arrival` events from `stock_inc_queue` and adds
+//! the produced units to stock, once per production order, whatever SQS redelivers.
+
+mod configuration;
+mod handler;
+mod restock;
+
+use mysql_async::Pool;
+use stockflow_shared::aws::names;
+use stockflow_shared::db;
+use stockflow_shared::health::Readiness;
+use stockflow_shared::warehouse;
+use stockflow_shared::worker::{WorkerApp, WorkerContext};
+
+pub use configuration::Settings;
+use handler::ApplyArrival;
+
+/// Opens the warehouse database, connects to SQS and builds the worker.
+pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp<ApplyArrival, WarehouseReadiness>> {
+    let pool = warehouse::open(&settings.database, &settings.warehouse_db).await?;
+    let context = WorkerContext::connect(&settings.aws, names::STOCK_INC_QUEUE).await?;
+    let readiness = WarehouseReadiness {
+        pool: pool.clone(),
+        sqs: context.sqs.clone(),
+        queue_url: context.route.queue_url.clone(),
+    };
+    WorkerApp::new(
+        "stock-inc-worker",
+        &settings.worker,
+        &settings.http,
+        settings.stock_inc_worker_port,
+        context,
+        ApplyArrival::new(pool),
+        readiness,
+    )
+}
+
+/// Ready when the warehouse database and SQS both answer.
+pub struct WarehouseReadiness {
+    pool: Pool,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl Readiness for WarehouseReadiness {
+    async fn checks(&self) -> Vec<(&'static str, anyhow::Result<()>)> {
+        vec![
+            ("database", db::ping(&self.pool).await),
+            ("sqs", WorkerContext::ping(&self.sqs, &self.queue_url).await),
+        ]
+    }
+}

@@ -1,0 +1,368 @@
+//! The end-to-end test harness: each test gets its own MySQL databases and its own
+//! copy of the AWS topology (the CloudFormation template deployed to LocalStack with
+//! a unique resource prefix), then starts the real services in-process on free
+//! ports. Tests therefore run in parallel without sharing any state.
+//!
+//! Needs LocalStack (`AWS_ENDPOINT_URL`, default http://127.0.0.1:4566) and MySQL
+//! (`MYSQL_URL`, default mysql://root@127.0.0.1:3306); `scripts/test` starts both.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_sdk_cloudformation::types::{Parameter, StackStatus};
+use mysql_async::Pool;
+use mysql_async::prelude::Queryable;
+use stockflow_shared::config::{AwsSettings, DatabaseSettings, HttpSettings};
+use stockflow_shared::worker::WorkerSettings;
+use stockflow_shared::{aws, db};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The CloudFormation template, the same file LocalStack's ready hook deploys.
+pub const TEMPLATE: &str = include_str!("../../../localstack/stockflow.yaml");
+
+/// Polls `check` every 100 ms until it returns `Some`, or fails after `deadline`.
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = tokio::time::Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One test's private world: databases, topology, and the services it started.
+pub struct TestEnv {
+    pub id: String,
+    pub aws: AwsSettings,
+    pub database: DatabaseSettings,
+    pub warehouse_db: String,
+    pub factory_db: String,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub resources: aws::Resources,
+    pub http: reqwest::Client,
+    cloudformation: aws_sdk_cloudformation::Client,
+    stack_name: String,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+    pub sales_url: Option<String>,
+    pub factory_url: Option<String>,
+}
+
+impl TestEnv {
+    /// Deploys a private topology (prefix `t<id>_`) and picks private database names.
+    pub async fn new() -> Self {
+        Self::with_max_receive_count(3).await
+    }
+
+    pub async fn with_max_receive_count(max_receive_count: u32) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+        let aws = AwsSettings {
+            aws_endpoint_url: std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into()),
+            aws_region: "us-east-1".into(),
+            stockflow_prefix: format!("t{id}_"),
+        };
+        let database = DatabaseSettings {
+            mysql_url: std::env::var("MYSQL_URL").unwrap_or_else(|_| DatabaseSettings::default().mysql_url),
+            db_pool_max: 16,
+        };
+        let sdk = aws::sdk_config(&aws).await;
+        let mut env = Self {
+            warehouse_db: format!("sf_{id}_warehouse"),
+            factory_db: format!("sf_{id}_factory"),
+            stack_name: format!("stockflow-t{id}"),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            sns: aws_sdk_sns::Client::new(&sdk),
+            cloudformation: aws_sdk_cloudformation::Client::new(&sdk),
+            resources: aws::Resources::new(&aws),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            id,
+            aws,
+            database,
+            shutdown: CancellationToken::new(),
+            tasks: Vec::new(),
+            sales_url: None,
+            factory_url: None,
+        };
+        env.deploy_topology(max_receive_count).await.expect(
+            "deploying the test topology to LocalStack failed: is LocalStack running? (scripts/test starts it)",
+        );
+        env
+    }
+
+    async fn deploy_topology(&mut self, max_receive_count: u32) -> anyhow::Result<()> {
+        let param = |k: &str, v: String| Parameter::builder().parameter_key(k).parameter_value(v).build();
+        self.cloudformation
+            .create_stack()
+            .stack_name(&self.stack_name)
+            .template_body(TEMPLATE)
+            .parameters(param("Prefix", self.aws.stockflow_prefix.clone()))
+            .parameters(param("MaxReceiveCount", max_receive_count.to_string()))
+            .parameters(param("AlarmPeriodSeconds", "10".into()))
+            .send()
+            .await
+            .context("CreateStack failed")?;
+        let start = tokio::time::Instant::now();
+        loop {
+            let out = self
+                .cloudformation
+                .describe_stacks()
+                .stack_name(&self.stack_name)
+                .send()
+                .await?;
+            let status = out.stacks().first().and_then(|s| s.stack_status().cloned());
+            match status {
+                Some(StackStatus::CreateComplete) => return Ok(()),
+                Some(StackStatus::CreateInProgress) | None => {}
+                Some(other) => anyhow::bail!("stack {} ended in {other:?}", self.stack_name),
+            }
+            anyhow::ensure!(
+                start.elapsed() < Duration::from_secs(60),
+                "stack {} not created within 60 s",
+                self.stack_name
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub fn http_settings() -> HttpSettings {
+        HttpSettings {
+            bind_host: "127.0.0.1".into(),
+        }
+    }
+
+    /// Worker pacing for tests: short polls and back-offs so retries show quickly.
+    pub fn worker_settings() -> WorkerSettings {
+        WorkerSettings {
+            worker_concurrency: 8,
+            worker_wait_seconds: 1,
+            worker_visibility_seconds: 10,
+            worker_retry_base_seconds: 1,
+            worker_shutdown_seconds: 10,
+        }
+    }
+
+    pub fn sales_settings(&self) -> sales::Settings {
+        sales::Settings {
+            database: self.database.clone(),
+            aws: self.aws.clone(),
+            http: Self::http_settings(),
+            sales_port: 0,
+            warehouse_db: self.warehouse_db.clone(),
+            sales_workers: 2,
+            outbox_sweep_ms: 200,
+        }
+    }
+
+    pub fn factory_settings(&self) -> factory::Settings {
+        factory::Settings {
+            database: self.database.clone(),
+            aws: self.aws.clone(),
+            http: Self::http_settings(),
+            factory_port: 0,
+            factory_db: self.factory_db.clone(),
+            factory_production_seconds: 0.0,
+            outbox_sweep_ms: 200,
+        }
+    }
+
+    pub async fn start_sales(&mut self) -> String {
+        let app = sales::Application::build(self.sales_settings())
+            .await
+            .expect("sales failed to start");
+        let url = format!("http://127.0.0.1:{}", app.port());
+        self.tasks
+            .push(tokio::spawn(app.run_until_stopped(self.shutdown.clone())));
+        self.sales_url = Some(url.clone());
+        url
+    }
+
+    pub async fn start_factory(&mut self) -> String {
+        self.start_factory_with(self.factory_settings()).await
+    }
+
+    pub async fn start_factory_with(&mut self, settings: factory::Settings) -> String {
+        let app = factory::Application::build(settings)
+            .await
+            .expect("factory failed to start");
+        let url = format!("http://127.0.0.1:{}", app.port());
+        self.tasks
+            .push(tokio::spawn(app.run_until_stopped(self.shutdown.clone())));
+        self.factory_url = Some(url.clone());
+        url
+    }
+
+    pub fn stock_worker_settings(&self) -> stock_worker::Settings {
+        stock_worker::Settings {
+            aws: self.aws.clone(),
+            http: Self::http_settings(),
+            worker: Self::worker_settings(),
+            stock_worker_port: 0,
+            factory_url: self.factory_url.clone().unwrap_or_else(|| "http://127.0.0.1:9".into()),
+            factory_timeout_ms: 2000,
+            factory_callback_url: String::new(),
+        }
+    }
+
+    pub async fn start_stock_worker(&mut self) {
+        self.start_stock_worker_with(self.stock_worker_settings()).await
+    }
+
+    pub async fn start_stock_worker_with(&mut self, settings: stock_worker::Settings) {
+        let worker = stock_worker::build(settings)
+            .await
+            .expect("stock-worker failed to start");
+        self.tasks
+            .push(tokio::spawn(worker.run_until_stopped(self.shutdown.clone())));
+    }
+
+    pub async fn start_stock_inc_worker(&mut self) {
+        let settings = stock_inc_worker::Settings {
+            database: self.database.clone(),
+            aws: self.aws.clone(),
+            http: Self::http_settings(),
+            worker: Self::worker_settings(),
+            stock_inc_worker_port: 0,
+            warehouse_db: self.warehouse_db.clone(),
+        };
+        let worker = stock_inc_worker::build(settings)
+            .await
+            .expect("stock-inc-worker failed to start");
+        self.tasks
+            .push(tokio::spawn(worker.run_until_stopped(self.shutdown.clone())));
+    }
+
+    /// Starts all four services; returns the sales URL.
+    pub async fn start_all(&mut self) -> String {
+        self.start_factory().await;
+        self.start_stock_inc_worker().await;
+        self.start_stock_worker().await;
+        self.start_sales().await
+    }
+
+    pub fn sales(&self, path: &str) -> String {
+        format!("{}{path}", self.sales_url.as_deref().expect("sales not started"))
+    }
+
+    /// A pool on this test's warehouse database (created by sales' migrations).
+    pub async fn warehouse(&self) -> Pool {
+        db::connect(&self.database, &self.warehouse_db)
+            .await
+            .expect("warehouse database")
+    }
+
+    /// Adds a product for this test.
+    pub async fn add_product(&self, sku: &str, stock: i64, reorder_quantity: i64) {
+        let mut conn = self.warehouse().await.get_conn().await.unwrap();
+        conn.exec_drop(
+            "INSERT INTO products (sku, name, price, stock, initial_stock, reorder_quantity, factory_id, factory_name) VALUES (?, ?, 1000, ?, ?, ?, 'FF-TEST', 'test factory')",
+            (sku, format!("test product {sku}"), stock, stock, reorder_quantity),
+        )
+        .await
+        .unwrap();
+    }
+
+    pub async fn stock(&self, sku: &str) -> i64 {
+        let mut conn = self.warehouse().await.get_conn().await.unwrap();
+        conn.exec_first("SELECT stock FROM products WHERE sku = ?", (sku,))
+            .await
+            .unwrap()
+            .expect("no such product")
+    }
+
+    /// Scalar query on the warehouse database.
+    pub async fn warehouse_count(&self, sql: &str, sku: &str) -> i64 {
+        let mut conn = self.warehouse().await.get_conn().await.unwrap();
+        conn.exec_first::<i64, _, _>(sql, (sku,))
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    /// Scalar query on the factory database.
+    pub async fn factory_count(&self, sql: &str, sku: &str) -> i64 {
+        let mut conn = db::connect(&self.database, &self.factory_db)
+            .await
+            .unwrap()
+            .get_conn()
+            .await
+            .unwrap();
+        conn.exec_first::<i64, _, _>(sql, (sku,))
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    pub async fn queue_url(&self, base: &str) -> String {
+        self.resources
+            .queue_url(&self.sqs, base)
+            .await
+            .expect("queue of the test topology")
+    }
+
+    /// Receives (and leaves in place) up to ten messages with their attributes.
+    pub async fn peek(&self, base: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(self.queue_url(base).await)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(0)
+            .message_attribute_names("All")
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive");
+        out.messages.unwrap_or_default()
+    }
+
+    pub async fn purchase(&self, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let response = self
+            .http
+            .post(self.sales("/checkout"))
+            .json(&body)
+            .send()
+            .await
+            .expect("sales answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+
+    /// Stops the services, then removes the databases and the topology.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            task.await
+                .expect("service task panicked")
+                .expect("service ended with an error");
+        }
+        let admin = db::connect(&self.database, "mysql").await.unwrap();
+        let mut conn = admin.get_conn().await.unwrap();
+        for name in [&self.warehouse_db, &self.factory_db] {
+            conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+                .await
+                .unwrap();
+        }
+        self.cloudformation
+            .delete_stack()
+            .stack_name(&self.stack_name)
+            .send()
+            .await
+            .ok();
+    }
+}

@@ -1,0 +1,172 @@
+//! The Sales API's checkout against a real database: sales, the legacy body, and
+//! every kind of bad input answered with problem+json and nothing written.
+
+use serde_json::json;
+use stockflow_e2e::TestEnv;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_stock_sells_decrements_and_records_the_order() {
+    let mut env = TestEnv::new().await;
+    env.start_sales().await;
+    env.add_product("SELL-1", 5, 10).await;
+
+    let (status, body) = env.purchase(json!({"sku": "SELL-1", "quantity": 2})).await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "sold");
+    assert_eq!(body["message"], "판매완료");
+    assert_eq!(body["sku"], "SELL-1");
+    assert_eq!(body["quantity"], 2);
+    assert_eq!(body["remaining_stock"], 3);
+    assert!(body["order_id"].as_u64().unwrap() > 0);
+    assert_eq!(env.stock("SELL-1").await, 3);
+    assert_eq!(
+        env.warehouse_count("SELECT COUNT(*) FROM orders WHERE sku = ? AND quantity = 2", "SELL-1")
+            .await,
+        1
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_legacy_body_sells_the_same_way() {
+    let mut env = TestEnv::new().await;
+    env.start_sales().await;
+
+    let (status, body) = env
+        .purchase(json!({
+            "MessageAttributeProductId": "CP-502101",
+            "MessageAttributeProductCnt": "1",
+            "MessageAttributeFactoryId": "FF-500293",
+            "MessageAttributeRequester": "홍길동"
+        }))
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "sold");
+    assert_eq!(body["remaining_stock"], 2, "the seeded CP-502101 starts with 3");
+    assert_eq!(
+        env.warehouse_count(
+            "SELECT COUNT(*) FROM orders WHERE sku = ? AND requester = '홍길동'",
+            "CP-502101"
+        )
+        .await,
+        1
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn products_are_listed_with_the_seed_data() {
+    let mut env = TestEnv::new().await;
+    env.start_sales().await;
+
+    let products: serde_json::Value = env
+        .http
+        .get(env.sales("/products"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let donut = products
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["sku"] == "CP-502101")
+        .expect("seeded product");
+    assert_eq!(donut["name"], "부산도너츠");
+    assert_eq!(donut["price"], 19900);
+    assert_eq!(donut["stock"], 3);
+    assert_eq!(donut["factory_id"], "FF-500293");
+
+    let one = env.http.get(env.sales("/products/CP-502101")).send().await.unwrap();
+    assert_eq!(one.status(), 200);
+    let missing = env.http.get(env.sales("/products/NOPE-1")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["content-type"], "application/problem+json");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_a_problem_and_writes_nothing() {
+    let mut env = TestEnv::new().await;
+    env.start_sales().await;
+    env.add_product("BAD-1", 5, 10).await;
+
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("unknown sku", br#"{"sku":"NO-SUCH","quantity":1}"#.to_vec(), 404),
+        ("malformed JSON", br#"{"sku": "BAD-1", "quantity": "#.to_vec(), 400),
+        ("empty body", Vec::new(), 400),
+        ("missing sku", br#"{"quantity":1}"#.to_vec(), 422),
+        ("missing quantity", br#"{"sku":"BAD-1"}"#.to_vec(), 422),
+        ("sku of wrong type", br#"{"sku":12,"quantity":1}"#.to_vec(), 422),
+        (
+            "quantity of wrong type",
+            br#"{"sku":"BAD-1","quantity":"one"}"#.to_vec(),
+            422,
+        ),
+        ("quantity 0", br#"{"sku":"BAD-1","quantity":0}"#.to_vec(), 422),
+        ("negative quantity", br#"{"sku":"BAD-1","quantity":-5}"#.to_vec(), 422),
+        (
+            "quantity too large",
+            br#"{"sku":"BAD-1","quantity":1001}"#.to_vec(),
+            422,
+        ),
+        (
+            "fractional quantity",
+            br#"{"sku":"BAD-1","quantity":1.5}"#.to_vec(),
+            422,
+        ),
+        ("not an object", br#"[{"sku":"BAD-1","quantity":1}]"#.to_vec(), 422),
+        (
+            "1 MB body",
+            format!(r#"{{"sku":"BAD-1","quantity":1,"pad":"{}"}}"#, "x".repeat(1024 * 1024)).into_bytes(),
+            413,
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let response = env
+            .http
+            .post(env.sales("/checkout"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string());
+        let problem: serde_json::Value = response.json().await.unwrap_or_default();
+        assert_eq!(status, expected, "{name}: {problem}");
+        assert_eq!(content_type.as_deref(), Some("application/problem+json"), "{name}");
+        assert_eq!(problem["status"], expected, "{name}");
+        assert!(
+            problem["type"].as_str().is_some_and(|t| t.starts_with("/problems/")),
+            "{name}: {problem}"
+        );
+        assert!(
+            problem["title"].is_string() && problem["detail"].is_string(),
+            "{name}: {problem}"
+        );
+    }
+
+    assert_eq!(env.stock("BAD-1").await, 5);
+    assert_eq!(
+        env.warehouse_count("SELECT COUNT(*) FROM orders WHERE sku <> ?", "")
+            .await,
+        0
+    );
+    assert_eq!(
+        env.warehouse_count("SELECT COUNT(*) FROM restock_requests WHERE sku <> ?", "")
+            .await,
+        0
+    );
+    let unknown_route = env.http.get(env.sales("/nowhere")).send().await.unwrap();
+    assert_eq!(unknown_route.status(), 404);
+    assert_eq!(unknown_route.headers()["content-type"], "application/problem+json");
+    env.stop().await;
+}

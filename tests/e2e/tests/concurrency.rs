@@ -1,0 +1,35 @@
+//! Many buyers at once: the conditional decrement sells exactly the stock there is.
+
+use futures::future::join_all;
+use serde_json::json;
+use stockflow_e2e::TestEnv;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_simultaneous_buyers_of_fifty_units_buy_exactly_fifty() {
+    let mut env = TestEnv::new().await;
+    env.start_sales().await;
+    env.add_product("HOT-1", 50, 10).await;
+
+    let purchases = (0..200).map(|_| env.purchase(json!({"sku": "HOT-1", "quantity": 1})));
+    let answers = join_all(purchases).await;
+
+    let sold = answers.iter().filter(|(status, _)| *status == 200).count();
+    let out_of_stock = answers.iter().filter(|(status, _)| *status == 409).count();
+    let server_errors: Vec<_> = answers.iter().filter(|(status, _)| *status >= 500).collect();
+    assert!(server_errors.is_empty(), "5xx answers: {server_errors:?}");
+    assert_eq!(sold, 50);
+    assert_eq!(out_of_stock, 150);
+    assert_eq!(env.stock("HOT-1").await, 0);
+    assert_eq!(
+        env.warehouse_count("SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE sku = ?", "HOT-1")
+            .await,
+        50
+    );
+    assert_eq!(
+        env.warehouse_count("SELECT COUNT(*) FROM restock_requests WHERE sku = ?", "HOT-1")
+            .await,
+        1,
+        "all shortages join one restock request"
+    );
+    env.stop().await;
+}
