@@ -19,6 +19,8 @@ pub struct Settings {
     pub factory_production_seconds: f64,
     /// `OUTBOX_SWEEP_MS`: how often the relay looks for events left unpublished.
     pub outbox_sweep_ms: u64,
+    /// `FACTORY_FAULTS_ENABLED`: serve `/admin/faults` for drills (off in production).
+    pub factory_faults_enabled: bool,
 }
 
 impl Default for Settings {
@@ -31,6 +33,7 @@ impl Default for Settings {
             factory_db: "factory".into(),
             factory_production_seconds: 5.0,
             outbox_sweep_ms: 1000,
+            factory_faults_enabled: false,
         }
     }
 }

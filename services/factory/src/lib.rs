@@ -6,6 +6,7 @@
 //! relay publishes to SNS. A crash at any point loses neither the order nor the event.
 
 mod configuration;
+mod faults;
 mod manufacture_request;
 mod production_line;
 mod routes;

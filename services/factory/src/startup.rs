@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::Settings;
+use crate::faults::{self, Faults};
 use crate::production_line::ProductionLine;
 use crate::routes::{self, ProductionTime};
 
@@ -72,17 +73,30 @@ impl Application {
         let pool_data = web::Data::new(pool.clone());
         let production_time = web::Data::new(ProductionTime(production_time));
         let new_order = web::Data::new(new_order);
+        let faults = web::Data::new(Faults::default());
+        let faults_enabled = settings.factory_faults_enabled;
+        if faults_enabled {
+            tracing::warn!("fault injection is enabled: /admin/faults can make this factory fail");
+        }
         let server = HttpServer::new(move || {
-            App::new()
+            let app = App::new()
                 .wrap(from_fn(request_id::middleware))
                 .app_data(pool_data.clone())
                 .app_data(production_time.clone())
                 .app_data(new_order.clone())
                 .app_data(readiness.clone())
+                .app_data(faults.clone())
+                .app_data(problem::json_config())
                 .configure(health::routes::<FactoryReadiness>)
                 .route("/api/manufactures", web::post().to(routes::create_manufacture))
-                .route("/api/manufactures/{id}", web::get().to(routes::get_manufacture))
-                .default_service(web::to(problem::not_found_route))
+                .route("/api/manufactures/{id}", web::get().to(routes::get_manufacture));
+            let app = if faults_enabled {
+                app.route("/admin/faults", web::get().to(faults::get_faults))
+                    .route("/admin/faults", web::put().to(faults::put_faults))
+            } else {
+                app
+            };
+            app.default_service(web::to(problem::not_found_route))
         })
         .disable_signals()
         .shutdown_timeout(10)

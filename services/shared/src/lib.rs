@@ -11,6 +11,7 @@ pub mod consumer;
 pub mod db;
 pub mod events;
 pub mod health;
+pub mod invariant;
 pub mod outbox;
 pub mod problem;
 pub mod publisher;

@@ -85,6 +85,24 @@ impl ResponseError for Problem {
     }
 }
 
+/// JSON extractor settings whose errors are problems too (400 for a body that is not
+/// JSON, 422 for JSON of the wrong shape).
+pub fn json_config() -> actix_web::web::JsonConfig {
+    actix_web::web::JsonConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|err, _| {
+            use actix_web::error::JsonPayloadError;
+            let problem = match &err {
+                JsonPayloadError::Deserialize(e) if e.is_data() => Problem::invalid_field(e.to_string()),
+                JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+                    Problem::body_too_large(*limit)
+                }
+                other => Problem::malformed_body(other.to_string()),
+            };
+            problem.into()
+        })
+}
+
 /// The default answer for routes that do not exist.
 pub async fn not_found_route() -> Result<HttpResponse, Problem> {
     Err(Problem::not_found(

@@ -67,6 +67,7 @@ impl TestEnv {
     }
 
     pub async fn with_max_receive_count(max_receive_count: u32) -> Self {
+        stockflow_shared::telemetry::init("e2e");
         let id = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
         let aws = AwsSettings {
             aws_endpoint_url: std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into()),
@@ -177,6 +178,7 @@ impl TestEnv {
             factory_db: self.factory_db.clone(),
             factory_production_seconds: 0.0,
             outbox_sweep_ms: 200,
+            factory_faults_enabled: true,
         }
     }
 
@@ -314,6 +316,17 @@ impl TestEnv {
             .expect("queue of the test topology")
     }
 
+    /// The workers' alerts on `ops_alert_queue` (CloudWatch's alarm notifications,
+    /// which share the queue, are left out), as JSON.
+    pub async fn ops_alerts(&self) -> Vec<serde_json::Value> {
+        self.peek(stockflow_shared::aws::names::OPS_ALERT_QUEUE)
+            .await
+            .iter()
+            .filter(|m| attribute(m, stockflow_shared::events::ATTR_EVENT_TYPE).as_deref() == Some("ops_alert"))
+            .filter_map(|m| serde_json::from_str(m.body()?).ok())
+            .collect()
+    }
+
     /// Receives (and leaves in place) up to ten messages with their attributes.
     pub async fn peek(&self, base: &str) -> Vec<aws_sdk_sqs::types::Message> {
         let out = self
@@ -365,4 +378,68 @@ impl TestEnv {
             .await
             .ok();
     }
+}
+
+impl TestEnv {
+    /// Arms the factory's fault injection (`PUT /admin/faults`).
+    pub async fn arm_factory_faults(&self, plan: serde_json::Value) {
+        let url = format!(
+            "{}/admin/faults",
+            self.factory_url.as_deref().expect("factory not started")
+        );
+        let response = self.http.put(url).json(&plan).send().await.expect("factory answers");
+        assert_eq!(response.status(), 200, "arming faults failed");
+    }
+
+    /// Messages visible plus in flight on a queue.
+    pub async fn queue_depth(&self, base: &str) -> i64 {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(self.queue_url(base).await)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("queue attributes");
+        let attrs = out.attributes().cloned().unwrap_or_default();
+        let get = |name: &A| attrs.get(name).and_then(|v| v.parse::<i64>().ok()).unwrap_or_default();
+        get(&A::ApproximateNumberOfMessages) + get(&A::ApproximateNumberOfMessagesNotVisible)
+    }
+
+    /// Publishes an event to its topic in this test's topology.
+    pub async fn publish<E: stockflow_shared::events::Event>(&self, event: &E) {
+        let publisher = stockflow_shared::publisher::Publisher::open(self.sns.clone(), &self.resources, &[E::TOPIC])
+            .await
+            .expect("topic of the test topology");
+        publisher.publish(event, "test").await.expect("publish");
+    }
+
+    /// Sends a raw body straight to a queue (e.g. a malformed message).
+    pub async fn send_raw(&self, base: &str, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(self.queue_url(base).await)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send");
+    }
+
+    /// The stock invariant of this test's warehouse.
+    pub async fn invariant(&self) -> stockflow_shared::invariant::Report {
+        stockflow_shared::invariant::check(&self.warehouse().await, Duration::from_secs(3600))
+            .await
+            .expect("invariant query")
+    }
+}
+
+/// A message attribute's string value.
+pub fn attribute(message: &aws_sdk_sqs::types::Message, name: &str) -> Option<String> {
+    message
+        .message_attributes()
+        .and_then(|a| a.get(name))
+        .and_then(|v| v.string_value())
+        .map(str::to_string)
 }

@@ -12,6 +12,7 @@ use stockflow_shared::request_id::RequestId;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use crate::faults::Faults;
 use crate::manufacture_request::ManufactureRequest;
 use crate::store::{self, ProductionOrder};
 
@@ -25,6 +26,7 @@ pub async fn create_manufacture(
     pool: web::Data<Pool>,
     production_time: web::Data<ProductionTime>,
     new_order: web::Data<Arc<Notify>>,
+    faults: web::Data<Faults>,
     request_id: RequestId,
     http: HttpRequest,
     body: web::Payload,
@@ -35,6 +37,7 @@ pub async fn create_manufacture(
         .map_err(|_| Problem::body_too_large(BODY_LIMIT))?
         .map_err(|err| Problem::malformed_body(format!("cannot read the body: {err}")))?;
     let request = ManufactureRequest::parse(&body)?;
+    faults.before_request().await?;
     let key = idempotency_key(&http)?;
     let (order, created) = store::create(&pool, &request, key.as_deref(), &request_id.0, production_time.0)
         .await

@@ -1,0 +1,266 @@
+//! Delivery guarantees under faults, each broken on purpose: a failing or hanging
+//! factory, a factory gone for good, duplicate and malformed messages, and killed
+//! database connections.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::future::join_all;
+use mysql_async::prelude::Queryable;
+use serde_json::json;
+use stockflow_e2e::{TestEnv, attribute, eventually};
+use stockflow_shared::aws::names;
+use stockflow_shared::events::StockArrival;
+use uuid::Uuid;
+
+const RESTOCK_DEADLINE: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn factory_errors_are_retried_and_the_order_arrives_once() {
+    let mut env = TestEnv::new().await;
+    env.start_all().await;
+    env.arm_factory_faults(json!({"fail_next": 2, "status": 500})).await;
+    env.add_product("RETRY-1", 0, 4).await;
+
+    let (status, _) = env.purchase(json!({"sku": "RETRY-1", "quantity": 1})).await;
+    assert_eq!(status, 409);
+
+    eventually("restocked after the factory recovered", RESTOCK_DEADLINE, || async {
+        (env.stock("RETRY-1").await == 4).then_some(())
+    })
+    .await;
+    assert_eq!(
+        env.factory_count("SELECT COUNT(*) FROM production_orders WHERE product_id = ?", "RETRY-1")
+            .await,
+        1
+    );
+    assert_eq!(env.queue_depth(names::STOCK_DLQ).await, 0, "nothing dead-lettered");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_factory_slower_than_the_timeout_still_makes_one_order() {
+    let mut env = TestEnv::new().await;
+    env.start_all().await;
+    // Longer than the worker's 2 s timeout: the first call times out and is retried
+    // with the same Idempotency-Key.
+    env.arm_factory_faults(json!({"delay_ms": 3000})).await;
+    env.add_product("SLOW-1", 0, 3).await;
+
+    env.purchase(json!({"sku": "SLOW-1", "quantity": 1})).await;
+    // The factory finishes the slow request after the worker gave up on it.
+    eventually(
+        "the slow request recorded an order",
+        Duration::from_secs(20),
+        || async {
+            (env.factory_count("SELECT COUNT(*) FROM production_orders WHERE product_id = ?", "SLOW-1")
+                .await
+                == 1)
+                .then_some(())
+        },
+    )
+    .await;
+    env.arm_factory_faults(json!({"delay_ms": 0})).await;
+
+    eventually("restocked", RESTOCK_DEADLINE, || async {
+        (env.stock("SLOW-1").await == 3).then_some(())
+    })
+    .await;
+    assert_eq!(
+        env.factory_count("SELECT COUNT(*) FROM production_orders WHERE product_id = ?", "SLOW-1")
+            .await,
+        1
+    );
+    assert_eq!(
+        env.warehouse_count("SELECT COUNT(*) FROM applied_production_orders WHERE sku = ?", "SLOW-1")
+            .await,
+        1
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_factory_down_for_good_dead_letters_after_max_receive_count() {
+    let mut env = TestEnv::new().await;
+    env.start_sales().await;
+    env.start_stock_worker().await; // no factory: its URL points at a closed port
+    env.add_product("DOWN-1", 0, 2).await;
+
+    let (_, body) = env.purchase(json!({"sku": "DOWN-1", "quantity": 1})).await;
+    let restock_id = body["restock_request_id"].as_str().unwrap().to_string();
+
+    let dead = eventually("the message in dead_letter_queue", RESTOCK_DEADLINE, || async {
+        env.peek(names::STOCK_DLQ).await.into_iter().next()
+    })
+    .await;
+    assert_eq!(
+        attribute(&dead, "failure_attempts").as_deref(),
+        Some("3"),
+        "maxReceiveCount of the test topology"
+    );
+    assert_eq!(
+        attribute(&dead, "failure_kind").as_deref(),
+        Some("final_attempt_failed")
+    );
+    assert!(
+        attribute(&dead, "failure_reason").unwrap().contains("calling"),
+        "{dead:?}"
+    );
+    assert!(dead.body().unwrap().contains(&restock_id));
+
+    let alert = eventually("an ops alert", Duration::from_secs(20), || async {
+        env.ops_alerts().await.into_iter().next()
+    })
+    .await;
+    assert_eq!(alert["kind"], "final_attempt_failed");
+    assert_eq!(alert["sku"], "DOWN-1");
+    assert_eq!(alert["restock_request_id"], restock_id.as_str());
+    assert_eq!(alert["attempts"], 3);
+    assert_eq!(alert["now_in"], env.resources.name(names::STOCK_DLQ).as_str());
+    assert_eq!(env.queue_depth(names::STOCK_QUEUE).await, 0);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_stock_arrival_twice_raises_stock_once() {
+    let mut env = TestEnv::new().await;
+    env.start_sales().await;
+    env.start_stock_inc_worker().await;
+    env.add_product("DUP-1", 0, 5).await;
+    let arrival = StockArrival {
+        production_order_id: Uuid::new_v4(),
+        restock_request_id: Uuid::new_v4().to_string(),
+        sku: "DUP-1".into(),
+        quantity: 5,
+        ordered_at: Utc::now(),
+        produced_at: Utc::now(),
+    };
+
+    env.publish(&arrival).await;
+    env.publish(&arrival).await;
+
+    eventually("both deliveries processed", RESTOCK_DEADLINE, || async {
+        (env.stock("DUP-1").await == 5 && env.queue_depth(names::STOCK_INC_QUEUE).await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(env.stock("DUP-1").await, 5, "stock rose once");
+    assert_eq!(
+        env.warehouse_count("SELECT COUNT(*) FROM applied_production_orders WHERE sku = ?", "DUP-1")
+            .await,
+        1
+    );
+    assert_eq!(env.queue_depth(names::STOCK_INC_DLQ).await, 0);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_messages_are_dead_lettered_at_once_and_the_rest_flows() {
+    let mut env = TestEnv::new().await;
+    env.start_all().await;
+    env.add_product("GOOD-1", 0, 2).await;
+
+    env.send_raw(names::STOCK_QUEUE, "this is not an event").await;
+    env.send_raw(names::STOCK_INC_QUEUE, r#"{"sku": "GOOD-1"}"#).await;
+    let unknown = StockArrival {
+        production_order_id: Uuid::new_v4(),
+        restock_request_id: String::new(),
+        sku: "NO-SUCH-SKU".into(),
+        quantity: 1,
+        ordered_at: Utc::now(),
+        produced_at: Utc::now(),
+    };
+    env.publish(&unknown).await;
+    env.purchase(json!({"sku": "GOOD-1", "quantity": 1})).await;
+
+    eventually("the good restock completes", RESTOCK_DEADLINE, || async {
+        (env.stock("GOOD-1").await == 2).then_some(())
+    })
+    .await;
+    let stock_dlq = eventually("stock DLQ holds the garbage", Duration::from_secs(20), || async {
+        Some(env.peek(names::STOCK_DLQ).await).filter(|m| !m.is_empty())
+    })
+    .await;
+    assert_eq!(stock_dlq.len(), 1);
+    assert_eq!(stock_dlq[0].body(), Some("this is not an event"));
+    assert_eq!(
+        attribute(&stock_dlq[0], "failure_attempts").as_deref(),
+        Some("1"),
+        "on the first receive"
+    );
+    assert_eq!(
+        attribute(&stock_dlq[0], "failure_kind").as_deref(),
+        Some("dead_lettered")
+    );
+    assert!(
+        attribute(&stock_dlq[0], "failure_reason")
+            .unwrap()
+            .contains("malformed")
+    );
+
+    let inc_dlq = eventually(
+        "stock-inc DLQ holds both bad arrivals",
+        Duration::from_secs(20),
+        || async { Some(env.peek(names::STOCK_INC_DLQ).await).filter(|m| m.len() == 2) },
+    )
+    .await;
+    let reasons: Vec<String> = inc_dlq
+        .iter()
+        .map(|m| attribute(m, "failure_reason").unwrap())
+        .collect();
+    assert!(reasons.iter().any(|r| r.contains("malformed")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("unknown sku")), "{reasons:?}");
+    assert!(
+        inc_dlq
+            .iter()
+            .all(|m| attribute(m, "failure_attempts").as_deref() == Some("1"))
+    );
+    assert!(env.invariant().await.holds());
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_database_connections_lose_no_sale() {
+    let mut env = TestEnv::new().await;
+    env.start_sales().await;
+    env.add_product("KILL-1", 10_000, 10).await;
+    let admin = stockflow_shared::db::connect(&env.database, "mysql").await.unwrap();
+
+    let mut answers = Vec::new();
+    for round in 0..5 {
+        let burst = (0..40).map(|_| env.purchase(json!({"sku": "KILL-1", "quantity": 1})));
+        let (burst_answers, _) = tokio::join!(join_all(burst), async {
+            let mut conn = admin.get_conn().await.unwrap();
+            let ids: Vec<u64> = conn
+                .exec(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ?",
+                    (&env.warehouse_db,),
+                )
+                .await
+                .unwrap();
+            for id in ids {
+                conn.query_drop(format!("KILL {id}")).await.ok();
+            }
+        });
+        answers.extend(burst_answers);
+        assert!(round < 5);
+    }
+
+    let sold = answers.iter().filter(|(s, _)| *s == 200).count() as i64;
+    let unexpected: Vec<_> = answers.iter().filter(|(s, _)| *s != 200 && *s != 503).collect();
+    assert!(unexpected.is_empty(), "only sold or 'retry shortly': {unexpected:?}");
+    assert_eq!(
+        env.warehouse_count("SELECT COUNT(*) FROM orders WHERE sku = ?", "KILL-1")
+            .await,
+        sold,
+        "every sale answered is recorded"
+    );
+    assert_eq!(env.stock("KILL-1").await, 10_000 - sold);
+    eventually("sales sells again", Duration::from_secs(20), || async {
+        (env.purchase(json!({"sku": "KILL-1", "quantity": 1})).await.0 == 200).then_some(())
+    })
+    .await;
+    let ready = env.http.get(env.sales("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(env.invariant().await.holds());
+    env.stop().await;
+}
