@@ -6,6 +6,8 @@
 //! Needs LocalStack (`AWS_ENDPOINT_URL`, default http://127.0.0.1:4566) and MySQL
 //! (`MYSQL_URL`, default mysql://root@127.0.0.1:3306); `scripts/test` starts both.
 
+pub mod process;
+
 use std::future::Future;
 use std::time::Duration;
 
