@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Pool, TxOpts};
+use mysql_async::{Conn, Pool, TxOpts};
 use stockflow_shared::events::StockArrival;
 use stockflow_shared::outbox;
 use uuid::Uuid;
@@ -67,13 +67,14 @@ pub async fn create(
     correlation_id: &str,
     production_time: Duration,
 ) -> anyhow::Result<(ProductionOrder, bool)> {
-    if let Some(existing) = find_by_key(pool, idempotency_key).await? {
+    // One connection throughout: a request never holds two (no pool starvation).
+    let mut conn = pool.get_conn().await?;
+    if let Some(existing) = find_by_key(&mut conn, idempotency_key).await? {
         return Ok((existing, false));
     }
     let id = Uuid::new_v4();
     let created_at = Utc::now();
     let ready_at = created_at + chrono::Duration::from_std(production_time)?;
-    let mut conn = pool.get_conn().await?;
     let inserted = conn
         .exec_drop(
             format!("INSERT INTO production_orders (idempotency_key, {COLUMNS}, callback_url, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"),
@@ -94,10 +95,13 @@ pub async fn create(
         )
         .await;
     match inserted {
-        Ok(()) => Ok((find(pool, id).await?.expect("the order was just inserted"), true)),
+        Ok(()) => Ok((
+            find_on(&mut conn, id).await?.expect("the order was just inserted"),
+            true,
+        )),
         // Two requests with one key raced: the other one won.
         Err(mysql_async::Error::Server(err)) if err.code == 1062 => {
-            let existing = find_by_key(pool, idempotency_key).await?;
+            let existing = find_by_key(&mut conn, idempotency_key).await?;
             Ok((
                 existing.ok_or_else(|| anyhow::anyhow!("duplicate key but no order found"))?,
                 false,
@@ -108,7 +112,10 @@ pub async fn create(
 }
 
 pub async fn find(pool: &Pool, id: Uuid) -> anyhow::Result<Option<ProductionOrder>> {
-    let mut conn = pool.get_conn().await?;
+    find_on(&mut pool.get_conn().await?, id).await
+}
+
+async fn find_on(conn: &mut Conn, id: Uuid) -> anyhow::Result<Option<ProductionOrder>> {
     let row: Option<Row> = conn
         .exec_first(
             format!("SELECT {COLUMNS} FROM production_orders WHERE id = ?"),
@@ -118,9 +125,8 @@ pub async fn find(pool: &Pool, id: Uuid) -> anyhow::Result<Option<ProductionOrde
     Ok(row.map(from_row))
 }
 
-async fn find_by_key(pool: &Pool, key: Option<&str>) -> anyhow::Result<Option<ProductionOrder>> {
+async fn find_by_key(conn: &mut Conn, key: Option<&str>) -> anyhow::Result<Option<ProductionOrder>> {
     let Some(key) = key else { return Ok(None) };
-    let mut conn = pool.get_conn().await?;
     let row: Option<Row> = conn
         .exec_first(
             format!("SELECT {COLUMNS} FROM production_orders WHERE idempotency_key = ?"),

@@ -4,6 +4,7 @@
 //! shortage opens (or joins) a restock request and writes its `stock_empty` event to
 //! the outbox in that same transaction, and the outbox relay publishes it to SNS.
 
+mod answer;
 mod configuration;
 mod domain;
 mod routes;

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Settings;
 use crate::routes;
+use crate::store;
 
 pub struct Application {
     port: u16,
@@ -87,10 +88,27 @@ impl Application {
     /// Serves until `shutdown`, then drains requests, publishes what the outbox
     /// holds and closes the pool.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let housekeeping = tokio::spawn(prune_idempotency_keys_hourly(self.pool.clone(), shutdown.clone()));
         stockflow_shared::service::serve_until_stopped(self.server, self.relay, shutdown).await?;
+        housekeeping.await.ok();
         self.pool.disconnect().await.ok();
         tracing::info!("sales stopped");
         Ok(())
+    }
+}
+
+/// Forgets idempotency keys past their time to live, once an hour.
+async fn prune_idempotency_keys_hourly(pool: Pool, shutdown: CancellationToken) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = hourly.tick() => {
+                if let Err(err) = store::prune_idempotency_keys(&pool).await {
+                    tracing::warn!(error = %err, "cannot prune expired idempotency keys; will try again in an hour");
+                }
+            }
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use stockflow_shared::events::StockEmpty;
 use stockflow_shared::outbox;
 use uuid::Uuid;
 
-use crate::domain::{CheckoutRequest, Sku};
+use crate::answer;
+use crate::domain::{CheckoutRequest, IdempotencyKey, Sku};
 
 /// A product as the API shows it.
 #[derive(Debug, Serialize)]
@@ -103,16 +104,31 @@ pub async fn product(pool: &Pool, sku: &Sku) -> anyhow::Result<Option<Product>> 
     Ok(row.map(product_from_row))
 }
 
-/// Sells atomically, or records the shortage; retries a transaction the server
-/// chose as a deadlock victim.
+/// A checkout as recorded: done now, or answered before under the same key.
+#[derive(Debug)]
+pub enum Recorded {
+    Fresh(Checkout),
+    /// The key was used before with the same request: its first answer.
+    Replay {
+        status: u16,
+        body: String,
+    },
+    /// The key was used before with a different request.
+    KeyReused,
+}
+
+/// Sells atomically, or records the shortage; with an idempotency key, records the
+/// answer in the same transaction, or replays the one recorded before. Retries a
+/// transaction the server chose as a deadlock victim.
 pub async fn checkout(
     pool: &Pool,
     request: &CheckoutRequest,
     correlation_id: &str,
-) -> Result<Checkout, mysql_async::Error> {
+    key: Option<&IdempotencyKey>,
+) -> Result<Recorded, mysql_async::Error> {
     let mut attempt = 1;
     loop {
-        match checkout_once(pool, request, correlation_id).await {
+        match checkout_once(pool, request, correlation_id, key).await {
             Err(err) if attempt < 3 && is_retryable(&err) => {
                 tracing::warn!(error = %err, attempt, "checkout transaction conflicted; retrying");
                 attempt += 1;
@@ -126,14 +142,93 @@ async fn checkout_once(
     pool: &Pool,
     request: &CheckoutRequest,
     correlation_id: &str,
-) -> Result<Checkout, mysql_async::Error> {
+    key: Option<&IdempotencyKey>,
+) -> Result<Recorded, mysql_async::Error> {
     let mut conn = pool.get_conn().await?;
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
+    if let Some(key) = key {
+        // A concurrent request with the same key waits here until the first commits.
+        if !claim_key(&mut tx, key, request).await? {
+            tx.rollback().await?;
+            return recorded_answer(&mut conn, key, request).await;
+        }
+    }
+    let outcome = sell_or_record_shortage(&mut tx, request, correlation_id).await?;
+    match (key, answer::of(&outcome, request)) {
+        (Some(key), Some((status, body))) => {
+            tx.exec_drop(
+                "UPDATE idempotency_keys SET status = ?, response = ? WHERE idempotency_key = ?",
+                (status, body.to_string(), key.as_str()),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        (_, None) => tx.rollback().await?, // unknown sku: nothing to keep
+        (None, Some(_)) => tx.commit().await?,
+    }
+    Ok(Recorded::Fresh(outcome))
+}
+
+/// Inserts the key; false if it exists (after an expired one is replaced).
+async fn claim_key(
+    tx: &mut Transaction<'_>,
+    key: &IdempotencyKey,
+    request: &CheckoutRequest,
+) -> Result<bool, mysql_async::Error> {
+    tx.exec_drop(
+        "DELETE FROM idempotency_keys WHERE idempotency_key = ? AND created_at < CURRENT_TIMESTAMP(6) - INTERVAL ? HOUR",
+        (key.as_str(), IdempotencyKey::TTL_HOURS),
+    )
+    .await?;
+    let inserted = tx
+        .exec_drop(
+            "INSERT INTO idempotency_keys (idempotency_key, request, status, response) VALUES (?, ?, 0, '')",
+            (key.as_str(), request.fingerprint()),
+        )
+        .await;
+    match inserted {
+        Ok(()) => Ok(true),
+        Err(mysql_async::Error::Server(err)) if err.code == 1062 => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+async fn recorded_answer(
+    conn: &mut mysql_async::Conn,
+    key: &IdempotencyKey,
+    request: &CheckoutRequest,
+) -> Result<Recorded, mysql_async::Error> {
+    let row: Option<(String, u16, String)> = conn
+        .exec_first(
+            "SELECT request, status, response FROM idempotency_keys WHERE idempotency_key = ?",
+            (key.as_str(),),
+        )
+        .await?;
+    Ok(match row {
+        Some((fingerprint, status, body)) if fingerprint == request.fingerprint() => Recorded::Replay { status, body },
+        _ => Recorded::KeyReused,
+    })
+}
+
+/// Deletes keys older than their time to live.
+pub async fn prune_idempotency_keys(pool: &Pool) -> Result<(), mysql_async::Error> {
+    let mut conn = pool.get_conn().await?;
+    conn.exec_drop(
+        "DELETE FROM idempotency_keys WHERE created_at < CURRENT_TIMESTAMP(6) - INTERVAL ? HOUR LIMIT 10000",
+        (IdempotencyKey::TTL_HOURS,),
+    )
+    .await
+}
+
+async fn sell_or_record_shortage(
+    tx: &mut Transaction<'_>,
+    request: &CheckoutRequest,
+    correlation_id: &str,
+) -> Result<Checkout, mysql_async::Error> {
     let sku = request.sku.as_str();
     let quantity = request.quantity.get();
     loop {
-        if let Some(sold) = try_sell(&mut tx, request, correlation_id).await? {
-            tx.commit().await?;
+        if let Some(sold) = try_sell(tx, request, correlation_id).await? {
             return Ok(sold);
         }
         // Not enough stock (or no such sku): lock the product row, then decide.
@@ -144,7 +239,6 @@ async fn checkout_once(
             )
             .await?;
         let Some((stock, reorder_quantity, factory_id)) = product else {
-            tx.rollback().await?;
             return Ok(Checkout::UnknownSku);
         };
         if stock >= i64::from(quantity) {
@@ -152,16 +246,14 @@ async fn checkout_once(
             continue;
         }
         let shortfall = i64::from(quantity) - stock;
-        let outcome = record_shortage(
-            &mut tx,
+        return record_shortage(
+            tx,
             request,
             correlation_id,
             reorder_quantity.max(shortfall),
             &factory_id,
         )
-        .await?;
-        tx.commit().await?;
-        return Ok(outcome);
+        .await;
     }
 }
 

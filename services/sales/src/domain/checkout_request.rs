@@ -22,6 +22,11 @@ const LEGACY_QUANTITY: &str = "MessageAttributeProductCnt";
 const LEGACY_REQUESTER: &str = "MessageAttributeRequester";
 
 impl CheckoutRequest {
+    /// What makes two requests the same for an idempotency key.
+    pub fn fingerprint(&self) -> String {
+        format!("{}|{}|{}", self.sku, self.quantity.get(), self.requester)
+    }
+
     /// Parses a body: 400 when it is not JSON, 422 when a field is missing or wrong.
     pub fn parse(body: &[u8]) -> Result<Self, Problem> {
         let value: Value = serde_json::from_slice(body)

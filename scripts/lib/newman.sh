@@ -1,0 +1,94 @@
+# shellcheck shell=bash
+# The Postman collection (tests/postman) run by newman against a live stack of its own.
+#
+#   source scripts/lib/newman.sh
+#   newman_ensure            # newman from package.json/package-lock.json (npm ci, cached in node_modules/)
+#   newman_stack_up          # take the lock, scripts/up with the settings below (debug binaries, no build)
+#   newman_stack_down        # scripts/down for that stack (only what newman_stack_up started), release the lock
+#   newman_run               # run the collection against it (cli reporter); its exit status
+#
+# The stack never meets a `scripts/up` stack or the Rust tests: its own run dir, ports,
+# databases (dropped first, so every run starts from the seed), resource prefix and
+# CloudFormation stack. It shares LocalStack (127.0.0.1:4566) and the MySQL server. Two
+# scripts/test runs on one machine take turns for it (a lock file next to the run dir).
+#   NEWMAN_RUN_DIR    .run/newman
+#   NEWMAN_PORT_BASE  18080 (sales; factory +1, stock-worker +2, stock-inc-worker +3)
+#   NEWMAN_DB_SUFFIX  _newman (databases stockflow_newman and factory_newman)
+#   NEWMAN_PROFILE    debug (target/debug binaries; they must be built already)
+# Extra newman arguments: NEWMAN_ARGS (e.g. "--folder Errors" or "--verbose").
+
+NM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+NEWMAN_RUN_DIR="${NEWMAN_RUN_DIR:-.run/newman}"
+NEWMAN_PORT_BASE="${NEWMAN_PORT_BASE:-18080}"
+NEWMAN_DB_SUFFIX="${NEWMAN_DB_SUFFIX:-_newman}"
+NEWMAN_PROFILE="${NEWMAN_PROFILE:-debug}"
+
+_nm_say() { printf '[newman] %s\n' "$*" >&2; }
+
+newman_ensure() {
+  local marker want have t0
+  command -v npm >/dev/null 2>&1 || {
+    _nm_say "ERROR: npm not found: install Node.js 18 or later (https://nodejs.org) to run the API tests"
+    return 1
+  }
+  marker="$NM_ROOT/node_modules/.stockflow-package-lock.sha256"
+  want="$(cat "$NM_ROOT/package.json" "$NM_ROOT/package-lock.json" | sha256sum | cut -d' ' -f1)"
+  have="$(cat "$marker" 2>/dev/null || true)"
+  if [ -x "$NM_ROOT/node_modules/.bin/newman" ] && [ "$have" = "$want" ]; then
+    _nm_say "newman $("$NM_ROOT/node_modules/.bin/newman" --version) (cached in node_modules/)"
+    return 0
+  fi
+  t0=$(date +%s)
+  _nm_say "npm ci (newman pinned in package-lock.json) ..."
+  (cd "$NM_ROOT" && npm ci --no-audit --no-fund --loglevel=error) || { _nm_say "ERROR: npm ci failed"; return 1; }
+  printf '%s\n' "$want" >"$marker"
+  _nm_say "newman $("$NM_ROOT/node_modules/.bin/newman" --version) installed in $(( $(date +%s) - t0 )) s"
+}
+
+# The environment of the newman stack, for scripts/up and scripts/down.
+_nm_env() {
+  env STOCKFLOW_RUN_DIR="$NEWMAN_RUN_DIR" STOCKFLOW_PROFILE="$NEWMAN_PROFILE" STOCKFLOW_SKIP_BUILD=1 \
+    STOCKFLOW_SKIP_TRY=1 STOCKFLOW_PREFIX=newman_ STOCKFLOW_STACK_SUFFIX=-newman \
+    SALES_PORT="$NEWMAN_PORT_BASE" FACTORY_PORT="$((NEWMAN_PORT_BASE + 1))" \
+    STOCK_WORKER_PORT="$((NEWMAN_PORT_BASE + 2))" STOCK_INC_WORKER_PORT="$((NEWMAN_PORT_BASE + 3))" \
+    FACTORY_URL="http://127.0.0.1:$((NEWMAN_PORT_BASE + 1))" \
+    WAREHOUSE_DB="stockflow$NEWMAN_DB_SUFFIX" FACTORY_DB="factory$NEWMAN_DB_SUFFIX" \
+    FACTORY_PRODUCTION_SECONDS=1 "$@"
+}
+
+# One api stack per machine at a time: a second scripts/test waits here for the first to
+# finish its api part (the lock is this shell's fd 9, released when it exits; the
+# services do not inherit it).
+_nm_lock() {
+  local lock="$NM_ROOT/$NEWMAN_RUN_DIR.lock"
+  mkdir -p "$(dirname "$lock")"
+  exec 9>"$lock"
+  if ! flock -n 9; then
+    _nm_say "another scripts/test is running the api tests on this stack ($NEWMAN_RUN_DIR): waiting for it (up to ${NEWMAN_LOCK_TIMEOUT:-900} s)"
+    flock -w "${NEWMAN_LOCK_TIMEOUT:-900}" 9 || { _nm_say "ERROR: still busy; giving up"; return 1; }
+  fi
+}
+
+newman_stack_up() {
+  _nm_lock || return 1
+  # A stack left over from an interrupted run would keep the old databases' connections.
+  _nm_env "$NM_ROOT/scripts/down" >/dev/null 2>&1 9>&- || true
+  mysql_drop_databases "stockflow$NEWMAN_DB_SUFFIX" "factory$NEWMAN_DB_SUFFIX" || return 1
+  _nm_env "$NM_ROOT/scripts/up" 9>&-
+}
+
+newman_stack_down() {
+  local rc=0
+  _nm_env "$NM_ROOT/scripts/down" 9>&- || rc=$?
+  exec 9>&-   # let a waiting run have the stack
+  return "$rc"
+}
+
+newman_run() {
+  # shellcheck disable=SC2086  # NEWMAN_ARGS is a list of words
+  "$NM_ROOT/node_modules/.bin/newman" run "$NM_ROOT/tests/postman/stockflow.postman_collection.json" \
+    --environment "$NM_ROOT/tests/postman/local.postman_environment.json" \
+    --env-var "sales_url=http://127.0.0.1:$NEWMAN_PORT_BASE" \
+    --env-var "factory_url=http://127.0.0.1:$((NEWMAN_PORT_BASE + 1))" \
+    --reporters cli --timeout-request 15000 --color on ${NEWMAN_ARGS:-}
+}

@@ -1,0 +1,421 @@
+//! `stockctl dlq …`: list, show, redrive and purge the dead-letter queues.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use aws_sdk_sqs::types::Message;
+use serde::Serialize;
+use stockflow_shared::aws::names;
+use stockflow_shared::events::{ATTR_CORRELATION_ID, ATTR_EVENT_TYPE};
+
+use crate::context::Ctx;
+use crate::peek::{attribute, peek_all, receive_count, sent_at};
+use crate::table::{Table, opt, preview};
+
+/// A dead-letter queue, named by the queue it serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dlq {
+    /// `dead_letter_queue`, behind `stock_queue` (stock-worker).
+    Stock,
+    /// `stock_inc_dead_letter_queue`, behind `stock_inc_queue` (stock-inc-worker).
+    StockInc,
+}
+
+impl Dlq {
+    pub const ALL: [Dlq; 2] = [Dlq::Stock, Dlq::StockInc];
+
+    pub fn dlq(self) -> &'static str {
+        match self {
+            Dlq::Stock => names::STOCK_DLQ,
+            Dlq::StockInc => names::STOCK_INC_DLQ,
+        }
+    }
+
+    /// The work queue whose failures land here, and where a redrive sends them.
+    pub fn source(self) -> &'static str {
+        match self {
+            Dlq::Stock => names::STOCK_QUEUE,
+            Dlq::StockInc => names::STOCK_INC_QUEUE,
+        }
+    }
+
+    /// The chosen queue, or both.
+    pub fn selected(choice: Option<Dlq>) -> Vec<Dlq> {
+        choice.map(|d| vec![d]).unwrap_or_else(|| Dlq::ALL.to_vec())
+    }
+}
+
+/// Characters of the body shown by `dlq list`.
+const PREVIEW_CHARS: usize = 80;
+
+/// One dead-lettered message and why it is there.
+#[derive(Debug, Clone, Serialize)]
+pub struct DlqMessage {
+    /// The DLQ's base name.
+    pub dlq: String,
+    pub message_id: String,
+    /// The message id it had in the work queue (alerts name this one).
+    pub original_message_id: Option<String>,
+    pub failure_reason: Option<String>,
+    /// `dead_lettered` (permanent failure) or `final_attempt_failed` (retries used up);
+    /// none when SQS's redrive policy moved it (a worker crashed on it).
+    pub failure_kind: Option<String>,
+    pub failure_attempts: Option<String>,
+    pub failure_service: Option<String>,
+    pub source_queue: Option<String>,
+    pub event_type: Option<String>,
+    pub correlation_id: Option<String>,
+    pub sent_at: Option<String>,
+    pub receive_count: Option<i64>,
+    pub body_preview: String,
+    /// The whole body and every message attribute (`dlq show` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<BTreeMap<String, String>>,
+}
+
+impl DlqMessage {
+    fn from_message(dlq: Dlq, m: &Message, full: bool) -> Self {
+        let body = m.body().unwrap_or_default();
+        let attributes = m.message_attributes().map(|attrs| {
+            attrs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.string_value().unwrap_or("(binary)").to_string()))
+                .collect::<BTreeMap<_, _>>()
+        });
+        Self {
+            dlq: dlq.dlq().to_string(),
+            message_id: m.message_id().unwrap_or_default().to_string(),
+            original_message_id: attribute(m, "original_message_id"),
+            failure_reason: attribute(m, "failure_reason"),
+            failure_kind: attribute(m, "failure_kind"),
+            failure_attempts: attribute(m, "failure_attempts"),
+            failure_service: attribute(m, "failure_service"),
+            source_queue: attribute(m, "source_queue"),
+            event_type: attribute(m, ATTR_EVENT_TYPE),
+            correlation_id: attribute(m, ATTR_CORRELATION_ID),
+            sent_at: sent_at(m),
+            receive_count: receive_count(m),
+            body_preview: preview(body, PREVIEW_CHARS),
+            body: full.then(|| body.to_string()),
+            attributes: if full {
+                Some(attributes.unwrap_or_default())
+            } else {
+                None
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DlqListing {
+    pub dlq: String,
+    pub name: String,
+    pub source_queue: String,
+    pub visible: i64,
+    pub in_flight: i64,
+    pub messages: Vec<DlqMessage>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DlqListReport {
+    pub queues: Vec<DlqListing>,
+}
+
+/// Every message in the chosen DLQs, left in place.
+pub async fn list(ctx: &Ctx, dlqs: &[Dlq]) -> anyhow::Result<DlqListReport> {
+    let mut queues = Vec::new();
+    for &dlq in dlqs {
+        let url = ctx.queue_url(dlq.dlq()).await?;
+        let messages = peek_all(ctx, &url).await?;
+        let (visible, in_flight) = ctx.depth(&url).await?;
+        queues.push(DlqListing {
+            dlq: dlq.dlq().to_string(),
+            name: ctx.resources.name(dlq.dlq()),
+            source_queue: ctx.resources.name(dlq.source()),
+            visible,
+            in_flight,
+            messages: messages
+                .iter()
+                .map(|m| DlqMessage::from_message(dlq, m, false))
+                .collect(),
+        });
+    }
+    Ok(DlqListReport { queues })
+}
+
+/// One message, found by its DLQ message id or its original message id.
+pub async fn show(ctx: &Ctx, dlqs: &[Dlq], id: &str) -> anyhow::Result<DlqMessage> {
+    for &dlq in dlqs {
+        let url = ctx.queue_url(dlq.dlq()).await?;
+        for m in peek_all(ctx, &url).await? {
+            if m.message_id() == Some(id) || attribute(&m, "original_message_id").as_deref() == Some(id) {
+                return Ok(DlqMessage::from_message(dlq, &m, true));
+            }
+        }
+    }
+    let searched: Vec<String> = dlqs.iter().map(|d| ctx.resources.name(d.dlq())).collect();
+    Err(anyhow!(
+        "no message `{id}` in {}: `stockctl dlq list` shows the ids there",
+        searched.join(" or ")
+    ))
+}
+
+/// A message move task's state.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MoveProgress {
+    pub dlq: String,
+    pub destination: String,
+    /// RUNNING, COMPLETED, CANCELLING, CANCELLED or FAILED; `EMPTY` when there was
+    /// nothing to move (no task started).
+    pub status: String,
+    pub moved: i64,
+    pub to_move: Option<i64>,
+    pub failure_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RedriveReport {
+    pub tasks: Vec<MoveProgress>,
+}
+
+impl RedriveReport {
+    pub fn succeeded(&self) -> bool {
+        self.tasks
+            .iter()
+            .all(|t| t.status == "COMPLETED" || t.status == "EMPTY")
+    }
+}
+
+/// Moves each chosen DLQ's messages back to its work queue with an SQS message move
+/// task and waits for it to finish, reporting progress as it changes.
+pub async fn redrive(
+    ctx: &Ctx,
+    dlqs: &[Dlq],
+    timeout: Duration,
+    progress: &mut (dyn FnMut(&MoveProgress) + Send),
+) -> anyhow::Result<RedriveReport> {
+    let mut tasks = Vec::new();
+    for &dlq in dlqs {
+        let dlq_url = ctx.queue_url(dlq.dlq()).await?;
+        let source_url = ctx.queue_url(dlq.source()).await?;
+        let dlq_arn = ctx.queue_arn(&dlq_url).await?;
+        let source_arn = ctx.queue_arn(&source_url).await?;
+        let mut state = MoveProgress {
+            dlq: ctx.resources.name(dlq.dlq()),
+            destination: ctx.resources.name(dlq.source()),
+            status: "EMPTY".into(),
+            moved: 0,
+            to_move: Some(0),
+            failure_reason: None,
+        };
+        let (visible, in_flight) = ctx.depth(&dlq_url).await?;
+        if visible + in_flight == 0 {
+            progress(&state);
+            tasks.push(state);
+            continue;
+        }
+        let started = ctx
+            .sqs
+            .start_message_move_task()
+            .source_arn(&dlq_arn)
+            .destination_arn(&source_arn)
+            .send()
+            .await
+            .map_err(|e| ctx.aws_error(&format!("cannot start redriving {}", state.dlq), e))?;
+        let handle = started.task_handle().map(str::to_string);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut last: Option<MoveProgress> = None;
+        loop {
+            let out = ctx
+                .sqs
+                .list_message_move_tasks()
+                .source_arn(&dlq_arn)
+                .max_results(10)
+                .send()
+                .await
+                .map_err(|e| ctx.aws_error("cannot read the message move task", e))?;
+            // A running task carries its handle; a finished one may not: the newest
+            // task (listed first) is then ours.
+            let entry = out
+                .results()
+                .iter()
+                .find(|t| handle.is_some() && t.task_handle() == handle.as_deref())
+                .or_else(|| out.results().first());
+            if let Some(entry) = entry {
+                state.status = entry.status().unwrap_or("UNKNOWN").to_string();
+                state.moved = entry.approximate_number_of_messages_moved();
+                state.to_move = entry.approximate_number_of_messages_to_move();
+                state.failure_reason = entry.failure_reason().map(str::to_string);
+                if last.as_ref() != Some(&state) {
+                    progress(&state);
+                    last = Some(state.clone());
+                }
+                if matches!(state.status.as_str(), "COMPLETED" | "FAILED" | "CANCELLED") {
+                    break;
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(anyhow!(
+                    "redriving {} did not finish within {} s (last status {}): see `stockctl dlq list` and `stockctl status`",
+                    state.dlq,
+                    timeout.as_secs(),
+                    state.status
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        tasks.push(state);
+    }
+    Ok(RedriveReport { tasks })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Purged {
+    pub dlq: String,
+    pub name: String,
+    /// Messages in the queue just before the purge (approximate).
+    pub messages: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PurgeReport {
+    pub purged: Vec<Purged>,
+}
+
+/// The chosen DLQs and how many messages each holds (for the confirmation prompt).
+pub async fn purge_preview(ctx: &Ctx, dlqs: &[Dlq]) -> anyhow::Result<Vec<Purged>> {
+    let mut out = Vec::new();
+    for &dlq in dlqs {
+        let url = ctx.queue_url(dlq.dlq()).await?;
+        let (visible, in_flight) = ctx.depth(&url).await?;
+        out.push(Purged {
+            dlq: dlq.dlq().to_string(),
+            name: ctx.resources.name(dlq.dlq()),
+            messages: visible + in_flight,
+        });
+    }
+    Ok(out)
+}
+
+/// Deletes every message of the chosen DLQs (confirmation is the caller's job).
+pub async fn purge(ctx: &Ctx, dlqs: &[Dlq]) -> anyhow::Result<PurgeReport> {
+    let purged = purge_preview(ctx, dlqs).await?;
+    for p in &purged {
+        let url = ctx.queue_url(&p.dlq).await?;
+        ctx.sqs
+            .purge_queue()
+            .queue_url(&url)
+            .send()
+            .await
+            .map_err(|e| ctx.aws_error(&format!("cannot purge {} (SQS allows one purge a minute)", p.name), e))?;
+    }
+    Ok(PurgeReport { purged })
+}
+
+impl DlqListReport {
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        for q in &self.queues {
+            let _ = writeln!(
+                out,
+                "{} (from {}): {} visible, {} in flight",
+                q.name, q.source_queue, q.visible, q.in_flight
+            );
+            if q.messages.is_empty() {
+                out.push_str("  empty\n\n");
+                continue;
+            }
+            let mut t = Table::new(&["message id", "kind", "attempts", "source", "reason", "body"]);
+            for m in &q.messages {
+                t.row(vec![
+                    m.message_id.clone(),
+                    m.failure_kind.clone().unwrap_or_else(|| "(redrive policy)".into()),
+                    opt(&m.failure_attempts),
+                    opt(&m.source_queue),
+                    preview(m.failure_reason.as_deref().unwrap_or("-"), 60),
+                    m.body_preview.clone(),
+                ]);
+            }
+            let _ = writeln!(out, "{}", t.render());
+        }
+        out
+    }
+}
+
+impl DlqMessage {
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        let mut field = |k: &str, v: &str| {
+            let _ = writeln!(out, "{k:<20} {v}");
+        };
+        field("dlq", &self.dlq);
+        field("message id", &self.message_id);
+        field("original message id", &opt(&self.original_message_id));
+        field("failure kind", &opt(&self.failure_kind));
+        field("failure reason", &opt(&self.failure_reason));
+        field("failure attempts", &opt(&self.failure_attempts));
+        field("failure service", &opt(&self.failure_service));
+        field("source queue", &opt(&self.source_queue));
+        field("event type", &opt(&self.event_type));
+        field("correlation id", &opt(&self.correlation_id));
+        field("sent at", &opt(&self.sent_at));
+        field(
+            "receive count",
+            &self.receive_count.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+        );
+        if let Some(attributes) = &self.attributes {
+            out.push_str("attributes:\n");
+            for (k, v) in attributes {
+                let _ = writeln!(out, "  {k} = {v}");
+            }
+        }
+        let body = self.body.as_deref().unwrap_or(&self.body_preview);
+        let pretty = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| body.to_string());
+        let _ = writeln!(out, "body:\n{pretty}");
+        out
+    }
+}
+
+impl MoveProgress {
+    pub fn human(&self) -> String {
+        if self.status == "EMPTY" {
+            return format!("{}: empty, nothing to redrive", self.dlq);
+        }
+        let total = self.to_move.map(|n| n.to_string()).unwrap_or_else(|| "?".into());
+        let mut line = format!(
+            "{} → {}: {} ({}/{} moved)",
+            self.dlq, self.destination, self.status, self.moved, total
+        );
+        if let Some(reason) = &self.failure_reason {
+            let _ = write!(line, ": {reason}");
+        }
+        line
+    }
+}
+
+impl RedriveReport {
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        for t in &self.tasks {
+            let _ = writeln!(out, "{}", t.human());
+        }
+        out
+    }
+}
+
+impl PurgeReport {
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        for p in &self.purged {
+            let _ = writeln!(out, "purged {} ({} messages)", p.name, p.messages);
+        }
+        out
+    }
+}

@@ -1,0 +1,228 @@
+//! `stockctl status`: stock, open restock requests, queue depths and alarm states.
+
+use std::fmt::Write;
+
+use mysql_async::prelude::Queryable;
+use serde::Serialize;
+use stockflow_shared::aws::names;
+
+use crate::context::Ctx;
+use crate::table::Table;
+
+/// The queues `status` reports, in the order of the flow.
+pub const QUEUES: [&str; 5] = [
+    names::STOCK_QUEUE,
+    names::STOCK_DLQ,
+    names::STOCK_INC_QUEUE,
+    names::STOCK_INC_DLQ,
+    names::OPS_ALERT_QUEUE,
+];
+
+/// The alarms localstack/stockflow.yaml declares, without the prefix (a unit test
+/// checks this list against the template).
+pub const ALARMS: [&str; 4] = [
+    "dead_letter_queue-not-empty",
+    "stock_inc_dead_letter_queue-not-empty",
+    "stock_queue-oldest-message-age",
+    "stock_inc_queue-oldest-message-age",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Product {
+    pub sku: String,
+    pub name: String,
+    pub stock: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenRestock {
+    pub id: String,
+    pub sku: String,
+    pub quantity: i64,
+    pub shortages: i64,
+    pub age_seconds: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueDepth {
+    /// The base name, e.g. `stock_queue`.
+    pub queue: String,
+    /// The full name, with the environment's prefix.
+    pub name: String,
+    /// ApproximateNumberOfMessages.
+    pub visible: i64,
+    /// ApproximateNumberOfMessagesNotVisible (being processed, or backing off).
+    pub in_flight: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Alarm {
+    pub name: String,
+    /// OK, ALARM or INSUFFICIENT_DATA.
+    pub state: String,
+    pub reason: String,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub products: Vec<Product>,
+    pub open_restocks: Vec<OpenRestock>,
+    pub queues: Vec<QueueDepth>,
+    pub alarms: Vec<Alarm>,
+}
+
+pub async fn status(ctx: &Ctx) -> anyhow::Result<StatusReport> {
+    let (products, open_restocks) = warehouse(ctx).await?;
+    let mut queues = Vec::new();
+    for base in QUEUES {
+        let url = ctx.queue_url(base).await?;
+        let (visible, in_flight) = ctx.depth(&url).await?;
+        queues.push(QueueDepth {
+            queue: base.to_string(),
+            name: ctx.resources.name(base),
+            visible,
+            in_flight,
+        });
+    }
+    let alarms = alarms(ctx).await?;
+    Ok(StatusReport {
+        products,
+        open_restocks,
+        queues,
+        alarms,
+    })
+}
+
+async fn warehouse(ctx: &Ctx) -> anyhow::Result<(Vec<Product>, Vec<OpenRestock>)> {
+    let pool = ctx.warehouse().await?;
+    let result = async {
+        let mut conn = pool.get_conn().await?;
+        let products: Vec<(String, String, i64)> =
+            conn.query("SELECT sku, name, stock FROM products ORDER BY sku").await?;
+        let open: Vec<(String, String, i64, i64, i64)> = conn
+            .query(
+                "SELECT id, sku, quantity, shortages, TIMESTAMPDIFF(SECOND, requested_at, CURRENT_TIMESTAMP(6)) \
+                 FROM restock_requests WHERE open_sku IS NOT NULL ORDER BY requested_at",
+            )
+            .await?;
+        Ok::<_, mysql_async::Error>((products, open))
+    }
+    .await;
+    pool.disconnect().await.ok();
+    let (products, open) = result.map_err(|e| ctx.db_error(e.into()))?;
+    Ok((
+        products
+            .into_iter()
+            .map(|(sku, name, stock)| Product { sku, name, stock })
+            .collect(),
+        open.into_iter()
+            .map(|(id, sku, quantity, shortages, age_seconds)| OpenRestock {
+                id,
+                sku,
+                quantity,
+                shortages,
+                age_seconds,
+            })
+            .collect(),
+    ))
+}
+
+/// The template's alarms of this environment. With an empty prefix, other
+/// environments' alarms (e.g. tests') share the account, so only the template's
+/// names are kept.
+async fn alarms(ctx: &Ctx) -> anyhow::Result<Vec<Alarm>> {
+    let prefix = ctx.prefix();
+    let mut request = ctx.cloudwatch.describe_alarms();
+    if !prefix.is_empty() {
+        request = request.alarm_name_prefix(prefix);
+    }
+    let mut pages = request.into_paginator().send();
+    let mut alarms = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| ctx.aws_error("cannot describe the CloudWatch alarms", e))?;
+        for alarm in page.metric_alarms() {
+            let name = alarm.alarm_name().unwrap_or_default();
+            let ours = name.strip_prefix(prefix).is_some_and(|rest| ALARMS.contains(&rest));
+            if ours {
+                alarms.push(Alarm {
+                    name: name.to_string(),
+                    state: alarm.state_value().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    reason: alarm.state_reason().unwrap_or_default().to_string(),
+                    updated_at: alarm.state_updated_timestamp().map(|t| t.to_string()),
+                });
+            }
+        }
+    }
+    alarms.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(alarms)
+}
+
+impl StatusReport {
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        let mut products = Table::new(&["sku", "name", "stock"]);
+        for p in &self.products {
+            products.row(vec![p.sku.clone(), p.name.clone(), p.stock.to_string()]);
+        }
+        let _ = writeln!(out, "Products\n{}", products.render());
+
+        if self.open_restocks.is_empty() {
+            out.push_str("Open restock requests: none\n\n");
+        } else {
+            let mut open = Table::new(&["id", "sku", "quantity", "shortages", "age (s)"]);
+            for r in &self.open_restocks {
+                open.row(vec![
+                    r.id.clone(),
+                    r.sku.clone(),
+                    r.quantity.to_string(),
+                    r.shortages.to_string(),
+                    r.age_seconds.to_string(),
+                ]);
+            }
+            let _ = writeln!(out, "Open restock requests\n{}", open.render());
+        }
+
+        let mut queues = Table::new(&["queue", "visible", "in flight"]);
+        for q in &self.queues {
+            queues.row(vec![q.name.clone(), q.visible.to_string(), q.in_flight.to_string()]);
+        }
+        let _ = writeln!(out, "Queues\n{}", queues.render());
+
+        let mut alarms = Table::new(&["alarm", "state", "since", "reason"]);
+        for a in &self.alarms {
+            alarms.row(vec![
+                a.name.clone(),
+                a.state.clone(),
+                a.updated_at.clone().unwrap_or_else(|| "-".into()),
+                crate::table::preview(&a.reason, 100),
+            ]);
+        }
+        if alarms.is_empty() {
+            out.push_str("Alarms: none found (is localstack/stockflow.yaml deployed with this prefix?)\n");
+        } else {
+            let _ = write!(out, "Alarms\n{}", alarms.render());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alarm_list_matches_the_template() {
+        let template = include_str!("../../../localstack/stockflow.yaml");
+        let declared: Vec<&str> = template
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("AlarmName: !Sub \"${Prefix}"))
+            .map(|rest| rest.trim_end_matches('"'))
+            .collect();
+        let mut declared = declared;
+        declared.sort();
+        let mut known = ALARMS.to_vec();
+        known.sort();
+        assert_eq!(declared, known);
+    }
+}

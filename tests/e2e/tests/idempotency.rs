@@ -1,0 +1,90 @@
+//! `Idempotency-Key` on checkout: a replay answers the first answer, a reused key with
+//! another request is refused, and concurrent requests with one key buy once.
+
+use futures::future::join_all;
+use serde_json::json;
+use stockflow_e2e::TestEnv;
+
+async fn purchase_with_key(
+    env: &TestEnv,
+    key: &str,
+    body: serde_json::Value,
+) -> (u16, Option<String>, serde_json::Value) {
+    let response = env
+        .http
+        .post(env.sales("/checkout"))
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let replayed = response
+        .headers()
+        .get("idempotency-replayed")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, replayed, response.json().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_key_and_body_replays_the_first_answer_even_after_a_restart() {
+    let mut env = TestEnv::new().await;
+    env.start_sales().await;
+    env.add_product("IDEM-1", 5, 10).await;
+    let body = json!({"sku": "IDEM-1", "quantity": 2});
+
+    let (status, replayed, first) = purchase_with_key(&env, "key-1", body.clone()).await;
+    assert_eq!((status, replayed), (200, None));
+    let (status, replayed, second) = purchase_with_key(&env, "key-1", body.clone()).await;
+    assert_eq!((status, replayed.as_deref()), (200, Some("true")));
+    assert_eq!(second, first, "the same order, the same remaining stock");
+    assert_eq!(env.stock("IDEM-1").await, 3, "sold once");
+
+    // A new sales process (same database) still knows the key.
+    env.start_sales().await;
+    let (_, replayed, third) = purchase_with_key(&env, "key-1", body).await;
+    assert_eq!((replayed.as_deref(), third), (Some("true"), first));
+    assert_eq!(env.stock("IDEM-1").await, 3);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_reused_with_another_body_is_refused() {
+    let mut env = TestEnv::new().await;
+    env.start_sales().await;
+    env.add_product("IDEM-2", 5, 10).await;
+
+    purchase_with_key(&env, "key-2", json!({"sku": "IDEM-2", "quantity": 1})).await;
+    let (status, _, problem) = purchase_with_key(&env, "key-2", json!({"sku": "IDEM-2", "quantity": 3})).await;
+
+    assert_eq!(status, 422);
+    assert_eq!(problem["type"], "/problems/idempotency-key-reused");
+    assert_eq!(env.stock("IDEM-2").await, 4);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_with_one_key_buy_once() {
+    let mut env = TestEnv::new().await;
+    env.start_sales().await;
+    env.add_product("IDEM-3", 100, 10).await;
+
+    let attempts = (0..20).map(|_| purchase_with_key(&env, "key-3", json!({"sku": "IDEM-3", "quantity": 1})));
+    let answers = join_all(attempts).await;
+
+    assert!(answers.iter().all(|(status, _, _)| *status == 200), "{answers:?}");
+    assert_eq!(
+        answers.iter().filter(|(_, replayed, _)| replayed.is_none()).count(),
+        1,
+        "one fresh answer"
+    );
+    let order_ids: std::collections::HashSet<_> = answers.iter().map(|(_, _, body)| body["order_id"].clone()).collect();
+    assert_eq!(order_ids.len(), 1);
+    assert_eq!(env.stock("IDEM-3").await, 99);
+    assert_eq!(
+        env.warehouse_count("SELECT COUNT(*) FROM orders WHERE sku = ?", "IDEM-3")
+            .await,
+        1
+    );
+    env.stop().await;
+}
