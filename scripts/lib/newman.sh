@@ -1,16 +1,16 @@
 # shellcheck shell=bash
 # The Postman collection (tests/postman) run by newman against a live stack of its own.
 #
-#   source scripts/lib/newman.sh
+#   source scripts/lib/localstack.sh; source scripts/lib/mysql.sh; source scripts/lib/newman.sh   (it uses both)
 #   newman_ensure            # newman from package.json/package-lock.json (npm ci, cached in node_modules/)
 #   newman_stack_up          # take the lock, scripts/up with the settings below (debug binaries, no build)
 #   newman_stack_down        # scripts/down for that stack (only what newman_stack_up started), release the lock
 #   newman_run               # run the collection against it (cli reporter); its exit status
 #
 # The stack never meets a `scripts/up` stack or the Rust tests: its own run dir, ports,
-# databases (dropped first, so every run starts from the seed), resource prefix and
-# CloudFormation stack. It shares LocalStack (127.0.0.1:4566) and the MySQL server. Two
-# scripts/test runs on one machine take turns for it (a lock file next to the run dir).
+# databases (dropped first, so every run starts from the seed), resource prefix (its queues
+# purged first) and CloudFormation stack. It shares LocalStack (127.0.0.1:4566) and the MySQL
+# server. Two scripts/test runs on one machine take turns for it (a lock file next to the run dir).
 #   NEWMAN_RUN_DIR    .run/newman
 #   NEWMAN_PORT_BASE  18080 (sales; factory +1, stock-worker +2, stock-inc-worker +3)
 #   NEWMAN_DB_SUFFIX  _newman (databases stockflow_newman and factory_newman)
@@ -22,6 +22,8 @@ NEWMAN_RUN_DIR="${NEWMAN_RUN_DIR:-.run/newman}"
 NEWMAN_PORT_BASE="${NEWMAN_PORT_BASE:-18080}"
 NEWMAN_DB_SUFFIX="${NEWMAN_DB_SUFFIX:-_newman}"
 NEWMAN_PROFILE="${NEWMAN_PROFILE:-debug}"
+NEWMAN_PREFIX=newman_             # STOCKFLOW_PREFIX of the stack (queues, topics)
+NEWMAN_STACK_SUFFIX=-newman       # its CloudFormation stack: stockflow-newman
 
 _nm_say() { printf '[newman] %s\n' "$*" >&2; }
 
@@ -45,15 +47,18 @@ newman_ensure() {
   _nm_say "newman $("$NM_ROOT/node_modules/.bin/newman" --version) installed in $(( $(date +%s) - t0 )) s"
 }
 
-# The environment of the newman stack, for scripts/up and scripts/down.
+# The environment of the newman stack, for scripts/up and scripts/down. Short SQS long polls:
+# a stopped worker's poll stays open in LocalStack for up to WORKER_WAIT_SECONDS and takes
+# the next message with it, which then reappears only after WORKER_VISIBILITY_SECONDS (with
+# the defaults, 20 and 30, a run right after another waited 30 s for its restock).
 _nm_env() {
   env STOCKFLOW_RUN_DIR="$NEWMAN_RUN_DIR" STOCKFLOW_PROFILE="$NEWMAN_PROFILE" STOCKFLOW_SKIP_BUILD=1 \
-    STOCKFLOW_SKIP_TRY=1 STOCKFLOW_PREFIX=newman_ STOCKFLOW_STACK_SUFFIX=-newman \
+    STOCKFLOW_SKIP_TRY=1 STOCKFLOW_PREFIX="$NEWMAN_PREFIX" STOCKFLOW_STACK_SUFFIX="$NEWMAN_STACK_SUFFIX" \
     SALES_PORT="$NEWMAN_PORT_BASE" FACTORY_PORT="$((NEWMAN_PORT_BASE + 1))" \
     STOCK_WORKER_PORT="$((NEWMAN_PORT_BASE + 2))" STOCK_INC_WORKER_PORT="$((NEWMAN_PORT_BASE + 3))" \
     FACTORY_URL="http://127.0.0.1:$((NEWMAN_PORT_BASE + 1))" \
     WAREHOUSE_DB="stockflow$NEWMAN_DB_SUFFIX" FACTORY_DB="factory$NEWMAN_DB_SUFFIX" \
-    FACTORY_PRODUCTION_SECONDS=1 "$@"
+    FACTORY_PRODUCTION_SECONDS=1 WORKER_WAIT_SECONDS=1 WORKER_VISIBILITY_SECONDS=10 "$@"
 }
 
 # One api stack per machine at a time: a second scripts/test waits here for the first to
@@ -69,11 +74,34 @@ _nm_lock() {
   fi
 }
 
+# Empty the stack's queues: events left by an earlier run (interrupted, or a restock that never
+# finished) name restock requests of databases that are gone, and would change this run's stock.
+_nm_purge_queues() {
+  local py
+  py="$(ls_venv_dir)/bin/python"
+  [ -x "$py" ] || { _nm_say "no LocalStack venv: queues not purged"; return 0; }
+  AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}" \
+    "$py" - "${AWS_ENDPOINT_URL:-$(ls_endpoint 4566)}" "${AWS_REGION:-us-east-1}" "$NEWMAN_PREFIX" <<'PY' 9>&- || true
+import sys
+import boto3
+endpoint, region, prefix = sys.argv[1:4]
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
+urls = sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])
+for url in urls:
+    try:
+        sqs.purge_queue(QueueUrl=url)
+    except Exception as err:  # e.g. PurgeQueueInProgress: the queue was purged moments ago
+        print(f"[newman] could not purge {url}: {err}", file=sys.stderr)
+print(f"[newman] purged {len(urls)} queues named {prefix}*", file=sys.stderr)
+PY
+}
+
 newman_stack_up() {
   _nm_lock || return 1
   # A stack left over from an interrupted run would keep the old databases' connections.
   _nm_env "$NM_ROOT/scripts/down" >/dev/null 2>&1 9>&- || true
-  mysql_drop_databases "stockflow$NEWMAN_DB_SUFFIX" "factory$NEWMAN_DB_SUFFIX" || return 1
+  mysql_drop_databases "stockflow$NEWMAN_DB_SUFFIX" "factory$NEWMAN_DB_SUFFIX" 9>&- || return 1
+  _nm_purge_queues
   _nm_env "$NM_ROOT/scripts/up" 9>&-
 }
 

@@ -8,10 +8,12 @@
 mod configuration;
 mod faults;
 mod manufacture_request;
+mod openapi;
 mod production_line;
 mod routes;
 mod startup;
 mod store;
 
 pub use configuration::Settings;
+pub use openapi::ApiDoc;
 pub use startup::Application;

@@ -21,6 +21,7 @@ use crate::Settings;
 use crate::faults::{self, Faults};
 use crate::production_line::ProductionLine;
 use crate::routes::{self, ProductionTime};
+use utoipa::OpenApi;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -80,6 +81,7 @@ impl Application {
         }
         let server = HttpServer::new(move || {
             let app = App::new()
+                .wrap(from_fn(stockflow_shared::metrics::middleware))
                 .wrap(from_fn(request_id::middleware))
                 .app_data(pool_data.clone())
                 .app_data(production_time.clone())
@@ -88,6 +90,7 @@ impl Application {
                 .app_data(faults.clone())
                 .app_data(problem::json_config())
                 .configure(health::routes::<FactoryReadiness>)
+                .configure(|cfg| stockflow_shared::openapi::routes(cfg, crate::ApiDoc::openapi()))
                 .route("/api/manufactures", web::post().to(routes::create_manufacture))
                 .route("/api/manufactures/{id}", web::get().to(routes::get_manufacture));
             let app = if faults_enabled {

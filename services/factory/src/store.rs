@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Pool, TxOpts};
+use mysql_async::{Conn, Pool};
 use stockflow_shared::events::StockArrival;
-use stockflow_shared::outbox;
+use stockflow_shared::{db, outbox};
 use uuid::Uuid;
 
 use crate::manufacture_request::ManufactureRequest;
@@ -141,7 +141,7 @@ async fn find_by_key(conn: &mut Conn, key: Option<&str>) -> anyhow::Result<Optio
 /// how long until the next order is due.
 pub async fn complete_due(pool: &Pool) -> anyhow::Result<(usize, Option<Duration>)> {
     let mut conn = pool.get_conn().await?;
-    let mut tx = conn.start_transaction(TxOpts::default()).await?;
+    let mut tx = conn.start_transaction(db::tx_opts()).await?;
     let due: Vec<(String, String, String, u32, NaiveDateTime, String)> = tx
         .exec(
             "SELECT id, message_group_id, product_id, quantity, created_at, correlation_id FROM production_orders \

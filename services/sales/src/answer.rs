@@ -1,7 +1,9 @@
-//! The JSON answers of a checkout, in one place: the route sends them and the
-//! idempotency store keeps them for replay.
+//! The JSON answers of a checkout, in one place: the route sends them, the
+//! idempotency store keeps them for replay, and the OpenAPI document describes them.
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::domain::CheckoutRequest;
 use crate::store::Checkout;
@@ -9,33 +11,60 @@ use crate::store::Checkout;
 pub const SOLD_MESSAGE: &str = "판매완료";
 pub const OUT_OF_STOCK_MESSAGE: &str = "재고부족, 제품 생산 요청";
 
+/// 200: the purchase is sold and recorded.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "sold", "message": "판매완료", "order_id": 1, "sku": "CP-502101", "quantity": 1, "remaining_stock": 2}))]
+pub struct Sold {
+    /// Always `sold`.
+    pub status: String,
+    /// Always `판매완료`.
+    pub message: String,
+    pub order_id: u64,
+    pub sku: String,
+    pub quantity: u32,
+    pub remaining_stock: i64,
+}
+
+/// 409: not enough stock; a restock request is open (this purchase opened or joined it).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "out_of_stock", "message": "재고부족, 제품 생산 요청", "sku": "CP-502101", "restock_request_id": "0b6c1c53-4a5e-4a8e-9c5b-2f1d2c3b4a5e"}))]
+pub struct OutOfStock {
+    /// Always `out_of_stock`.
+    pub status: String,
+    /// Always `재고부족, 제품 생산 요청`.
+    pub message: String,
+    pub sku: String,
+    pub restock_request_id: String,
+}
+
 /// The status and body for a sale or a shortage (`None` for an unknown sku, which is
 /// a problem answer).
 pub fn of(outcome: &Checkout, request: &CheckoutRequest) -> Option<(u16, Value)> {
-    match outcome {
+    let (status, body) = match outcome {
         Checkout::Sold {
             order_id,
             remaining_stock,
-        } => Some((
+        } => (
             200,
-            json!({
-                "status": "sold",
-                "message": SOLD_MESSAGE,
-                "order_id": order_id,
-                "sku": request.sku.as_str(),
-                "quantity": request.quantity.get(),
-                "remaining_stock": remaining_stock,
+            serde_json::to_value(Sold {
+                status: "sold".into(),
+                message: SOLD_MESSAGE.into(),
+                order_id: *order_id,
+                sku: request.sku.to_string(),
+                quantity: request.quantity.get(),
+                remaining_stock: *remaining_stock,
             }),
-        )),
-        Checkout::OutOfStock { restock_request_id, .. } => Some((
+        ),
+        Checkout::OutOfStock { restock_request_id, .. } => (
             409,
-            json!({
-                "status": "out_of_stock",
-                "message": OUT_OF_STOCK_MESSAGE,
-                "sku": request.sku.as_str(),
-                "restock_request_id": restock_request_id,
+            serde_json::to_value(OutOfStock {
+                status: "out_of_stock".into(),
+                message: OUT_OF_STOCK_MESSAGE.into(),
+                sku: request.sku.to_string(),
+                restock_request_id: restock_request_id.clone(),
             }),
-        )),
-        Checkout::UnknownSku => None,
-    }
+        ),
+        Checkout::UnknownSku => return None,
+    };
+    Some((status, body.expect("answers serialize")))
 }

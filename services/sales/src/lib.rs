@@ -7,9 +7,11 @@
 mod answer;
 mod configuration;
 mod domain;
+mod openapi;
 mod routes;
 mod startup;
 mod store;
 
 pub use configuration::Settings;
+pub use openapi::ApiDoc;
 pub use startup::Application;

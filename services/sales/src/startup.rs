@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Settings;
 use crate::routes;
 use crate::store;
+use utoipa::OpenApi;
 
 pub struct Application {
     port: u16,
@@ -57,11 +58,13 @@ impl Application {
         let signal = web::Data::new(signal);
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(stockflow_shared::metrics::middleware))
                 .wrap(from_fn(request_id::middleware))
                 .app_data(pool_data.clone())
                 .app_data(signal.clone())
                 .app_data(readiness.clone())
                 .configure(health::routes::<SalesReadiness>)
+                .configure(|cfg| stockflow_shared::openapi::routes(cfg, crate::ApiDoc::openapi()))
                 .route("/products", web::get().to(routes::list_products))
                 .route("/products/{sku}", web::get().to(routes::get_product))
                 .route("/checkout", web::post().to(routes::checkout))

@@ -3,20 +3,22 @@
 
 use chrono::{DateTime, Utc};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Pool, Transaction, TxOpts};
+use mysql_async::{Pool, Transaction};
 use serde::Serialize;
 use stockflow_shared::events::StockEmpty;
-use stockflow_shared::outbox;
+use stockflow_shared::{db, outbox};
 use uuid::Uuid;
 
 use crate::answer;
 use crate::domain::{CheckoutRequest, IdempotencyKey, Sku};
 
 /// A product as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"sku": "CP-502101", "name": "부산도너츠", "price": 19900, "stock": 3, "factory_id": "FF-500293", "restock": null}))]
 pub struct Product {
     pub sku: String,
     pub name: String,
+    /// In won.
     pub price: u32,
     pub stock: i64,
     pub factory_id: String,
@@ -24,7 +26,8 @@ pub struct Product {
     pub restock: Option<OpenRestock>,
 }
 
-#[derive(Debug, Serialize)]
+/// The restock request open for a product that ran out.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OpenRestock {
     pub id: String,
     pub quantity: i64,
@@ -104,6 +107,9 @@ pub async fn product(pool: &Pool, sku: &Sku) -> anyhow::Result<Option<Product>> 
     Ok(row.map(product_from_row))
 }
 
+/// How often a checkout transaction the server chose as a deadlock victim is tried.
+const MAX_ATTEMPTS: u32 = 5;
+
 /// A checkout as recorded: done now, or answered before under the same key.
 #[derive(Debug)]
 pub enum Recorded {
@@ -129,8 +135,9 @@ pub async fn checkout(
     let mut attempt = 1;
     loop {
         match checkout_once(pool, request, correlation_id, key).await {
-            Err(err) if attempt < 3 && is_retryable(&err) => {
+            Err(err) if attempt < MAX_ATTEMPTS && db::is_retryable(&err) => {
                 tracing::warn!(error = %err, attempt, "checkout transaction conflicted; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt))).await;
                 attempt += 1;
             }
             result => return result,
@@ -145,7 +152,7 @@ async fn checkout_once(
     key: Option<&IdempotencyKey>,
 ) -> Result<Recorded, mysql_async::Error> {
     let mut conn = pool.get_conn().await?;
-    let mut tx = conn.start_transaction(TxOpts::default()).await?;
+    let mut tx = conn.start_transaction(db::tx_opts()).await?;
     if let Some(key) = key {
         // A concurrent request with the same key waits here until the first commits.
         if !claim_key(&mut tx, key, request).await? {
@@ -335,9 +342,4 @@ async fn record_shortage(
         restock_request_id: id.to_string(),
         opened: true,
     })
-}
-
-/// Deadlocks (1213) and lock wait timeouts (1205) succeed when tried again.
-fn is_retryable(err: &mysql_async::Error) -> bool {
-    matches!(err, mysql_async::Error::Server(server) if server.code == 1213 || server.code == 1205)
 }

@@ -262,8 +262,19 @@ impl<H: Handler> Consumer<H> {
         let delivery = delivery_of(&message);
         let receipt = message.receipt_handle().unwrap_or_default().to_string();
         let span = tracing::info_span!("message", queue = %self.route.queue_name, message_id = %delivery.message_id, correlation_id = %delivery.correlation_id, attempt = delivery.receive_count);
+        let queue = self.route.queue_name.clone();
+        metrics::counter!("messages_received_total", "queue" => queue.clone()).increment(1);
+        let started = std::time::Instant::now();
         async {
             let outcome = self.handle_with_heartbeat(&delivery, &receipt).await;
+            metrics::histogram!("message_handling_seconds", "queue" => queue.clone()).record(started.elapsed().as_secs_f64());
+            let result = match &outcome {
+                Outcome::Done => "processed",
+                Outcome::Retry(_) if delivery.receive_count >= self.route.max_receive_count => "dead_lettered",
+                Outcome::Retry(_) => "failed",
+                Outcome::Reject(_) => "dead_lettered",
+            };
+            metrics::counter!("messages_handled_total", "queue" => queue, "result" => result).increment(1);
             match outcome {
                 Outcome::Done => {
                     tracing::info!("processed");

@@ -64,6 +64,21 @@ pub async fn migrate(pool: &Pool, database: &str, runner: refinery::Runner) -> a
     })
 }
 
+/// Options of every stockflow transaction: READ COMMITTED. Correctness rests on row
+/// locks (the conditional update, `FOR UPDATE` on the product row, unique keys), never
+/// on gap locks, whose insert-intention conflicts deadlock concurrent shortages of
+/// different skus under REPEATABLE READ.
+pub fn tx_opts() -> mysql_async::TxOpts {
+    let mut opts = mysql_async::TxOpts::default();
+    opts.with_isolation_level(mysql_async::IsolationLevel::ReadCommitted);
+    opts
+}
+
+/// Deadlocks (1213) and lock wait timeouts (1205) succeed when tried again.
+pub fn is_retryable(err: &mysql_async::Error) -> bool {
+    matches!(err, mysql_async::Error::Server(server) if server.code == 1213 || server.code == 1205)
+}
+
 /// Answers whether the database takes a query now (for `/ready`).
 pub async fn ping(pool: &Pool) -> anyhow::Result<()> {
     let mut conn = pool.get_conn().await?;

@@ -1,5 +1,5 @@
-//! `/health` (the process is up) and `/ready` (its dependencies answer), the same on
-//! every service; workers serve them on a small HTTP port of their own.
+//! `/health` (the process is up), `/ready` (its dependencies answer) and `/metrics`,
+//! the same on every service; workers serve them on a small HTTP port of their own.
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -39,10 +39,12 @@ pub async fn ready<R: Readiness>(readiness: web::Data<R>) -> HttpResponse {
     }
 }
 
-/// Adds `/health` and `/ready` to an app.
+/// Adds `/health`, `/ready` and `/metrics` to an app.
 pub fn routes<R: Readiness>(cfg: &mut web::ServiceConfig) {
+    crate::metrics::install();
     cfg.route("/health", web::get().to(health))
-        .route("/ready", web::get().to(ready::<R>));
+        .route("/ready", web::get().to(ready::<R>))
+        .route("/metrics", web::get().to(crate::metrics::render));
 }
 
 /// Serves `/health` and `/ready` for a worker on `listener`; stop it with the handle.

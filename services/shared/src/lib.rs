@@ -12,6 +12,8 @@ pub mod db;
 pub mod events;
 pub mod health;
 pub mod invariant;
+pub mod metrics;
+pub mod openapi;
 pub mod outbox;
 pub mod problem;
 pub mod publisher;

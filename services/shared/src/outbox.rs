@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Pool, Transaction, TxOpts};
+use mysql_async::{Pool, Transaction};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -57,7 +57,7 @@ pub struct Relay {
     sweep_every: Duration,
 }
 
-type Row = (u64, String, String, String, String);
+type Row = (u64, String, String, String, String, chrono::NaiveDateTime);
 
 impl Relay {
     pub fn new(pool: Pool, publisher: Publisher, signal: OutboxSignal, sweep_every: Duration) -> Self {
@@ -103,32 +103,43 @@ impl Relay {
         }
     }
 
-    /// Publishes batches until nothing is pending.
+    /// Publishes batches until nothing is pending, then records what is left.
     pub async fn drain(&self) -> anyhow::Result<()> {
-        while self.publish_batch().await? == BATCH {}
-        Ok(())
+        let drained = async {
+            while self.publish_batch().await? == BATCH {}
+            anyhow::Ok(())
+        }
+        .await;
+        if let Ok((pending, oldest_age)) = backlog(&self.pool).await {
+            metrics::gauge!("outbox_pending_events").set(pending as f64);
+            metrics::gauge!("outbox_oldest_pending_age_seconds").set(oldest_age);
+        }
+        drained
     }
 
     /// Claims, publishes and marks one batch; returns how many rows it claimed.
     async fn publish_batch(&self) -> anyhow::Result<usize> {
         let mut conn = self.pool.get_conn().await?;
-        let mut tx = conn.start_transaction(TxOpts::default()).await?;
+        let mut tx = conn.start_transaction(crate::db::tx_opts()).await?;
         let rows: Vec<Row> = tx
             .exec(
-                "SELECT id, topic, event_type, correlation_id, payload FROM outbox \
+                "SELECT id, topic, event_type, correlation_id, payload, created_at FROM outbox \
                  WHERE published_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
                 (BATCH,),
             )
             .await?;
         let claimed = rows.len();
         let mut first_error = None;
-        for (id, topic, event_type, correlation_id, payload) in rows {
+        for (id, topic, event_type, correlation_id, payload, created_at) in rows {
             match self
                 .publisher
                 .publish_raw(&topic, &event_type, &correlation_id, payload)
                 .await
             {
                 Ok(_) => {
+                    let lag = (chrono::Utc::now().naive_utc() - created_at).as_seconds_f64();
+                    metrics::histogram!("outbox_publish_lag_seconds", "topic" => topic.clone()).record(lag);
+                    metrics::counter!("outbox_published_total", "topic" => topic).increment(1);
                     tx.exec_drop(
                         "UPDATE outbox SET published_at = CURRENT_TIMESTAMP(6), attempts = attempts + 1 WHERE id = ?",
                         (id,),
@@ -136,6 +147,7 @@ impl Relay {
                     .await?;
                 }
                 Err(err) => {
+                    metrics::counter!("outbox_publish_failures_total", "topic" => topic).increment(1);
                     let message: String = format!("{err:#}").chars().take(1000).collect();
                     tx.exec_drop(
                         "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",

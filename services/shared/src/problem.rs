@@ -8,8 +8,9 @@ use serde::Serialize;
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
 /// A problem answer. `kind` becomes the `type` URI `/problems/{kind}`.
-#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, Serialize, thiserror::Error, utoipa::ToSchema)]
 #[error("{title}: {detail}")]
+#[schema(example = json!({"type": "/problems/invalid-field", "title": "Invalid request field", "status": 422, "detail": "quantity must be a whole number from 1 to 1000 (got 0)"}))]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,

@@ -26,7 +26,10 @@ impl Handler for ApplyArrival {
             return Outcome::Reject("stock_arrival with quantity 0".into());
         }
         match restock::apply(&self.pool, &arrival).await {
-            Ok(Restock::Restocked) => {
+            Ok(Restock::Restocked { since_requested }) => {
+                if let Some(end_to_end) = since_requested {
+                    metrics::histogram!("restock_end_to_end_seconds").record(end_to_end.as_secs_f64());
+                }
                 tracing::info!(sku = %arrival.sku, quantity = arrival.quantity, production_order_id = %arrival.production_order_id, restock_request_id = %arrival.restock_request_id, "restocked");
                 Outcome::Done
             }

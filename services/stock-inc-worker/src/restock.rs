@@ -2,14 +2,17 @@
 //! increased and the restock request is marked fulfilled, all or nothing. The
 //! applied order's id is a primary key, so a second delivery changes nothing.
 
+use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Pool, TxOpts};
+use stockflow_shared::db;
 use stockflow_shared::events::StockArrival;
 
 #[derive(Debug, PartialEq)]
 pub enum Restock {
-    /// Stock increased now.
-    Restocked,
+    /// Stock increased now; the restock request (if known) was opened this long ago.
+    Restocked {
+        since_requested: Option<std::time::Duration>,
+    },
     /// This production order was applied before: nothing changed.
     Duplicate,
     /// No such product in the warehouse.
@@ -18,7 +21,7 @@ pub enum Restock {
 
 pub async fn apply(pool: &Pool, arrival: &StockArrival) -> Result<Restock, mysql_async::Error> {
     let mut conn = pool.get_conn().await?;
-    let mut tx = conn.start_transaction(TxOpts::default()).await?;
+    let mut tx = conn.start_transaction(db::tx_opts()).await?;
     let order_id = arrival.production_order_id.to_string();
     let recorded = tx
         .exec_drop(
@@ -54,6 +57,13 @@ pub async fn apply(pool: &Pool, arrival: &StockArrival) -> Result<Restock, mysql
         ),
     )
     .await?;
+    let requested_at: Option<chrono::NaiveDateTime> = tx
+        .exec_first(
+            "SELECT requested_at FROM restock_requests WHERE id = ?",
+            (&arrival.restock_request_id,),
+        )
+        .await?;
     tx.commit().await?;
-    Ok(Restock::Restocked)
+    let since_requested = requested_at.and_then(|at| (chrono::Utc::now().naive_utc() - at).to_std().ok());
+    Ok(Restock::Restocked { since_requested })
 }

@@ -38,6 +38,19 @@ impl FactoryClient {
     }
 
     pub async fn order(&self, event: &StockEmpty, correlation_id: &str) -> FactoryAnswer {
+        let started = std::time::Instant::now();
+        let answer = self.call(event, correlation_id).await;
+        let outcome = match &answer {
+            FactoryAnswer::Accepted { .. } => "accepted",
+            FactoryAnswer::Refused { .. } => "refused",
+            FactoryAnswer::Unavailable(_) => "unavailable",
+        };
+        metrics::histogram!("factory_call_duration_seconds", "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        answer
+    }
+
+    async fn call(&self, event: &StockEmpty, correlation_id: &str) -> FactoryAnswer {
         let body = json!({
             "MessageGroupId": event.restock_request_id,
             "MessageAttributeProductId": event.sku,

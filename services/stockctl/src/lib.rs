@@ -38,6 +38,9 @@ pub struct Settings {
     pub aws: AwsSettings,
     /// `WAREHOUSE_DB`: the warehouse database.
     pub warehouse_db: String,
+    /// `ALERT_WEBHOOK_URL`: where `stockctl alerts` forwards each alert (a Slack-compatible
+    /// incoming webhook); empty: print only. `--webhook` overrides it.
+    pub alert_webhook_url: String,
 }
 
 impl Default for Settings {
@@ -49,6 +52,7 @@ impl Default for Settings {
             },
             aws: AwsSettings::default(),
             warehouse_db: stockflow_shared::warehouse::DEFAULT_DATABASE.into(),
+            alert_webhook_url: String::new(),
         }
     }
 }
@@ -86,6 +90,14 @@ pub enum Command {
         /// Leave the alerts in the queue (read with VisibilityTimeout=0).
         #[arg(long, conflicts_with = "follow")]
         peek: bool,
+        /// Also POST each alert to this Slack-compatible incoming webhook
+        /// (`{"text": …, "blocks": […]}`); an alert is deleted only once the webhook
+        /// answered 2xx. Default: $ALERT_WEBHOOK_URL (ignored with --peek).
+        #[arg(long, value_name = "URL", conflicts_with = "peek")]
+        webhook: Option<String>,
+        /// With --follow: how long an alert the webhook refused waits before it is tried again.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=43_200))]
+        retry_seconds: u64,
     },
     /// Check the stock invariant: initial + produced - sold = stock for every sku,
     /// no negative stock, no restock request open too long. Exit 1 when violated.
@@ -156,14 +168,49 @@ pub async fn run(
             emit(out, json, &report, || report.human())?;
             Ok(if report.holds { 0 } else { 1 })
         }
-        Command::Alerts { follow: false, peek } => {
-            let report = alerts::read(&ctx, peek).await?;
+        Command::Alerts {
+            follow: false,
+            peek,
+            webhook,
+            ..
+        } => {
+            let webhook = if peek { None } else { webhook_of(webhook, settings)? };
+            let report = alerts::read(&ctx, peek, webhook.as_ref()).await?;
             emit(out, json, &report, || report.human())?;
-            Ok(0)
+            // What was delivered is printed; the rest is still queued: say so, exit 2.
+            match report.webhook_error {
+                Some(error) => Err(anyhow::anyhow!(error)),
+                None => Ok(0),
+            }
         }
-        Command::Alerts { follow: true, .. } => {
+        Command::Alerts {
+            follow: true,
+            webhook,
+            retry_seconds,
+            ..
+        } => {
+            let webhook = webhook_of(webhook, settings)?;
+            if let Some(webhook) = &webhook {
+                eprintln!(
+                    "forwarding {} to {} (Ctrl-C to stop)",
+                    ctx.resources.name(stockflow_shared::aws::names::OPS_ALERT_QUEUE),
+                    webhook.display()
+                );
+            }
             let mut failed = None;
-            alerts::follow(&ctx, stop, &mut |alert| {
+            let retry = Duration::from_secs(retry_seconds);
+            alerts::follow(&ctx, stop, webhook.as_ref(), retry, &mut |event| {
+                let alert = match event {
+                    alerts::FollowEvent::Alert(alert) => alert,
+                    alerts::FollowEvent::WebhookFailed { error, kept, retry_in } => {
+                        // stderr: stdout stays one alert per line.
+                        eprintln!(
+                            "stockctl: {error}; {kept} alert(s) kept in the queue, retrying in {} s",
+                            retry_in.as_secs()
+                        );
+                        return;
+                    }
+                };
                 let written = if json {
                     serde_json::to_string(alert)
                         .map_err(std::io::Error::other)
@@ -238,6 +285,15 @@ async fn run_dlq(ctx: &Ctx, command: DlqCommand, json: bool, out: &mut (dyn Writ
             Ok(0)
         }
     }
+}
+
+/// The webhook to forward alerts to: `--webhook`, else `ALERT_WEBHOOK_URL`, else none.
+fn webhook_of(flag: Option<String>, settings: &Settings) -> anyhow::Result<Option<alerts::Webhook>> {
+    let url = flag.unwrap_or_else(|| settings.alert_webhook_url.clone());
+    if url.trim().is_empty() {
+        return Ok(None);
+    }
+    alerts::Webhook::new(&url).map(Some)
 }
 
 /// Asks on the terminal; refuses when stdin is not one (use --yes there).

@@ -66,6 +66,9 @@ pub struct Alarm {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
+    /// What needs a person, one line each with the command to look closer; empty
+    /// when all is well.
+    pub attention: Vec<String>,
     pub products: Vec<Product>,
     pub open_restocks: Vec<OpenRestock>,
     pub queues: Vec<QueueDepth>,
@@ -87,6 +90,7 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<StatusReport> {
     }
     let alarms = alarms(ctx).await?;
     Ok(StatusReport {
+        attention: attention(&open_restocks, &queues, &alarms),
         products,
         open_restocks,
         queues,
@@ -131,7 +135,7 @@ async fn warehouse(ctx: &Ctx) -> anyhow::Result<(Vec<Product>, Vec<OpenRestock>)
 /// The template's alarms of this environment. With an empty prefix, other
 /// environments' alarms (e.g. tests') share the account, so only the template's
 /// names are kept.
-async fn alarms(ctx: &Ctx) -> anyhow::Result<Vec<Alarm>> {
+pub async fn alarms(ctx: &Ctx) -> anyhow::Result<Vec<Alarm>> {
     let prefix = ctx.prefix();
     let mut request = ctx.cloudwatch.describe_alarms();
     if !prefix.is_empty() {
@@ -158,9 +162,50 @@ async fn alarms(ctx: &Ctx) -> anyhow::Result<Vec<Alarm>> {
     Ok(alarms)
 }
 
+/// A restock request open longer than this is worth a look (`verify`'s default).
+const STALE_RESTOCK_SECONDS: i64 = 600;
+
+/// The lines of the "needs attention" summary.
+fn attention(open: &[OpenRestock], queues: &[QueueDepth], alarms: &[Alarm]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for q in queues {
+        let held = q.visible + q.in_flight;
+        if held == 0 {
+            continue;
+        }
+        if q.queue == names::STOCK_DLQ || q.queue == names::STOCK_INC_DLQ {
+            lines.push(format!("{held} message(s) in {}: `stockctl dlq list`", q.name));
+        } else if q.queue == names::OPS_ALERT_QUEUE && q.visible > 0 {
+            lines.push(format!(
+                "{} unread alert(s) in {}: `stockctl alerts`",
+                q.visible, q.name
+            ));
+        }
+    }
+    for a in alarms.iter().filter(|a| a.state == "ALARM") {
+        lines.push(format!("alarm {} is in ALARM: see docs/operations.md", a.name));
+    }
+    for r in open.iter().filter(|r| r.age_seconds > STALE_RESTOCK_SECONDS) {
+        lines.push(format!(
+            "restock request {} ({}) open for {} s: `stockctl verify`",
+            r.id, r.sku, r.age_seconds
+        ));
+    }
+    lines
+}
+
 impl StatusReport {
     pub fn human(&self) -> String {
         let mut out = String::new();
+        if self.attention.is_empty() {
+            out.push_str("OK: no dead letters, no alarm, no unread alert, no stale restock\n\n");
+        } else {
+            out.push_str("NEEDS ATTENTION\n");
+            for line in &self.attention {
+                let _ = writeln!(out, "  - {line}");
+            }
+            out.push('\n');
+        }
         let mut products = Table::new(&["sku", "name", "stock"]);
         for p in &self.products {
             products.row(vec![p.sku.clone(), p.name.clone(), p.stock.to_string()]);
@@ -210,6 +255,55 @@ impl StatusReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attention_names_dead_letters_alarms_unread_alerts_and_stale_restocks() {
+        let queue = |queue: &str, visible, in_flight| QueueDepth {
+            queue: queue.into(),
+            name: format!("p_{queue}"),
+            visible,
+            in_flight,
+        };
+        let healthy = [
+            queue(names::STOCK_QUEUE, 3, 2),
+            queue(names::STOCK_DLQ, 0, 0),
+            queue(names::OPS_ALERT_QUEUE, 0, 1),
+        ];
+        let ok = Alarm {
+            name: "p_dead_letter_queue-not-empty".into(),
+            state: "OK".into(),
+            reason: String::new(),
+            updated_at: None,
+        };
+        let young = OpenRestock {
+            id: "r1".into(),
+            sku: "S".into(),
+            quantity: 1,
+            shortages: 1,
+            age_seconds: 5,
+        };
+        assert!(attention(std::slice::from_ref(&young), &healthy, std::slice::from_ref(&ok)).is_empty());
+
+        let troubled = [queue(names::STOCK_DLQ, 1, 0), queue(names::OPS_ALERT_QUEUE, 2, 0)];
+        let firing = Alarm {
+            state: "ALARM".into(),
+            ..ok
+        };
+        let old = OpenRestock {
+            age_seconds: 900,
+            ..young
+        };
+        let lines = attention(&[old], &troubled, &[firing]);
+        assert_eq!(
+            lines,
+            [
+                "1 message(s) in p_dead_letter_queue: `stockctl dlq list`",
+                "2 unread alert(s) in p_ops_alert_queue: `stockctl alerts`",
+                "alarm p_dead_letter_queue-not-empty is in ALARM: see docs/operations.md",
+                "restock request r1 (S) open for 900 s: `stockctl verify`",
+            ]
+        );
+    }
 
     #[test]
     fn the_alarm_list_matches_the_template() {

@@ -6,6 +6,7 @@
 //! Needs LocalStack (`AWS_ENDPOINT_URL`, default http://127.0.0.1:4566) and MySQL
 //! (`MYSQL_URL`, default mysql://root@127.0.0.1:3306); `scripts/test` starts both.
 
+pub mod cutoff;
 pub mod process;
 
 use std::future::Future;
@@ -185,7 +186,11 @@ impl TestEnv {
     }
 
     pub async fn start_sales(&mut self) -> String {
-        let app = sales::Application::build(self.sales_settings())
+        self.start_sales_with(self.sales_settings()).await
+    }
+
+    pub async fn start_sales_with(&mut self, settings: sales::Settings) -> String {
+        let app = sales::Application::build(settings)
             .await
             .expect("sales failed to start");
         let url = format!("http://127.0.0.1:{}", app.port());

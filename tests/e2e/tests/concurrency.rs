@@ -33,3 +33,32 @@ async fn two_hundred_simultaneous_buyers_of_fifty_units_buy_exactly_fifty() {
     );
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_shortages_of_many_skus_each_open_one_restock_without_errors() {
+    let mut env = TestEnv::new().await;
+    env.start_sales().await;
+    for i in 0..40 {
+        env.add_product(&format!("STORM-{i:02}"), 0, 5).await;
+    }
+
+    let purchases = (0..200).map(|i| env.purchase(json!({"sku": format!("STORM-{:02}", i % 40), "quantity": 1})));
+    let answers = join_all(purchases).await;
+
+    let not_409: Vec<_> = answers.iter().filter(|(status, _)| *status != 409).collect();
+    assert!(
+        not_409.is_empty(),
+        "every purchase is out of stock, none fails: {not_409:?}"
+    );
+    assert_eq!(
+        env.warehouse_count("SELECT COUNT(*) FROM restock_requests WHERE sku LIKE ?", "STORM-%")
+            .await,
+        40
+    );
+    assert_eq!(
+        env.warehouse_count("SELECT COUNT(*) FROM outbox WHERE aggregate_id <> ?", "")
+            .await,
+        40
+    );
+    env.stop().await;
+}

@@ -20,6 +20,7 @@ fn settings(env: &TestEnv) -> Settings {
         aws: env.aws.clone(),
         database: env.database.clone(),
         warehouse_db: env.warehouse_db.clone(),
+        ..Settings::default()
     }
 }
 
@@ -312,4 +313,274 @@ async fn unreachable_dependencies_are_named_with_what_to_do() {
         format!("{err:#}").starts_with("cannot reach MySQL at mysql://root@127.0.0.1:9"),
         "{err:#}"
     );
+}
+
+/// One request a [`WebhookReceiver`] got, and the status it answered.
+#[derive(Debug, Clone)]
+struct HookRequest {
+    request_line: String,
+    content_type: String,
+    body: Value,
+    answered: u16,
+}
+
+/// A tiny HTTP server standing in for a Slack incoming webhook: it records every
+/// request and answers each with the status currently set.
+struct WebhookReceiver {
+    url: String,
+    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<HookRequest>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WebhookReceiver {
+    async fn start(status: u16) -> Self {
+        use std::sync::atomic::AtomicU16;
+        use std::sync::{Arc, Mutex};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/services/T000/B000/secret", listener.local_addr().unwrap());
+        let status = Arc::new(AtomicU16::new(status));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (answer, record) = (status.clone(), requests.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(Self::serve(socket, answer.clone(), record.clone()));
+            }
+        });
+        Self {
+            url,
+            status,
+            requests,
+            task,
+        }
+    }
+
+    /// Reads one request (headers, then `content-length` bytes), answers, closes.
+    async fn serve(
+        mut socket: tokio::net::TcpStream,
+        status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+        requests: std::sync::Arc<std::sync::Mutex<Vec<HookRequest>>>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let (head, length) = loop {
+            let n = socket.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                buf.drain(..end + 4);
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                break (head, length);
+            }
+        };
+        while buf.len() < length {
+            let n = socket.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let answered = status.load(std::sync::atomic::Ordering::SeqCst);
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                })
+                .unwrap_or_default()
+        };
+        requests.lock().unwrap().push(HookRequest {
+            request_line: head.lines().next().unwrap_or_default().to_string(),
+            content_type: header("content-type"),
+            body: serde_json::from_slice(&buf[..length]).unwrap_or(Value::Null),
+            answered,
+        });
+        let text = if answered == 200 { "ok" } else { "internal_error" };
+        let response = format!(
+            "HTTP/1.1 {answered} X\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+            text.len()
+        );
+        socket.write_all(response.as_bytes()).await.ok();
+        socket.shutdown().await.ok();
+    }
+
+    fn answer(&self, status: u16) {
+        self.status.store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The requests whose Slack text mentions `needle`.
+    fn requests_about(&self, needle: &str) -> Vec<HookRequest> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.body["text"].as_str().is_some_and(|t| t.contains(needle)))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for WebhookReceiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_follow_forwards_each_alert_to_a_slack_webhook_and_keeps_what_it_refuses() {
+    let mut env = TestEnv::new().await;
+    env.start_stock_worker().await;
+
+    // A one-off read with a webhook that cannot be reached forwards nothing and keeps
+    // the alert in the queue (exit 2 with what to do).
+    env.send_raw(names::STOCK_QUEUE, r#"{"sku":"HOOK-0"}"#).await;
+    eventually("the first alert arrived", DEADLINE, || async {
+        (!env.ops_alerts().await.is_empty()).then_some(())
+    })
+    .await;
+    let unreachable = Settings {
+        alert_webhook_url: "http://127.0.0.1:9/hook".into(),
+        ..settings(&env)
+    };
+    let err = ctl_with(&unreachable, &["alerts"]).await.unwrap_err();
+    let err = format!("{err:#}");
+    assert!(err.starts_with("webhook http://127.0.0.1:9/… is unreachable"), "{err}");
+    assert!(err.contains("not delivered stay in"), "{err}");
+    assert!(
+        !err.contains("/hook"),
+        "the webhook's path (its secret) is not printed: {err}"
+    );
+    let kept = env.ops_alerts().await;
+    assert!(kept.iter().any(|a| a["sku"] == "HOOK-0"), "{kept:#?}");
+
+    let hook = WebhookReceiver::start(500).await;
+
+    // The forwarder, as `stockctl --json alerts --follow --webhook URL --retry-seconds 1`.
+    let stop = CancellationToken::new();
+    let forwarder = {
+        let settings = settings(&env);
+        let stop = stop.clone();
+        let args = [
+            "stockctl",
+            "--json",
+            "alerts",
+            "--follow",
+            "--webhook",
+            hook.url.as_str(),
+            "--retry-seconds",
+            "1",
+        ];
+        let cli = Cli::try_parse_from(args).unwrap();
+        tokio::spawn(async move {
+            let mut out = Vec::new();
+            let code = stockctl::run(cli, &settings, &mut out, stop).await;
+            (code.map_err(|e| format!("{e:#}")), String::from_utf8(out).unwrap())
+        })
+    };
+
+    // A stock_empty the worker can never process (quantity is not a number): it is
+    // dead-lettered at once, with an alert that names the sku.
+    env.send_raw(names::STOCK_QUEUE, r#"{"sku":"HOOK-1","quantity":"many"}"#)
+        .await;
+
+    // The webhook is down (500): the forwarder tries, keeps the alerts, tries again
+    // (HOOK-0's alert, still queued, and HOOK-1's, in whatever order SQS hands them).
+    // The new alarms' INSUFFICIENT_DATA → OK notifications are not forwarded: noise.
+    let refused = eventually("the forwarder tried again after a refusal", DEADLINE, || async {
+        let seen = hook.requests_about("HOOK-");
+        (seen.len() >= 2).then_some(seen)
+    })
+    .await;
+    assert!(
+        hook.requests_about("INSUFFICIENT_DATA").is_empty(),
+        "{:#?}",
+        hook.requests_about("")
+    );
+    assert!(refused.iter().all(|r| r.answered == 500), "{refused:#?}");
+    let first = &refused[0];
+    assert!(
+        first.request_line.starts_with("POST /services/T000/B000/secret "),
+        "{first:?}"
+    );
+    assert!(first.content_type.starts_with("application/json"), "{first:?}");
+    let text = first.body["text"].as_str().expect("a Slack `text`");
+    assert!(!text.contains('\n'), "one readable line: {text}");
+    assert!(
+        text.contains("stock-worker") && text.contains("dead_lettered"),
+        "{text}"
+    );
+    assert!(
+        text.contains("malformed stock_empty message"),
+        "the error is named: {text}"
+    );
+    assert!(text.contains("sku=HOOK-"), "the sku is named: {text}");
+    let blocks = first.body["blocks"].as_array().expect("Slack `blocks`");
+    assert!(
+        blocks.iter().all(|b| b["type"] == "section" || b["type"] == "context"),
+        "{blocks:#?}"
+    );
+    let details = serde_json::to_string(blocks).unwrap();
+    assert!(
+        details.contains("HOOK-") && details.contains(&env.resources.name(names::STOCK_DLQ)),
+        "{details}"
+    );
+    // Still in ops_alert_queue (hidden until its next try): nothing is lost.
+    assert!(env.queue_depth(names::OPS_ALERT_QUEUE).await >= 1);
+
+    // The webhook recovers: the next tries are accepted and the alerts leave the queue.
+    hook.answer(200);
+    let sku_text = |sku: &str| format!("sku={sku} ");
+    eventually("both alerts were delivered", DEADLINE, || async {
+        ["HOOK-0", "HOOK-1"]
+            .iter()
+            .all(|sku| hook.requests_about(&sku_text(sku)).iter().any(|r| r.answered == 200))
+            .then_some(())
+    })
+    .await;
+    eventually("the delivered alerts are deleted", DEADLINE, || async {
+        (env.queue_depth(names::OPS_ALERT_QUEUE).await == 0).then_some(())
+    })
+    .await;
+    for sku in ["HOOK-0", "HOOK-1"] {
+        let tries = hook.requests_about(&sku_text(sku));
+        assert_eq!(
+            tries.iter().filter(|r| r.answered == 200).count(),
+            1,
+            "delivered once: {tries:#?}"
+        );
+        assert!(
+            tries.iter().all(|r| r.body == tries[0].body),
+            "every try sends the same body"
+        );
+    }
+
+    stop.cancel();
+    let (code, out) = forwarder.await.unwrap();
+    assert_eq!(code, Ok(0));
+    // Printed once, when delivered: one JSON object per line.
+    let printed: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for sku in ["HOOK-0", "HOOK-1"] {
+        let ours = printed
+            .iter()
+            .filter(|a| a["source"] == "worker" && a["alert"]["sku"] == sku)
+            .count();
+        assert_eq!(ours, 1, "{out}");
+    }
+
+    let bad = ctl_with(&settings(&env), &["alerts", "--webhook", "hooks.example.com"])
+        .await
+        .unwrap_err();
+    assert!(format!("{bad:#}").contains("must be an http(s) URL"), "{bad:#}");
+    env.stop().await;
 }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::faults::Faults;
 use crate::manufacture_request::ManufactureRequest;
+use crate::openapi::{ManufactureBody, ManufactureCreated, ManufactureStatus};
 use crate::store::{self, ProductionOrder};
 
 /// How long production takes (shared with the routes as app data).
@@ -22,6 +23,16 @@ pub struct ProductionTime(pub Duration);
 
 const BODY_LIMIT: usize = 64 * 1024;
 
+/// Place a production order; a repeated `Idempotency-Key` returns the same order.
+#[utoipa::path(post, path = "/api/manufactures", tag = "manufactures",
+    request_body = ManufactureBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "The same key returns the same production order")),
+    responses(
+        (status = 201, description = "Production order placed (or the one placed before under this key)", body = ManufactureCreated),
+        (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn create_manufacture(
     pool: web::Data<Pool>,
     production_time: web::Data<ProductionTime>,
@@ -42,6 +53,7 @@ pub async fn create_manufacture(
     let (order, created) = store::create(&pool, &request, key.as_deref(), &request_id.0, production_time.0)
         .await
         .map_err(database_unavailable)?;
+    metrics::counter!("production_orders_total", "result" => if created { "created" } else { "replayed" }).increment(1);
     if created {
         new_order.notify_one();
         tracing::info!(production_order_id = %order.id, product_id = %order.product_id, quantity = order.quantity, "production order accepted");
@@ -53,6 +65,13 @@ pub async fn create_manufacture(
     })))
 }
 
+/// A production order and its stage.
+#[utoipa::path(get, path = "/api/manufactures/{id}", tag = "manufactures",
+    params(("id" = String, Path, description = "Production order id")),
+    responses(
+        (status = 200, description = "The order", body = ManufactureStatus),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn get_manufacture(pool: web::Data<Pool>, id: web::Path<String>) -> Result<HttpResponse, Problem> {
     let not_found = || {
         Problem::not_found(

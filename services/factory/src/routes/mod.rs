@@ -2,4 +2,6 @@
 
 mod manufactures;
 
-pub use manufactures::{ProductionTime, create_manufacture, get_manufacture};
+pub use manufactures::{
+    __path_create_manufacture, __path_get_manufacture, ProductionTime, create_manufacture, get_manufacture,
+};

@@ -131,3 +131,43 @@ mod tests {
         );
     }
 }
+
+/// The body of `POST /checkout` as the OpenAPI document describes it. Parsing goes
+/// through [`CheckoutRequest::parse`] instead, so that each mistake gets a precise
+/// problem; these types only document the two accepted shapes.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "describes the wire format for the OpenAPI document only")]
+pub enum CheckoutBody {
+    Modern(ModernBody),
+    Legacy(LegacyBody),
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"sku": "CP-502101", "quantity": 1, "requester": "홍길동"}))]
+#[allow(dead_code, reason = "describes the wire format for the OpenAPI document only")]
+pub struct ModernBody {
+    /// 1-32 letters, digits, `-` or `_`.
+    sku: String,
+    /// 1 to 1000.
+    #[schema(minimum = 1, maximum = 1000)]
+    quantity: u32,
+    /// Who buys (at most 100 characters).
+    requester: Option<String>,
+}
+
+/// The original system's body; the count may be a number or a string of digits.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"MessageAttributeProductId": "CP-502101", "MessageAttributeProductCnt": "1", "MessageAttributeFactoryId": "FF-500293", "MessageAttributeRequester": "홍길동"}))]
+#[allow(
+    dead_code,
+    non_snake_case,
+    reason = "describes the wire format for the OpenAPI document only"
+)]
+pub struct LegacyBody {
+    MessageAttributeProductId: String,
+    #[schema(value_type = String, example = "1")]
+    MessageAttributeProductCnt: String,
+    /// Accepted and ignored: the product's factory is the one on record.
+    MessageAttributeFactoryId: Option<String>,
+    MessageAttributeRequester: Option<String>,
+}

@@ -5,7 +5,7 @@ mod idempotency_key;
 mod quantity;
 mod sku;
 
-pub use checkout_request::CheckoutRequest;
+pub use checkout_request::{CheckoutBody, CheckoutRequest, LegacyBody, ModernBody};
 pub use idempotency_key::IdempotencyKey;
 pub use quantity::Quantity;
 pub use sku::Sku;

@@ -9,8 +9,8 @@ use stockflow_shared::problem::Problem;
 use stockflow_shared::request_id::RequestId;
 
 use super::products::{database_unavailable, unknown_sku};
-use crate::answer;
-use crate::domain::{CheckoutRequest, IdempotencyKey};
+use crate::answer::{self, OutOfStock, Sold};
+use crate::domain::{CheckoutBody, CheckoutRequest, IdempotencyKey};
 use crate::store::{self, Checkout, Recorded};
 
 /// The largest body a checkout reads.
@@ -18,6 +18,23 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// Header set on a replayed answer.
 const REPLAYED: &str = "idempotency-replayed";
 
+/// Buy: sold at once from stock, or out of stock with the restock request it opened
+/// or joined.
+#[utoipa::path(post, path = "/checkout", tag = "checkout",
+    request_body(content = CheckoutBody, description = "The new body or the original system's body"),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body (24 h)"),
+        ("X-Request-Id" = Option<String>, Header, description = "Follows the purchase through every service; echoed"),
+    ),
+    responses(
+        (status = 200, description = "Sold", body = Sold),
+        (status = 409, description = "Out of stock: restock requested", body = OutOfStock),
+        (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown sku", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn checkout(
     pool: web::Data<Pool>,
     outbox: web::Data<OutboxSignal>,
@@ -38,6 +55,7 @@ pub async fn checkout(
     let outcome = match recorded {
         Recorded::Fresh(outcome) => outcome,
         Recorded::Replay { status, body } => {
+            metrics::counter!("sales_checkouts_total", "outcome" => "replayed").increment(1);
             tracing::info!(sku = %request.sku, status, "idempotency key seen before: replaying the first answer");
             return Ok(
                 HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
@@ -53,6 +71,7 @@ pub async fn checkout(
             order_id,
             remaining_stock,
         } => {
+            metrics::counter!("sales_checkouts_total", "outcome" => "sold").increment(1);
             tracing::info!(sku = %request.sku, quantity = request.quantity.get(), order_id, remaining_stock, "sold")
         }
         Checkout::OutOfStock {
@@ -62,9 +81,13 @@ pub async fn checkout(
             if *opened {
                 outbox.notify();
             }
+            metrics::counter!("sales_checkouts_total", "outcome" => "out_of_stock").increment(1);
             tracing::info!(sku = %request.sku, quantity = request.quantity.get(), %restock_request_id, opened, "out of stock");
         }
-        Checkout::UnknownSku => return Err(unknown_sku(request.sku.as_str())),
+        Checkout::UnknownSku => {
+            metrics::counter!("sales_checkouts_total", "outcome" => "unknown_sku").increment(1);
+            return Err(unknown_sku(request.sku.as_str()));
+        }
     }
     let (status, body) = answer::of(&outcome, &request).expect("sold or out of stock has an answer");
     Ok(HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).json(body))

@@ -5,13 +5,27 @@ use mysql_async::Pool;
 use stockflow_shared::problem::Problem;
 
 use crate::domain::Sku;
-use crate::store;
+use crate::store::{self, Product};
 
+/// Every product with its stock and open restock request.
+#[utoipa::path(get, path = "/products", tag = "products",
+    responses(
+        (status = 200, description = "The catalogue", body = [Product]),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list_products(pool: web::Data<Pool>) -> Result<HttpResponse, Problem> {
     let products = store::list_products(&pool).await.map_err(database_unavailable)?;
     Ok(HttpResponse::Ok().json(products))
 }
 
+/// One product.
+#[utoipa::path(get, path = "/products/{sku}", tag = "products",
+    params(("sku" = String, Path, description = "Product code", example = "CP-502101")),
+    responses(
+        (status = 200, description = "The product", body = Product),
+        (status = 404, description = "No such sku", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn get_product(pool: web::Data<Pool>, sku: web::Path<String>) -> Result<HttpResponse, Problem> {
     let sku = Sku::parse(&sku).map_err(|_| unknown_sku(&sku))?;
     match store::product(&pool, &sku).await.map_err(database_unavailable)? {

@@ -1,0 +1,933 @@
+//! One bench run: set up a private world, run the scenarios next to their ceilings,
+//! check correctness, tear down what it made.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{NaiveDateTime, Utc};
+use mysql_async::Pool;
+use mysql_async::prelude::Queryable;
+use stockflow_shared::aws::{self, Resources, names};
+use stockflow_shared::config::{AwsSettings, DatabaseSettings};
+use stockflow_shared::{db, invariant, warehouse};
+
+use crate::load::{self, Stats};
+use crate::report::{self, Report};
+use crate::system::{self, Config, CpuMeter, Ports, RssSampler, Services};
+use crate::{Args, ceiling, progress};
+
+const SPREAD_STOCK: i64 = 10_000_000;
+const RESTOCK_REORDER: i64 = 10;
+
+struct World {
+    admin: Pool,
+    warehouse: Pool,
+    ceiling: Pool,
+    database: DatabaseSettings,
+    ceiling_db: String,
+    sales_url: String,
+    http: reqwest::Client,
+    services: Services,
+    db_pid: Option<u32>,
+}
+
+pub async fn run(args: &Args) -> anyhow::Result<Report> {
+    let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let mut report = Report {
+        title: format!("stockflow benchmark {}", Utc::now().format("%Y-%m-%d %H:%M UTC")),
+        ..Report::default()
+    };
+    let load_before = system::loadavg();
+    let database = DatabaseSettings {
+        mysql_url: args.mysql_url.clone(),
+        db_pool_max: 4,
+    };
+    let admin = db::connect(&database, "mysql")
+        .await
+        .context("MySQL/MariaDB not reachable")?;
+    machine_facts(&mut report, &admin, args, &id, &load_before).await?;
+
+    // The private topology of the services and a second one for the bare hops.
+    let prefix = format!("b{id}_");
+    let hop_prefix = format!("b{id}h_");
+    let aws_settings = |p: &str| AwsSettings {
+        aws_endpoint_url: args.aws_endpoint.clone(),
+        aws_region: "us-east-1".into(),
+        stockflow_prefix: p.to_string(),
+    };
+    let sdk = aws::sdk_config(&aws_settings(&prefix)).await;
+    let cf = aws_sdk_cloudformation::Client::new(&sdk);
+    let stacks = [format!("stockflow-bench-{id}"), format!("stockflow-bench-{id}-hops")];
+    progress(format!(
+        "deploying localstack/stockflow.yaml twice: prefix {prefix} (services) and {hop_prefix} (bare hops)"
+    ));
+    let (a, b) = tokio::join!(
+        system::deploy_stack(&cf, &stacks[0], &prefix),
+        system::deploy_stack(&cf, &stacks[1], &hop_prefix)
+    );
+    a?;
+    b?;
+
+    let warehouse_db = format!("bench_{id}_warehouse");
+    let factory_db = format!("bench_{id}_factory");
+    let ceiling_db = format!("bench_{id}_ceiling");
+    let ports = Ports::free()?;
+    let log_dir = args
+        .out
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join(format!("run-{id}"));
+    let config = Config {
+        bin_dir: args.bin_dir.clone(),
+        log_dir,
+        mysql_url: args.mysql_url.clone(),
+        aws_endpoint: args.aws_endpoint.clone(),
+        prefix: prefix.clone(),
+        warehouse_db: warehouse_db.clone(),
+        factory_db: factory_db.clone(),
+        ports: ports.clone(),
+        env: args.env.clone(),
+        sales_env: Vec::new(),
+    };
+    progress(format!(
+        "starting {} from {} (sales :{}, factory :{}; logs in {})",
+        system::SERVICES.join(", "),
+        args.bin_dir.display(),
+        ports.sales,
+        ports.factory,
+        config.log_dir.display()
+    ));
+    let services = Services::start(config).await?;
+    report.facts.push(format!(
+        "services: release binaries as processes, prefix `{prefix}`, databases `{warehouse_db}`/`{factory_db}`, \
+         FACTORY_PRODUCTION_SECONDS=0, otherwise the README defaults{}; logs in `{}`",
+        if args.env.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " plus {}",
+                args.env
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        },
+        services.log_dir().display()
+    ));
+
+    let max_pool = max_connections(&admin).await.unwrap_or(151);
+    let world = World {
+        warehouse: db::connect(&database_with(&database, 8), &warehouse_db).await?,
+        ceiling: warehouse::open(&database_with(&database, 4), &ceiling_db).await?,
+        admin,
+        database: database.clone(),
+        ceiling_db: ceiling_db.clone(),
+        sales_url: format!("http://127.0.0.1:{}/checkout", ports.sales),
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .timeout(Duration::from_secs(30))
+            .build()?,
+        services,
+        db_pid: system::database_pid(),
+    };
+    let mut world = world;
+    let result = scenarios(args, &mut world, &mut report, max_pool, &hop_prefix).await;
+
+    // Teardown: only what this run created.
+    progress("stopping the services (SIGTERM to the pids this run started)");
+    let rss_end: Vec<_> = world
+        .services
+        .pids()
+        .into_iter()
+        .map(|(n, pid)| (n, system::memory_kib(pid)))
+        .collect();
+    world.services.stop().await;
+    if !args.keep {
+        let mut conn = world.admin.get_conn().await?;
+        for name in [&warehouse_db, &factory_db, &ceiling_db] {
+            conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`")).await.ok();
+        }
+        for stack in &stacks {
+            cf.delete_stack().stack_name(stack).send().await.ok();
+        }
+    }
+    result?;
+    let mut mem = String::from(
+        "Peak RSS (VmHWM) and RSS at the end of the processes running at the end (with `--sweep`, sales was restarted, so its peak is that of the last sales process):\n\n| service | VmHWM MiB | VmRSS at end MiB |\n|---|---|---|\n",
+    );
+    for (n, m) in rss_end {
+        if let Some((rss, hwm)) = m {
+            let _ = writeln!(mem, "| {n} | {:.1} | {:.1} |", hwm as f64 / 1024.0, rss as f64 / 1024.0);
+        }
+    }
+    report.sections.push(format!("## Memory over the whole run\n\n{mem}"));
+    report.facts.push(format!(
+        "load average (1/5/15 min) at start: {load_before}; at end: {}",
+        system::loadavg()
+    ));
+    Ok(report)
+}
+
+fn database_with(settings: &DatabaseSettings, pool: usize) -> DatabaseSettings {
+    DatabaseSettings {
+        mysql_url: settings.mysql_url.clone(),
+        db_pool_max: pool,
+    }
+}
+
+async fn max_connections(admin: &Pool) -> anyhow::Result<usize> {
+    let mut conn = admin.get_conn().await?;
+    let v: Option<usize> = conn.query_first("SELECT @@GLOBAL.max_connections").await?;
+    Ok(v.unwrap_or(151))
+}
+
+async fn machine_facts(report: &mut Report, admin: &Pool, args: &Args, id: &str, load: &str) -> anyhow::Result<()> {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpu
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .unwrap_or_default();
+    report.facts.push(format!(
+        "machine: {cores} cores ({model}), {:.1} GiB RAM; load generator, services, MariaDB and LocalStack share these cores",
+        mem as f64 / 1024.0 / 1024.0
+    ));
+    let mut conn = admin.get_conn().await?;
+    let version: Option<String> = conn.query_first("SELECT VERSION()").await?;
+    let vars: Vec<(String, String)> = conn
+        .query(
+            "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('innodb_flush_log_at_trx_commit', 'sync_binlog', 'log_bin', \
+             'innodb_buffer_pool_size', 'max_connections', 'thread_handling', 'innodb_flush_method', 'tx_isolation', \
+             'transaction_isolation')",
+        )
+        .await?;
+    report.facts.push(format!(
+        "database: {} ({})",
+        version.unwrap_or_default(),
+        vars.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    report.facts.push(format!(
+        "run id {id}; each measured phase: a request budget (spread {} requests, hot {}) or {} s, whichever ends first, after {} unmeasured warm-up requests",
+        args.spread_requests, args.hot_requests, args.max_seconds, args.warmup
+    ));
+    report
+        .facts
+        .push(format!("load average (1/5/15 min) when the run began: {load}"));
+    Ok(())
+}
+
+async fn scenarios(
+    args: &Args,
+    world: &mut World,
+    report: &mut Report,
+    max_connections: usize,
+    hop_prefix: &str,
+) -> anyhow::Result<()> {
+    let want = |s: &str| args.scenarios.iter().any(|x| x == s);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle: BTreeMap<&str, u64> = world
+        .services
+        .pids()
+        .into_iter()
+        .filter_map(|(n, pid)| system::memory_kib(pid).map(|(rss, _)| (n, rss)))
+        .collect();
+    progress(format!(
+        "idle RSS: {}",
+        idle.iter()
+            .map(|(n, kb)| format!("{n} {:.1} MiB", *kb as f64 / 1024.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    // Ceiling pools: the first size also with the services' pool options (reset on
+    // return, which empties the statement cache), every size with statements cached.
+    let sizes: Vec<usize> = args
+        .ceiling_pools
+        .iter()
+        .map(|p| (*p).min(max_connections.saturating_sub(40).max(1)))
+        .collect();
+    let mut pools: Vec<CeilingPool> = Vec::new();
+    if let Some(&first) = sizes.first() {
+        pools.push(CeilingPool {
+            size: first,
+            reset: true,
+        });
+    }
+    pools.extend(sizes.iter().map(|&size| CeilingPool { size, reset: false }));
+    let pools = &pools[..];
+
+    let mut under_load = BTreeMap::new();
+    if want("spread") {
+        under_load = spread(args, world, report, pools).await?;
+    }
+    if want("hot") {
+        hot(args, world, report, pools).await?;
+    }
+    if want("restock") {
+        restock(args, world, report, hop_prefix).await?;
+    }
+    if args.sweep {
+        sweep(args, world, report).await?;
+    }
+    let world = &*world;
+
+    // Memory table and its target.
+    let mut mem = String::from(
+        "| service | RSS idle MiB | peak RSS under spread MiB | target idle < 30 | target load < 100 |\n|---|---|---|---|---|\n",
+    );
+    let mut all_met = true;
+    for name in system::SERVICES {
+        let i = idle.get(name).copied().unwrap_or_default() as f64 / 1024.0;
+        let l = under_load.get(name).copied().unwrap_or_default() as f64 / 1024.0;
+        all_met &= i < 30.0 && (l < 100.0);
+        let _ = writeln!(
+            mem,
+            "| {name} | {i:.1} | {} | {} | {} |",
+            if under_load.is_empty() {
+                "-".into()
+            } else {
+                format!("{l:.1}")
+            },
+            report::verdict(i < 30.0),
+            report::verdict(l < 100.0)
+        );
+    }
+    report
+        .sections
+        .insert(0, format!("## Memory (VmRSS from /proc/<pid>/status)\n\n{mem}"));
+    report.rows.push([
+        "memory".into(),
+        format!(
+            "max idle {:.1} MiB, max under spread {:.1} MiB",
+            idle.values().max().copied().unwrap_or_default() as f64 / 1024.0,
+            under_load.values().max().copied().unwrap_or_default() as f64 / 1024.0
+        ),
+        "-".into(),
+        "-".into(),
+        "each < 30 MiB idle, < 100 MiB under spread".into(),
+        report::verdict(all_met),
+    ]);
+
+    let inv = invariant::check(&world.warehouse, Duration::from_secs(3600)).await?;
+    if !inv.holds() {
+        report.failures.push(format!(
+            "stock invariant of the warehouse: {}",
+            inv.violations.join("; ")
+        ));
+    }
+    report.facts.push(format!(
+        "stock invariant (initial + produced − sold == stock, no negative stock) over {} skus: {}",
+        inv.balances.len(),
+        if inv.holds() { "holds" } else { "VIOLATED" }
+    ));
+    Ok(())
+}
+
+fn procs(world: &World) -> Vec<(String, u32)> {
+    let mut p: Vec<(String, u32)> = world
+        .services
+        .pids()
+        .into_iter()
+        .map(|(n, pid)| (n.to_string(), pid))
+        .collect();
+    p.push(("bench".into(), std::process::id()));
+    if let Some(pid) = world.db_pid {
+        p.push(("mariadb".into(), pid));
+    }
+    p
+}
+
+fn cpu_line(cpu: &[(String, f64)]) -> String {
+    cpu.iter()
+        .map(|(n, c)| format!("{n} {c:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn insert_products(pool: &Pool, skus: &[String], stock: i64, reorder: i64) -> anyhow::Result<()> {
+    let mut conn = pool.get_conn().await?;
+    for chunk in skus.chunks(500) {
+        let values = chunk
+            .iter()
+            .map(|s| format!("('{s}', 'bench {s}', 1000, {stock}, {stock}, {reorder}, 'FF-BENCH', 'bench factory')"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        conn.query_drop(format!(
+            "INSERT INTO products (sku, name, price, stock, initial_stock, reorder_quantity, factory_id, factory_name) VALUES {values}"
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+async fn scalar(pool: &Pool, sql: &str, param: &str) -> anyhow::Result<i64> {
+    let mut conn = pool.get_conn().await?;
+    let v: Option<Option<i64>> = conn.exec_first(sql, (param,)).await?;
+    Ok(v.flatten().unwrap_or_default())
+}
+
+/// Orders recorded, stock now, produced (restocked) for skus LIKE `pattern`.
+async fn books(pool: &Pool, pattern: &str) -> anyhow::Result<(i64, i64, i64, i64)> {
+    let initial = scalar(
+        pool,
+        "SELECT CAST(SUM(initial_stock) AS SIGNED) FROM products WHERE sku LIKE ?",
+        pattern,
+    )
+    .await?;
+    let stock = scalar(
+        pool,
+        "SELECT CAST(SUM(stock) AS SIGNED) FROM products WHERE sku LIKE ?",
+        pattern,
+    )
+    .await?;
+    let sold = scalar(
+        pool,
+        "SELECT CAST(SUM(quantity) AS SIGNED) FROM orders WHERE sku LIKE ?",
+        pattern,
+    )
+    .await?;
+    let produced = scalar(
+        pool,
+        "SELECT CAST(SUM(quantity) AS SIGNED) FROM applied_production_orders WHERE sku LIKE ?",
+        pattern,
+    )
+    .await?;
+    Ok((initial, produced, sold, stock))
+}
+
+async fn http_phase(world: &World, clients: usize, requests: u64, limit: Duration, skus: Arc<Vec<String>>) -> Stats {
+    let http = world.http.clone();
+    let url = Arc::new(world.sales_url.clone());
+    load::closed_loop(clients, requests, limit, move |i| {
+        let (http, url, skus) = (http.clone(), url.clone(), skus.clone());
+        async move {
+            let sku = &skus[(i as usize).wrapping_mul(7919) % skus.len()];
+            load::checkout(&http, &url, sku, 1).await.0
+        }
+    })
+    .await
+}
+
+async fn sql_phase(pool: &Pool, clients: usize, requests: u64, limit: Duration, skus: Arc<Vec<String>>) -> Stats {
+    let pool = pool.clone();
+    load::closed_loop(clients, requests, limit, move |i| {
+        let (pool, skus) = (pool.clone(), skus.clone());
+        async move {
+            let sku = &skus[(i as usize).wrapping_mul(7919) % skus.len()];
+            ceiling::checkout(&pool, sku, 1).await
+        }
+    })
+    .await
+}
+
+/// How the direct-SQL ceiling connects.
+#[derive(Clone, Copy, Debug)]
+struct CeilingPool {
+    size: usize,
+    /// `COM_RESET_CONNECTION` when a connection returns to the pool (mysql_async's
+    /// default, which the services use): it also empties the prepared-statement cache.
+    reset: bool,
+}
+
+impl CeilingPool {
+    fn label(&self) -> String {
+        if self.reset {
+            format!("{} (reset on return, as the services)", self.size)
+        } else {
+            format!("{} (no reset: statements stay cached)", self.size)
+        }
+    }
+
+    fn tag(&self) -> String {
+        format!("{}{}", self.size, if self.reset { "R" } else { "" })
+    }
+}
+
+/// A pool of exactly `size` connections on the ceiling database, opened before measuring.
+async fn ceiling_pool(world: &World, how: CeilingPool) -> anyhow::Result<Pool> {
+    let server = mysql_async::Opts::from_url(&world.database.mysql_url)?;
+    let opts = mysql_async::OptsBuilder::from_opts(server)
+        .db_name(Some(&world.ceiling_db))
+        .pool_opts(
+            mysql_async::PoolOpts::default()
+                .with_constraints(mysql_async::PoolConstraints::new(0, how.size.max(1)).context("pool size")?)
+                .with_reset_connection(how.reset),
+        )
+        .init(vec!["SET SESSION time_zone = '+00:00'"]);
+    let pool = Pool::new(opts);
+    let conns = futures::future::join_all((0..how.size).map(|_| pool.get_conn())).await;
+    drop(conns);
+    Ok(pool)
+}
+
+async fn spread(
+    args: &Args,
+    world: &World,
+    report: &mut Report,
+    pools: &[CeilingPool],
+) -> anyhow::Result<BTreeMap<&'static str, u64>> {
+    let limit = Duration::from_secs(args.max_seconds);
+    let skus: Arc<Vec<String>> = Arc::new((0..args.spread_skus).map(|i| format!("BSP-{i:05}")).collect());
+    insert_products(&world.warehouse, &skus, SPREAD_STOCK, 10).await?;
+    insert_products(&world.ceiling, &skus, SPREAD_STOCK, 10).await?;
+    let clients = args.spread_clients;
+    let mut table = String::from(report::STATS_HEADER);
+    let mut cpu_notes = String::new();
+
+    // Ceiling: the same transaction straight against the database, per pool size.
+    let mut best: Option<(String, Stats)> = None;
+    for &how in pools {
+        let size = how.label();
+        let pool = ceiling_pool(world, how).await?;
+        progress(format!(
+            "spread ceiling: direct SQL, {clients} clients on pool {size}: warm-up"
+        ));
+        sql_phase(&pool, clients, args.warmup, limit, skus.clone()).await;
+        let meter = CpuMeter::start(&procs(world));
+        let s = sql_phase(&pool, clients, args.spread_requests, limit, skus.clone()).await;
+        let cpu = meter.stop();
+        progress(format!("spread ceiling (pool {size}): {}", s.summary()));
+        let _ = write!(table, "\n{}", report::stats_row("ceiling: direct SQL", &size, &s));
+        let _ = writeln!(cpu_notes, "- ceiling, pool {size}: CPU in cores: {}", cpu_line(&cpu));
+        pool.disconnect().await.ok();
+        if best.as_ref().is_none_or(|(_, b)| s.throughput() > b.throughput()) {
+            best = Some((size.clone(), s));
+        }
+    }
+
+    progress(format!("spread: {clients} clients → sales: warm-up"));
+    http_phase(world, clients, args.warmup, limit, skus.clone()).await;
+    let before = books(&world.warehouse, "BSP-%").await?;
+    let meter = CpuMeter::start(&procs(world));
+    let rss = RssSampler::start(world.services.pids());
+    let s = http_phase(world, clients, args.spread_requests, limit, skus.clone()).await;
+    let rss = rss.stop().await;
+    let cpu = meter.stop();
+    progress(format!("spread system: {}", s.summary()));
+    let _ = write!(
+        table,
+        "\n{}",
+        report::stats_row("system: sales", "16 (DB_POOL_MAX)", &s)
+    );
+    let _ = writeln!(cpu_notes, "- system: CPU in cores: {}", cpu_line(&cpu));
+
+    // Correctness: every 200 is one order and one unit less stock; no 5xx.
+    let after = books(&world.warehouse, "BSP-%").await?;
+    let orders = after.2 - before.2;
+    let stock_drop = before.3 - after.3;
+    let ok = orders == s.sold as i64 && stock_drop == s.sold as i64 && s.server_errors == 0 && s.errors() == 0;
+    if !ok {
+        report.failures.push(format!(
+            "spread: {} answered 200 but {orders} orders were recorded and stock fell by {stock_drop}; errors {}",
+            s.sold,
+            s.errors()
+        ));
+    }
+    let (ceil_size, ceil) = best.context("no ceiling pool")?;
+    let ratio = s.throughput() / ceil.throughput();
+    let p99_ratio = s.ms(0.99) / ceil.ms(0.99);
+    report.rows.push([
+        format!("spread ({clients} clients, {} skus)", args.spread_skus),
+        format!("{:.0}/s, p99 {:.1} ms", s.throughput(), s.ms(0.99)),
+        format!(
+            "{:.0}/s, p99 {:.1} ms [pool {ceil_size}]",
+            ceil.throughput(),
+            ceil.ms(0.99)
+        ),
+        format!("{ratio:.2}× thr, {p99_ratio:.2}× p99"),
+        "≥ 0.8× thr, p99 ≤ 2× ceiling p99".into(),
+        report::verdict(ratio >= 0.8 && p99_ratio <= 2.0),
+    ]);
+    report.sections.push(format!(
+        "## spread\n\nQuantity-1 purchases over {} skus with ample stock, {clients} concurrent clients.\n\n{table}\n\n{cpu_notes}\nCheck: {} answered 200, {orders} orders recorded, stock fell by {stock_drop}: {}.",
+        args.spread_skus,
+        s.sold,
+        if ok { "consistent" } else { "**INCONSISTENT**" }
+    ));
+    Ok(rss)
+}
+
+async fn hot(args: &Args, world: &World, report: &mut Report, pools: &[CeilingPool]) -> anyhow::Result<()> {
+    let limit = Duration::from_secs(args.max_seconds);
+    let clients = args.hot_clients;
+    let stock = args.hot_stock;
+    let mut table = String::from(report::STATS_HEADER);
+    let mut notes = String::new();
+
+    let mut best: Option<(String, Stats)> = None;
+    for &how in pools {
+        let size = how.label();
+        // A warm-up sku (sold out quickly), then a fresh sku for the measured phase.
+        let warm = format!("BHOTW-C{}", how.tag());
+        let sku = format!("BHOT-C{}", how.tag());
+        insert_products(&world.ceiling, &[warm.clone(), sku.clone()], stock, 10).await?;
+        let pool = ceiling_pool(world, how).await?;
+        progress(format!(
+            "hot ceiling: direct SQL, {clients} clients on pool {size}: warm-up"
+        ));
+        sql_phase(&pool, clients, args.warmup, limit, Arc::new(vec![warm])).await;
+        let meter = CpuMeter::start(&procs(world));
+        let s = sql_phase(&pool, clients, args.hot_requests, limit, Arc::new(vec![sku.clone()])).await;
+        let cpu = meter.stop();
+        pool.disconnect().await.ok();
+        progress(format!("hot ceiling (pool {size}): {}", s.summary()));
+        let (initial, _, sold, left) = books(&world.ceiling, &sku).await?;
+        let _ = write!(table, "\n{}", report::stats_row("ceiling: direct SQL", &size, &s));
+        let _ = writeln!(
+            notes,
+            "- ceiling, pool {size}: stock {initial}, sold {sold} (200s: {}), left {left}; CPU in cores: {}",
+            s.sold,
+            cpu_line(&cpu)
+        );
+        if sold != s.sold as i64 || sold > initial || left < 0 {
+            report.failures.push(format!(
+                "hot ceiling pool {size}: sold {sold}, 200s {}, stock {initial}",
+                s.sold
+            ));
+        }
+        if best.as_ref().is_none_or(|(_, b)| s.throughput() > b.throughput()) {
+            best = Some((size.clone(), s));
+        }
+    }
+
+    let warm = "BHOTW-SYS".to_string();
+    let sku = "BHOT-SYS".to_string();
+    insert_products(&world.warehouse, &[warm.clone(), sku.clone()], stock, 10).await?;
+    progress(format!(
+        "hot: flash sale, {clients} clients → sales on one sku (stock {stock}): warm-up"
+    ));
+    http_phase(world, clients, args.warmup, limit, Arc::new(vec![warm])).await;
+    let meter = CpuMeter::start(&procs(world));
+    let s = http_phase(world, clients, args.hot_requests, limit, Arc::new(vec![sku.clone()])).await;
+    let cpu = meter.stop();
+    progress(format!("hot system: {}", s.summary()));
+    let _ = write!(
+        table,
+        "\n{}",
+        report::stats_row("system: sales", "16 (DB_POOL_MAX)", &s)
+    );
+    // Restocks complete while the sale runs (production time 0): they count as stock too.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (initial, produced, sold, left) = books(&world.warehouse, &sku).await?;
+    let oversold = (sold - (initial + produced)).max(0);
+    let ok = sold == s.sold as i64 && initial + produced - sold == left && left >= 0 && s.server_errors == 0;
+    let _ = writeln!(
+        notes,
+        "- system: stock {initial} + restocked during the sale {produced} = {}; sold {sold} (200s: {}); left {left}; oversold {oversold}; 5xx {}; CPU in cores: {}",
+        initial + produced,
+        s.sold,
+        s.server_errors,
+        cpu_line(&cpu)
+    );
+    if !ok {
+        report.failures.push(format!(
+            "hot: 200s {}, orders {sold}, stock {initial} + produced {produced}, left {left}, 5xx {}",
+            s.sold, s.server_errors
+        ));
+    }
+    let (ceil_size, ceil) = best.context("no ceiling pool")?;
+    let ratio = s.throughput() / ceil.throughput();
+    report.rows.push([
+        format!("hot ({clients} clients, 1 sku, stock {stock})"),
+        format!(
+            "{:.0}/s, p99 {:.1} ms, oversold {oversold}, 5xx {}",
+            s.throughput(),
+            s.ms(0.99),
+            s.server_errors
+        ),
+        format!(
+            "{:.0}/s, p99 {:.1} ms [pool {ceil_size}]",
+            ceil.throughput(),
+            ceil.ms(0.99)
+        ),
+        format!("{ratio:.2}× thr"),
+        "≥ 0.7×, zero oversell, zero 5xx".into(),
+        report::verdict(ratio >= 0.7 && oversold == 0 && s.server_errors == 0),
+    ]);
+    report.sections.push(format!(
+        "## hot\n\nA flash sale: {clients} concurrent clients buy one unit each of one sku, {} requests against a stock of {stock}; after the stock is gone every purchase takes the shortage path (409, joins the open restock request).\n\n{table}\n\n{notes}\nCheck: {}.",
+        args.hot_requests,
+        if ok { "exactly the stock was sold, no 5xx" } else { "**FAILED**" }
+    ));
+    Ok(())
+}
+
+type RestockRow = (
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+);
+
+async fn restock(args: &Args, world: &World, report: &mut Report, hop_prefix: &str) -> anyhow::Result<()> {
+    let n = args.restock_count;
+    let rate = args.restock_rate;
+    let skus: Vec<String> = (0..n).map(|i| format!("BRS-{i:05}")).collect();
+    insert_products(&world.warehouse, &skus, 0, RESTOCK_REORDER).await?;
+    progress(format!(
+        "restock: {n} out-of-stock purchases on distinct skus at {rate}/s (factory production time 0)"
+    ));
+    let every = Duration::from_secs_f64(1.0 / rate.max(0.1));
+    let t_start = tokio::time::Instant::now();
+    let mut tasks = Vec::new();
+    for (i, sku) in skus.iter().enumerate() {
+        let (http, url, sku) = (world.http.clone(), world.sales_url.clone(), sku.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(t_start + every * i as u32).await;
+            let (outcome, body) = load::checkout(&http, &url, &sku, 1).await;
+            let answered = Utc::now();
+            let id = body
+                .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok())
+                .and_then(|v| v["restock_request_id"].as_str().map(str::to_string));
+            (outcome, id, answered)
+        }));
+    }
+    let mut answers = BTreeMap::new();
+    let mut not_409 = 0;
+    for t in futures::future::join_all(tasks).await {
+        match t? {
+            (load::Outcome::OutOfStock, Some(id), at) => {
+                answers.insert(id, at);
+            }
+            _ => not_409 += 1,
+        }
+    }
+    // Wait until every request is fulfilled (stock back), or 60 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let open = scalar(
+            &world.warehouse,
+            "SELECT COUNT(*) FROM restock_requests WHERE sku LIKE ? AND fulfilled_at IS NULL",
+            "BRS-%",
+        )
+        .await?;
+        if open == 0 || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rows: Vec<RestockRow> = {
+        let mut conn = world.warehouse.get_conn().await?;
+        conn.query(
+            "SELECT r.id, r.requested_at, o.published_at, r.ordered_at, r.produced_at, r.fulfilled_at \
+             FROM restock_requests r LEFT JOIN outbox o ON o.aggregate_id = r.id AND o.topic = 'stock_empty' \
+             WHERE r.sku LIKE 'BRS-%'",
+        )
+        .await?
+    };
+    let ms = |a: NaiveDateTime, b: NaiveDateTime| (b - a).num_microseconds().unwrap_or_default() as f64 / 1000.0;
+    let mut stages: [Vec<f64>; 6] = Default::default();
+    let mut unfinished = 0;
+    for (id, requested, published, ordered, produced, fulfilled) in &rows {
+        let (Some(p), Some(o), Some(d), Some(f), Some(answered)) =
+            (published, ordered, produced, fulfilled, answers.get(id))
+        else {
+            unfinished += 1;
+            continue;
+        };
+        let answered = answered.naive_utc();
+        stages[0].push(ms(*requested, answered));
+        stages[1].push(ms(*requested, *p));
+        stages[2].push(ms(*p, *o));
+        stages[3].push(ms(*o, *d));
+        stages[4].push(ms(*d, *f));
+        stages[5].push(ms(answered, *f));
+    }
+    let stock_back = scalar(
+        &world.warehouse,
+        "SELECT COUNT(*) FROM products WHERE sku LIKE ? AND stock = 10",
+        "BRS-%",
+    )
+    .await?;
+
+    // The floor: the bare hops through a private topology, same count and rate.
+    progress(format!(
+        "restock floor: bare SNS → SQS → SNS → SQS hops (prefix {hop_prefix}), {n} chains at {rate}/s"
+    ));
+    let hop_aws = AwsSettings {
+        aws_endpoint_url: args.aws_endpoint.clone(),
+        aws_region: "us-east-1".into(),
+        stockflow_prefix: hop_prefix.to_string(),
+    };
+    let sdk = aws::sdk_config(&hop_aws).await;
+    let (sns, sqs) = (aws_sdk_sns::Client::new(&sdk), aws_sdk_sqs::Client::new(&sdk));
+    let res = Resources::new(&hop_aws);
+    let topology = ceiling::Topology {
+        stock_empty_arn: res.topic_arn(&sns, names::STOCK_EMPTY_TOPIC).await?,
+        stock_arrival_arn: res.topic_arn(&sns, names::STOCK_ARRIVAL_TOPIC).await?,
+        stock_queue: res.queue_url(&sqs, names::STOCK_QUEUE).await?,
+        stock_inc_queue: res.queue_url(&sqs, names::STOCK_INC_QUEUE).await?,
+    };
+    let hops = ceiling::hops(sns, sqs, topology, n, rate, 20).await?;
+    let mut h1: Vec<f64> = hops.chains.iter().map(|c| c.0).collect();
+    let mut h2: Vec<f64> = hops.chains.iter().map(|c| c.1 - c.0).collect();
+    let mut h3: Vec<f64> = hops.chains.iter().map(|c| c.2 - c.1).collect();
+    let mut hall: Vec<f64> = hops.chains.iter().map(|c| c.2).collect();
+    let floor = ceiling::hop_quantiles(&mut hall);
+
+    let names = [
+        "requested → 409 answer (commit + HTTP)",
+        "requested → published (outbox relay: SNS publish of stock_empty)",
+        "published → ordered (SNS → stock_queue → stock-worker → factory order)",
+        "ordered → produced (factory production line, production time 0)",
+        "produced → fulfilled (factory outbox → SNS → stock_inc_queue → stock-inc-worker tx)",
+        "**409 answer → stock back (fulfilled_at), end to end**",
+    ];
+    let mut table = String::from("| stage | p50 ms | p95 ms | max ms |\n|---|---|---|---|\n");
+    let mut e2e = (0.0, 0.0, 0.0);
+    for (i, name) in names.iter().enumerate() {
+        let q = ceiling::hop_quantiles(&mut stages[i]);
+        if i == 5 {
+            e2e = q;
+        }
+        let _ = writeln!(table, "| {name} | {:.1} | {:.1} | {:.1} |", q.0, q.1, q.2);
+    }
+    let mut floor_table = String::from("| bare hop | p50 ms | p95 ms | max ms |\n|---|---|---|---|\n");
+    for (name, v) in [
+        ("SNS publish → SQS receive (stock_empty → stock_queue)", &mut h1),
+        ("SNS publish (stock_arrival), after receive", &mut h2),
+        ("→ SQS receive (stock_inc_queue)", &mut h3),
+    ] {
+        let q = ceiling::hop_quantiles(v);
+        let _ = writeln!(floor_table, "| {name} | {:.1} | {:.1} | {:.1} |", q.0, q.1, q.2);
+    }
+    let _ = writeln!(
+        floor_table,
+        "| **all four hops, end to end** | {:.1} | {:.1} | {:.1} |",
+        floor.0, floor.1, floor.2
+    );
+    let ok = not_409 == 0 && unfinished == 0 && stock_back == n as i64 && hops.lost == 0;
+    if !ok {
+        report.failures.push(format!(
+            "restock: {not_409} purchases not answered 409, {unfinished} requests not fulfilled within 60 s, {stock_back}/{n} skus back in stock, {} bare-hop chains lost",
+            hops.lost
+        ));
+    }
+    let ratio = e2e.0 / floor.0.max(1e-9);
+    report.rows.push([
+        format!("restock ({n} skus at {rate}/s)"),
+        format!("median {:.0} ms (p95 {:.0})", e2e.0, e2e.1),
+        format!("median {:.0} ms (p95 {:.0}), bare hops", floor.0, floor.1),
+        format!("{ratio:.2}× median"),
+        "median ≤ 2× bare-hop floor".into(),
+        report::verdict(ratio <= 2.0),
+    ]);
+    report.sections.push(format!(
+        "## restock\n\n{n} out-of-stock purchases on distinct skus, {rate} per second; factory production time 0. Stages from the restock request's timestamps (`requested_at`, the outbox row's `published_at`, `ordered_at`, `produced_at`, `fulfilled_at`) and the client's clock at the 409 answer (one machine, one clock).\n\n{table}\nFloor: the same count and rate of bare chains through a private topology (one long-polling receive loop per queue, 20 s wait, as the workers):\n\n{floor_table}\nCheck: {} answered 409, {} of {n} fulfilled, {stock_back} skus back in stock; {} bare chains lost: {}.",
+        answers.len(),
+        n - unfinished,
+        hops.lost,
+        if ok { "all restocked" } else { "**FAILED**" }
+    ));
+    Ok(())
+}
+
+/// A knob: its name, extra sales environment, and a global innodb_flush_log_at_trx_commit.
+type Knob = (&'static str, Vec<(String, String)>, Option<u8>);
+
+/// Knobs: sales restarted under each setting, short spread and hot phases each.
+async fn sweep(args: &Args, world: &mut World, report: &mut Report) -> anyhow::Result<()> {
+    let limit = Duration::from_secs(args.max_seconds);
+    let knobs: Vec<Knob> = vec![
+        (
+            "defaults (DB_POOL_MAX=16, SALES_WORKERS=cores, RUST_LOG=info)",
+            vec![],
+            None,
+        ),
+        ("DB_POOL_MAX=4", vec![("DB_POOL_MAX".into(), "4".into())], None),
+        ("DB_POOL_MAX=64", vec![("DB_POOL_MAX".into(), "64".into())], None),
+        ("SALES_WORKERS=1", vec![("SALES_WORKERS".into(), "1".into())], None),
+        (
+            "RUST_LOG=warn (no log line per sale)",
+            vec![("RUST_LOG".into(), "warn".into())],
+            None,
+        ),
+        (
+            "innodb_flush_log_at_trx_commit=2 (global, restored after)",
+            vec![],
+            Some(2),
+        ),
+    ];
+    let skus: Arc<Vec<String>> = Arc::new((0..args.spread_skus).map(|i| format!("BSP-{i:05}")).collect());
+    let mut table = String::from(
+        "| knob | spread /s | spread p99 ms | hot /s | hot p99 ms | hot 5xx |\n|---|---|---|---|---|---|\n",
+    );
+    let original_flush: Option<u8> = {
+        let mut conn = world.admin.get_conn().await?;
+        conn.query_first("SELECT @@GLOBAL.innodb_flush_log_at_trx_commit")
+            .await?
+    };
+    for (k, (name, env, flush)) in knobs.into_iter().enumerate() {
+        progress(format!("sweep: {name}"));
+        world.services.restart_sales(&env).await?;
+        if let Some(v) = flush {
+            let mut conn = world.admin.get_conn().await?;
+            conn.query_drop(format!("SET GLOBAL innodb_flush_log_at_trx_commit = {v}"))
+                .await?;
+        }
+        let world = &*world;
+        let result = async {
+            http_phase(world, args.spread_clients, args.warmup, limit, skus.clone()).await;
+            let spread = http_phase(world, args.spread_clients, args.sweep_requests, limit, skus.clone()).await;
+            let sku = format!("BHOTK-{k}");
+            insert_products(
+                &world.warehouse,
+                std::slice::from_ref(&sku),
+                args.sweep_requests as i64 / 4,
+                10,
+            )
+            .await?;
+            let hot = http_phase(world, args.hot_clients, args.sweep_requests, limit, Arc::new(vec![sku])).await;
+            anyhow::Ok((spread, hot))
+        }
+        .await;
+        if flush.is_some()
+            && let Some(orig) = original_flush
+        {
+            let mut conn = world.admin.get_conn().await?;
+            conn.query_drop(format!("SET GLOBAL innodb_flush_log_at_trx_commit = {orig}"))
+                .await?;
+            progress(format!("sweep: innodb_flush_log_at_trx_commit restored to {orig}"));
+        }
+        let (spread, hot) = result?;
+        progress(format!(
+            "sweep {name}: spread {} | hot {}",
+            spread.summary(),
+            hot.summary()
+        ));
+        let _ = writeln!(
+            table,
+            "| {name} | {:.0} | {:.1} | {:.0} | {:.1} | {} |",
+            spread.throughput(),
+            spread.ms(0.99),
+            hot.throughput(),
+            hot.ms(0.99),
+            hot.server_errors
+        );
+    }
+    world.services.restart_sales(&[]).await?;
+    report.sections.push(format!(
+        "## Knobs\n\nSales restarted under each setting; {} spread requests ({} clients) and {} hot requests ({} clients, stock a quarter of that) each, after {} warm-up requests. Same machine, same moment, so compare rows with each other.\n\n{table}",
+        args.sweep_requests, args.spread_clients, args.sweep_requests, args.hot_clients, args.warmup
+    ));
+    Ok(())
+}
