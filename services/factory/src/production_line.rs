@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mysql_async::Pool;
 use std::sync::Arc;
-use stockflow_shared::outbox::OutboxSignal;
+use stockflow_shared::outbox::Outbox;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -18,11 +18,11 @@ const LONGEST_NAP: Duration = Duration::from_secs(1);
 pub struct ProductionLine {
     pool: Pool,
     new_order: Arc<Notify>,
-    outbox: OutboxSignal,
+    outbox: Outbox,
 }
 
 impl ProductionLine {
-    pub fn new(pool: Pool, new_order: Arc<Notify>, outbox: OutboxSignal) -> Self {
+    pub fn new(pool: Pool, new_order: Arc<Notify>, outbox: Outbox) -> Self {
         Self {
             pool,
             new_order,
@@ -40,9 +40,9 @@ impl ProductionLine {
             }
             nap = match store::complete_due(&self.pool).await {
                 Ok((completed, until_next)) => {
-                    if completed > 0 {
-                        tracing::info!(completed, "production finished");
-                        self.outbox.notify();
+                    if !completed.is_empty() {
+                        tracing::info!(completed = completed.len(), "production finished");
+                        self.outbox.publish_committed(completed);
                     }
                     until_next.unwrap_or(LONGEST_NAP).min(LONGEST_NAP)
                 }

@@ -11,7 +11,7 @@ use actix_web::{App, HttpServer, web};
 use mysql_async::Pool;
 use stockflow_shared::aws::{self, Resources, names};
 use stockflow_shared::health::{self, Readiness};
-use stockflow_shared::outbox::{OutboxSignal, Relay};
+use stockflow_shared::outbox::{Outbox, Relay};
 use stockflow_shared::publisher::Publisher;
 use stockflow_shared::{db, problem, request_id};
 use tokio::sync::Notify;
@@ -47,15 +47,14 @@ impl Application {
             &[names::STOCK_ARRIVAL_TOPIC],
         )
         .await?;
-        let signal = OutboxSignal::default();
+        let outbox = Outbox::new(pool.clone(), publisher.clone());
         let relay = Relay::new(
             pool.clone(),
             publisher.clone(),
-            signal.clone(),
             Duration::from_millis(settings.outbox_sweep_ms),
         );
         let new_order = Arc::new(Notify::new());
-        let line = ProductionLine::new(pool.clone(), new_order.clone(), signal);
+        let line = ProductionLine::new(pool.clone(), new_order.clone(), outbox);
         let production_time = Duration::try_from_secs_f64(settings.factory_production_seconds)
             .map_err(|_| anyhow::anyhow!("FACTORY_PRODUCTION_SECONDS must be a number of seconds ≥ 0"))?;
 

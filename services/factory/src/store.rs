@@ -5,8 +5,9 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Pool};
+use stockflow_shared::db;
 use stockflow_shared::events::StockArrival;
-use stockflow_shared::{db, outbox};
+use stockflow_shared::outbox::{self, Enqueued};
 use uuid::Uuid;
 
 use crate::manufacture_request::ManufactureRequest;
@@ -137,9 +138,9 @@ async fn find_by_key(conn: &mut Conn, key: Option<&str>) -> anyhow::Result<Optio
 }
 
 /// Completes every order whose production time is over, each with its
-/// `stock_arrival` event in the same transaction. Returns how many it completed and
-/// how long until the next order is due.
-pub async fn complete_due(pool: &Pool) -> anyhow::Result<(usize, Option<Duration>)> {
+/// `stock_arrival` event in the same transaction. Returns the committed events (to
+/// publish) and how long until the next order is due.
+pub async fn complete_due(pool: &Pool) -> anyhow::Result<(Vec<Enqueued>, Option<Duration>)> {
     let mut conn = pool.get_conn().await?;
     let mut tx = conn.start_transaction(db::tx_opts()).await?;
     let due: Vec<(String, String, String, u32, NaiveDateTime, String)> = tx
@@ -149,7 +150,7 @@ pub async fn complete_due(pool: &Pool) -> anyhow::Result<(usize, Option<Duration
             (Utc::now().naive_utc(),),
         )
         .await?;
-    let completed = due.len();
+    let mut completed = Vec::with_capacity(due.len());
     for (id, message_group_id, product_id, quantity, created_at, correlation_id) in due {
         let produced_at = Utc::now();
         tx.exec_drop(
@@ -165,7 +166,7 @@ pub async fn complete_due(pool: &Pool) -> anyhow::Result<(usize, Option<Duration
             ordered_at: created_at.and_utc(),
             produced_at,
         };
-        outbox::enqueue(&mut tx, &event, &id, &correlation_id).await?;
+        completed.push(outbox::enqueue(&mut tx, &event, &id, &correlation_id).await?);
     }
     let next: Option<NaiveDateTime> = tx
         .query_first("SELECT MIN(ready_at) FROM production_orders WHERE completed_at IS NULL")

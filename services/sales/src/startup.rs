@@ -10,7 +10,7 @@ use actix_web::{App, HttpServer, web};
 use mysql_async::Pool;
 use stockflow_shared::aws::{self, Resources, names};
 use stockflow_shared::health::{self, Readiness};
-use stockflow_shared::outbox::{OutboxSignal, Relay};
+use stockflow_shared::outbox::{Outbox, Relay};
 use stockflow_shared::publisher::Publisher;
 use stockflow_shared::{db, problem, request_id, warehouse};
 use tokio_util::sync::CancellationToken;
@@ -34,11 +34,10 @@ impl Application {
         let resources = Resources::new(&settings.aws);
         let publisher =
             Publisher::open(aws_sdk_sns::Client::new(&sdk), &resources, &[names::STOCK_EMPTY_TOPIC]).await?;
-        let signal = OutboxSignal::default();
+        let outbox = Outbox::new(pool.clone(), publisher.clone());
         let relay = Relay::new(
             pool.clone(),
             publisher.clone(),
-            signal.clone(),
             Duration::from_millis(settings.outbox_sweep_ms),
         );
 
@@ -55,13 +54,13 @@ impl Application {
             publisher,
         });
         let pool_data = web::Data::new(pool.clone());
-        let signal = web::Data::new(signal);
+        let outbox = web::Data::new(outbox);
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(stockflow_shared::metrics::middleware))
                 .wrap(from_fn(request_id::middleware))
                 .app_data(pool_data.clone())
-                .app_data(signal.clone())
+                .app_data(outbox.clone())
                 .app_data(readiness.clone())
                 .configure(health::routes::<SalesReadiness>)
                 .configure(|cfg| stockflow_shared::openapi::routes(cfg, crate::ApiDoc::openapi()))

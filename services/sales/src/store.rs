@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, Transaction};
 use serde::Serialize;
+use stockflow_shared::db;
 use stockflow_shared::events::StockEmpty;
-use stockflow_shared::{db, outbox};
+use stockflow_shared::outbox::{self, Enqueued};
 use uuid::Uuid;
 
 use crate::answer;
@@ -43,11 +44,12 @@ pub enum Checkout {
         order_id: u64,
         remaining_stock: i64,
     },
-    /// Out of stock: the restock request now open for the sku, and whether this
-    /// purchase opened it (else it joined one already open).
+    /// Out of stock: the restock request now open for the sku; `event` is its
+    /// `stock_empty` event if this purchase opened it (to publish after commit), `None`
+    /// if it joined a request already open.
     OutOfStock {
         restock_request_id: String,
-        opened: bool,
+        event: Option<Enqueued>,
     },
     UnknownSku,
 }
@@ -316,7 +318,7 @@ async fn record_shortage(
         .await?;
         return Ok(Checkout::OutOfStock {
             restock_request_id: id,
-            opened: false,
+            event: None,
         });
     }
     let id = Uuid::new_v4();
@@ -335,11 +337,11 @@ async fn record_shortage(
         requester: request.requester.clone(),
         requested_at,
     };
-    outbox::enqueue(tx, &event, &id.to_string(), correlation_id)
+    let enqueued = outbox::enqueue(tx, &event, &id.to_string(), correlation_id)
         .await
         .map_err(|err| mysql_async::Error::Other(err.into()))?;
     Ok(Checkout::OutOfStock {
         restock_request_id: id.to_string(),
-        opened: true,
+        event: Some(enqueued),
     })
 }

@@ -1,27 +1,43 @@
 //! The transactional outbox: an event is written to the `outbox` table in the same
-//! transaction as the state change it announces, and a relay publishes it to SNS.
+//! transaction as the state change it announces, and published to SNS after commit.
 //!
-//! The relay wakes right after a commit (`OutboxSignal::notify`) and also sweeps on a
-//! timer, so an event whose first publish failed (SNS down, a crash after commit) is
-//! published later, never lost. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so
-//! replicas of a service share the work without publishing a row twice in the normal
-//! case; consumers are idempotent for the rare case (a crash between publish and mark).
+//! Two paths publish, so an event is delayed at worst, never lost:
+//! - the fast path: right after its commit the caller hands the event to
+//!   [`Outbox::publish_committed`], which publishes it in the background and marks the
+//!   row (no extra transaction on the critical path);
+//! - the sweeper ([`Relay`]): every `OUTBOX_SWEEP_MS` it claims rows still unpublished
+//!   after a grace period (the fast path failed: SNS down, a crash after commit) with
+//!   `FOR UPDATE SKIP LOCKED`, publishes them in batches and marks them together.
+//!
+//! Rare duplicates (a crash between publish and mark, a fast path slower than the grace
+//! period) are harmless: every consumer is idempotent.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, Transaction};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::Event;
-use crate::publisher::Publisher;
+use crate::publisher::{BatchEntry, Publisher};
 
-/// How many rows one relay pass claims.
+/// How many rows one sweep claims.
 const BATCH: usize = 50;
+/// Rows younger than this are left to the fast path.
+const FAST_PATH_GRACE: Duration = Duration::from_secs(2);
 /// Published rows older than this are pruned.
 const KEEP_PUBLISHED_DAYS: u32 = 7;
+
+/// An event written in a transaction; publish it once that transaction committed.
+#[derive(Debug, Clone)]
+pub struct Enqueued {
+    id: u64,
+    topic: &'static str,
+    event_type: &'static str,
+    correlation_id: String,
+    payload: String,
+}
 
 /// Writes `event` to the outbox inside the caller's transaction.
 pub async fn enqueue<E: Event>(
@@ -29,47 +45,90 @@ pub async fn enqueue<E: Event>(
     event: &E,
     aggregate_id: &str,
     correlation_id: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Enqueued> {
     let payload = serde_json::to_string(event)?;
     tx.exec_drop(
         "INSERT INTO outbox (topic, event_type, aggregate_id, correlation_id, payload) VALUES (?, ?, ?, ?, ?)",
-        (E::TOPIC, E::TYPE, aggregate_id, correlation_id, payload),
+        (E::TOPIC, E::TYPE, aggregate_id, correlation_id, &payload),
     )
     .await?;
-    Ok(())
+    Ok(Enqueued {
+        id: tx.last_insert_id().unwrap_or_default(),
+        topic: E::TOPIC,
+        event_type: E::TYPE,
+        correlation_id: correlation_id.to_string(),
+        payload,
+    })
 }
 
-/// Wakes the relay after a commit that enqueued something.
-#[derive(Clone, Default)]
-pub struct OutboxSignal(Arc<Notify>);
+/// The fast path: publishes committed events in the background.
+#[derive(Clone)]
+pub struct Outbox {
+    pool: Pool,
+    publisher: Publisher,
+}
 
-impl OutboxSignal {
-    pub fn notify(&self) {
-        self.0.notify_one();
+impl Outbox {
+    pub fn new(pool: Pool, publisher: Publisher) -> Self {
+        Self { pool, publisher }
+    }
+
+    /// Publishes and marks events whose transaction has committed. A failure is
+    /// logged and left to the sweeper.
+    pub fn publish_committed(&self, events: Vec<Enqueued>) {
+        if events.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            for event in events {
+                if let Err(err) = this.publish_one(&event).await {
+                    tracing::warn!(error = %format!("{err:#}"), outbox_id = event.id, "publishing after commit failed; the outbox sweeper will retry");
+                }
+            }
+        });
+    }
+
+    async fn publish_one(&self, event: &Enqueued) -> anyhow::Result<()> {
+        self.publisher
+            .publish_raw(
+                event.topic,
+                event.event_type,
+                &event.correlation_id,
+                event.payload.clone(),
+            )
+            .await?;
+        metrics::counter!("outbox_published_total", "topic" => event.topic, "path" => "fast").increment(1);
+        let mut conn = self.pool.get_conn().await?;
+        conn.exec_drop(
+            "UPDATE outbox SET published_at = CURRENT_TIMESTAMP(6), attempts = attempts + 1 \
+             WHERE id = ? AND published_at IS NULL",
+            (event.id,),
+        )
+        .await?;
+        Ok(())
     }
 }
 
-/// Publishes outbox rows until shut down.
+/// The sweeper: publishes what the fast path left, until shut down.
 pub struct Relay {
     pool: Pool,
     publisher: Publisher,
-    signal: OutboxSignal,
     sweep_every: Duration,
 }
 
 type Row = (u64, String, String, String, String, chrono::NaiveDateTime);
 
 impl Relay {
-    pub fn new(pool: Pool, publisher: Publisher, signal: OutboxSignal, sweep_every: Duration) -> Self {
+    pub fn new(pool: Pool, publisher: Publisher, sweep_every: Duration) -> Self {
         Self {
             pool,
             publisher,
-            signal,
             sweep_every,
         }
     }
 
-    /// Runs until `shutdown`; publishes what is pending once more before returning.
+    /// Runs until `shutdown`; publishes everything pending once more before returning.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut failures = 0u32;
         let mut last_prune = tokio::time::Instant::now();
@@ -81,32 +140,31 @@ impl Relay {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = self.signal.0.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
-            failures = match self.drain().await {
+            failures = match self.drain(FAST_PATH_GRACE).await {
                 Ok(()) => 0,
                 Err(err) => {
-                    tracing::warn!(error = %format!("{err:#}"), "outbox relay: publishing failed; will retry");
+                    tracing::warn!(error = %format!("{err:#}"), "outbox sweeper: publishing failed; will retry");
                     failures.saturating_add(1)
                 }
             };
             if last_prune.elapsed() > Duration::from_secs(3600) {
                 last_prune = tokio::time::Instant::now();
                 if let Err(err) = self.prune().await {
-                    tracing::warn!(error = %format!("{err:#}"), "outbox relay: pruning failed");
+                    tracing::warn!(error = %format!("{err:#}"), "outbox sweeper: pruning failed");
                 }
             }
         }
-        if let Err(err) = self.drain().await {
-            tracing::warn!(error = %format!("{err:#}"), "outbox relay: pending events stay for the next start");
+        if let Err(err) = self.drain(Duration::ZERO).await {
+            tracing::warn!(error = %format!("{err:#}"), "outbox sweeper: pending events stay for the next start");
         }
     }
 
-    /// Publishes batches until nothing is pending, then records what is left.
-    pub async fn drain(&self) -> anyhow::Result<()> {
+    /// Publishes rows older than `grace` until none is left, then records the backlog.
+    async fn drain(&self, grace: Duration) -> anyhow::Result<()> {
         let drained = async {
-            while self.publish_batch().await? == BATCH {}
+            while self.sweep_batch(grace).await? == BATCH {}
             anyhow::Ok(())
         }
         .await;
@@ -117,51 +175,64 @@ impl Relay {
         drained
     }
 
-    /// Claims, publishes and marks one batch; returns how many rows it claimed.
-    async fn publish_batch(&self) -> anyhow::Result<usize> {
+    /// Claims one batch, publishes it (SNS batches per topic) and marks what went out
+    /// with one statement; returns how many rows it claimed.
+    async fn sweep_batch(&self, grace: Duration) -> anyhow::Result<usize> {
         let mut conn = self.pool.get_conn().await?;
         let mut tx = conn.start_transaction(crate::db::tx_opts()).await?;
         let rows: Vec<Row> = tx
             .exec(
                 "SELECT id, topic, event_type, correlation_id, payload, created_at FROM outbox \
-                 WHERE published_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
-                (BATCH,),
+                 WHERE published_at IS NULL AND created_at < CURRENT_TIMESTAMP(6) - INTERVAL ? MICROSECOND \
+                 ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+                (grace.as_micros() as u64, BATCH),
             )
             .await?;
         let claimed = rows.len();
-        let mut first_error = None;
+        let mut by_topic: BTreeMap<String, Vec<BatchEntry>> = BTreeMap::new();
         for (id, topic, event_type, correlation_id, payload, created_at) in rows {
-            match self
-                .publisher
-                .publish_raw(&topic, &event_type, &correlation_id, payload)
-                .await
-            {
-                Ok(_) => {
-                    let lag = (chrono::Utc::now().naive_utc() - created_at).as_seconds_f64();
-                    metrics::histogram!("outbox_publish_lag_seconds", "topic" => topic.clone()).record(lag);
-                    metrics::counter!("outbox_published_total", "topic" => topic).increment(1);
-                    tx.exec_drop(
-                        "UPDATE outbox SET published_at = CURRENT_TIMESTAMP(6), attempts = attempts + 1 WHERE id = ?",
-                        (id,),
-                    )
-                    .await?;
-                }
-                Err(err) => {
-                    metrics::counter!("outbox_publish_failures_total", "topic" => topic).increment(1);
-                    let message: String = format!("{err:#}").chars().take(1000).collect();
-                    tx.exec_drop(
-                        "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
-                        (message, id),
-                    )
-                    .await?;
-                    first_error = Some(err);
-                    break;
+            let lag = (chrono::Utc::now().naive_utc() - created_at).as_seconds_f64();
+            metrics::histogram!("outbox_publish_lag_seconds", "topic" => topic.clone()).record(lag);
+            by_topic.entry(topic).or_default().push(BatchEntry {
+                id,
+                event_type,
+                correlation_id,
+                payload,
+            });
+        }
+        let mut published = Vec::new();
+        let mut first_error = None;
+        for (topic, entries) in by_topic {
+            for (id, result) in self.publisher.publish_batch(&topic, entries).await {
+                match result {
+                    Ok(()) => {
+                        metrics::counter!("outbox_published_total", "topic" => topic.clone(), "path" => "sweep")
+                            .increment(1);
+                        published.push(id);
+                    }
+                    Err(message) => {
+                        metrics::counter!("outbox_publish_failures_total", "topic" => topic.clone()).increment(1);
+                        let message: String = message.chars().take(1000).collect();
+                        tx.exec_drop(
+                            "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                            (&message, id),
+                        )
+                        .await?;
+                        first_error.get_or_insert(message);
+                    }
                 }
             }
         }
+        if !published.is_empty() {
+            let ids = published.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+            tx.query_drop(format!(
+                "UPDATE outbox SET published_at = CURRENT_TIMESTAMP(6), attempts = attempts + 1 WHERE id IN ({ids})"
+            ))
+            .await?;
+        }
         tx.commit().await?;
         match first_error {
-            Some(err) => Err(err),
+            Some(message) => Err(anyhow::anyhow!(message)),
             None => Ok(claimed),
         }
     }

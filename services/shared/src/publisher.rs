@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use anyhow::Context;
-use aws_sdk_sns::types::MessageAttributeValue;
+use aws_sdk_sns::error::DisplayErrorContext;
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
 use crate::aws::Resources;
 use crate::events::{ATTR_CORRELATION_ID, ATTR_EVENT_TYPE, Event};
@@ -50,6 +51,57 @@ impl Publisher {
         Ok(out.message_id.unwrap_or_default())
     }
 
+    /// Publishes serialized events to one topic with SNS PublishBatch (ten per call);
+    /// returns each entry's id with its result, so partial failures are seen.
+    pub async fn publish_batch(&self, topic: &str, entries: Vec<BatchEntry>) -> Vec<(u64, Result<(), String>)> {
+        let mut results = Vec::with_capacity(entries.len());
+        let Some(arn) = self.topic_arns.get(topic) else {
+            let error = format!("publisher was not opened for topic `{topic}`");
+            return entries.iter().map(|e| (e.id, Err(error.clone()))).collect();
+        };
+        for chunk in entries.chunks(10) {
+            let request: Result<Vec<_>, String> = chunk
+                .iter()
+                .map(|e| {
+                    PublishBatchRequestEntry::builder()
+                        .id(e.id.to_string())
+                        .message(&e.payload)
+                        .message_attributes(ATTR_EVENT_TYPE, string_attribute(&e.event_type)?)
+                        .message_attributes(ATTR_CORRELATION_ID, string_attribute(&e.correlation_id)?)
+                        .build()
+                        .map_err(anyhow::Error::from)
+                })
+                .collect::<anyhow::Result<_>>()
+                .map_err(|err| format!("{err:#}"));
+            let sent = match request {
+                Ok(request) => self
+                    .sns
+                    .publish_batch()
+                    .topic_arn(arn)
+                    .set_publish_batch_request_entries(Some(request))
+                    .send()
+                    .await
+                    .map_err(|err| format!("publishing to `{topic}` failed: {}", DisplayErrorContext(&err))),
+                Err(err) => Err(err),
+            };
+            match sent {
+                Ok(out) => {
+                    let failed: HashMap<&str, String> = out
+                        .failed()
+                        .iter()
+                        .map(|f| (f.id(), format!("{}: {}", f.code(), f.message().unwrap_or_default())))
+                        .collect();
+                    for e in chunk {
+                        let result = failed.get(e.id.to_string().as_str()).cloned().map_or(Ok(()), Err);
+                        results.push((e.id, result));
+                    }
+                }
+                Err(error) => results.extend(chunk.iter().map(|e| (e.id, Err(error.clone())))),
+            }
+        }
+        results
+    }
+
     /// Serializes and publishes an event to its topic.
     pub async fn publish<E: Event>(&self, event: &E, correlation_id: &str) -> anyhow::Result<String> {
         let body = serde_json::to_string(event)?;
@@ -63,6 +115,15 @@ impl Publisher {
         }
         Ok(())
     }
+}
+
+/// One serialized event of a batch, with the outbox row id it came from.
+#[derive(Debug, Clone)]
+pub struct BatchEntry {
+    pub id: u64,
+    pub event_type: String,
+    pub correlation_id: String,
+    pub payload: String,
 }
 
 fn string_attribute(value: &str) -> anyhow::Result<MessageAttributeValue> {

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use mysql_async::Pool;
-use stockflow_shared::outbox::OutboxSignal;
+use stockflow_shared::outbox::Outbox;
 use stockflow_shared::problem::Problem;
 use stockflow_shared::request_id::RequestId;
 
@@ -37,7 +37,7 @@ const REPLAYED: &str = "idempotency-replayed";
     ))]
 pub async fn checkout(
     pool: web::Data<Pool>,
-    outbox: web::Data<OutboxSignal>,
+    outbox: web::Data<Outbox>,
     request_id: RequestId,
     http: HttpRequest,
     body: web::Payload,
@@ -72,15 +72,14 @@ pub async fn checkout(
             remaining_stock,
         } => {
             metrics::counter!("sales_checkouts_total", "outcome" => "sold").increment(1);
-            tracing::info!(sku = %request.sku, quantity = request.quantity.get(), order_id, remaining_stock, "sold")
+            tracing::debug!(sku = %request.sku, quantity = request.quantity.get(), order_id, remaining_stock, "sold")
         }
         Checkout::OutOfStock {
             restock_request_id,
-            opened,
+            event,
         } => {
-            if *opened {
-                outbox.notify();
-            }
+            let opened = event.is_some();
+            outbox.publish_committed(event.iter().cloned().collect());
             metrics::counter!("sales_checkouts_total", "outcome" => "out_of_stock").increment(1);
             tracing::info!(sku = %request.sku, quantity = request.quantity.get(), %restock_request_id, opened, "out of stock");
         }
