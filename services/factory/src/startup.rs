@@ -1,7 +1,6 @@
 //! Builds the Factory API from its settings: database (migrated), SNS publisher,
 //! production line, outbox relay and HTTP server. Port 0 gives a free port (tests).
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,13 +57,7 @@ impl Application {
         let production_time = Duration::try_from_secs_f64(settings.factory_production_seconds)
             .map_err(|_| anyhow::anyhow!("FACTORY_PRODUCTION_SECONDS must be a number of seconds ≥ 0"))?;
 
-        let listener = TcpListener::bind((settings.http.bind_host.as_str(), settings.factory_port)).map_err(|err| {
-            anyhow::anyhow!(
-                "cannot listen on {}:{}: {err} (is another factory running? set FACTORY_PORT)",
-                settings.http.bind_host,
-                settings.factory_port
-            )
-        })?;
+        let listener = settings.http.listen(settings.factory_port, "factory", "FACTORY_PORT")?;
         let port = listener.local_addr()?.port();
         let readiness = web::Data::new(FactoryReadiness {
             pool: pool.clone(),

@@ -1,7 +1,6 @@
 //! Builds the Sales API from its settings: database (migrated), SNS publisher,
 //! outbox relay and HTTP server. Binding port 0 gives a free port (tests).
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -41,13 +40,7 @@ impl Application {
             Duration::from_millis(settings.outbox_sweep_ms),
         );
 
-        let listener = TcpListener::bind((settings.http.bind_host.as_str(), settings.sales_port)).map_err(|err| {
-            anyhow::anyhow!(
-                "cannot listen on {}:{}: {err} (is another sales running? set SALES_PORT)",
-                settings.http.bind_host,
-                settings.sales_port
-            )
-        })?;
+        let listener = settings.http.listen(settings.sales_port, "sales", "SALES_PORT")?;
         let port = listener.local_addr()?.port();
         let readiness = web::Data::new(SalesReadiness {
             pool: pool.clone(),

@@ -72,6 +72,19 @@ pub struct HttpSettings {
     pub bind_host: String,
 }
 
+impl HttpSettings {
+    /// Binds `port` on the configured host (0 picks a free port); the error names the
+    /// variable to change.
+    pub fn listen(&self, port: u16, service: &str, port_variable: &str) -> anyhow::Result<std::net::TcpListener> {
+        std::net::TcpListener::bind((self.bind_host.as_str(), port)).with_context(|| {
+            format!(
+                "{service} cannot listen on {}:{port} (is another {service} running? set {port_variable} or BIND_HOST)",
+                self.bind_host
+            )
+        })
+    }
+}
+
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {

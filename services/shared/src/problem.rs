@@ -86,11 +86,23 @@ impl ResponseError for Problem {
     }
 }
 
+/// The largest request body the services read.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Reads a request body of at most [`BODY_LIMIT`] bytes, as a problem otherwise.
+pub async fn read_body(payload: actix_web::web::Payload) -> Result<actix_web::web::Bytes, Problem> {
+    payload
+        .to_bytes_limited(BODY_LIMIT)
+        .await
+        .map_err(|_| Problem::body_too_large(BODY_LIMIT))?
+        .map_err(|err| Problem::malformed_body(format!("cannot read the body: {err}")))
+}
+
 /// JSON extractor settings whose errors are problems too (400 for a body that is not
 /// JSON, 422 for JSON of the wrong shape).
 pub fn json_config() -> actix_web::web::JsonConfig {
     actix_web::web::JsonConfig::default()
-        .limit(64 * 1024)
+        .limit(BODY_LIMIT)
         .error_handler(|err, _| {
             use actix_web::error::JsonPayloadError;
             let problem = match &err {

@@ -105,12 +105,8 @@ impl<H: Handler, R: Readiness> WorkerApp<H, R> {
         handler: H,
         readiness: R,
     ) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind((http.bind_host.as_str(), port)).with_context(|| {
-            format!(
-                "cannot listen on {}:{port} for /health and /ready (is another {service} running?)",
-                http.bind_host
-            )
-        })?;
+        let port_variable = format!("{}_PORT", service.to_uppercase().replace('-', "_"));
+        let listener = http.listen(port, service, &port_variable)?;
         let port = listener.local_addr()?.port();
         let consumer = Consumer::new(
             service,

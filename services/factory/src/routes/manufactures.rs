@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use mysql_async::Pool;
 use serde_json::json;
-use stockflow_shared::problem::Problem;
+use stockflow_shared::problem::{self, Problem};
 use stockflow_shared::request_id::RequestId;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -20,8 +20,6 @@ use crate::store::{self, ProductionOrder};
 /// How long production takes (shared with the routes as app data).
 #[derive(Clone, Copy)]
 pub struct ProductionTime(pub Duration);
-
-const BODY_LIMIT: usize = 64 * 1024;
 
 /// Place a production order; a repeated `Idempotency-Key` returns the same order.
 #[utoipa::path(post, path = "/api/manufactures", tag = "manufactures",
@@ -42,11 +40,7 @@ pub async fn create_manufacture(
     http: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    let body = body
-        .to_bytes_limited(BODY_LIMIT)
-        .await
-        .map_err(|_| Problem::body_too_large(BODY_LIMIT))?
-        .map_err(|err| Problem::malformed_body(format!("cannot read the body: {err}")))?;
+    let body = problem::read_body(body).await?;
     let request = ManufactureRequest::parse(&body)?;
     faults.before_request().await?;
     let key = idempotency_key(&http)?;

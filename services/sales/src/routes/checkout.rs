@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use mysql_async::Pool;
 use stockflow_shared::outbox::Outbox;
-use stockflow_shared::problem::Problem;
+use stockflow_shared::problem::{self, Problem};
 use stockflow_shared::request_id::RequestId;
 
 use super::products::{database_unavailable, unknown_sku};
@@ -13,8 +13,6 @@ use crate::answer::{self, OutOfStock, Sold};
 use crate::domain::{CheckoutBody, CheckoutRequest, IdempotencyKey};
 use crate::store::{self, Checkout, Recorded};
 
-/// The largest body a checkout reads.
-const BODY_LIMIT: usize = 64 * 1024;
 /// Header set on a replayed answer.
 const REPLAYED: &str = "idempotency-replayed";
 
@@ -42,11 +40,7 @@ pub async fn checkout(
     http: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    let body = body
-        .to_bytes_limited(BODY_LIMIT)
-        .await
-        .map_err(|_| Problem::body_too_large(BODY_LIMIT))?
-        .map_err(|err| Problem::malformed_body(format!("cannot read the body: {err}")))?;
+    let body = problem::read_body(body).await?;
     let request = CheckoutRequest::parse(&body)?;
     let key = IdempotencyKey::from_headers(http.headers())?;
     let recorded = store::checkout(&pool, &request, &request_id.0, key.as_ref())
