@@ -15,6 +15,8 @@
 #   NEWMAN_PORT_BASE  18080 (sales; factory +1, stock-worker +2, stock-inc-worker +3)
 #   NEWMAN_DB_SUFFIX  _newman (databases stockflow_newman and factory_newman)
 #   NEWMAN_PROFILE    debug (target/debug binaries; they must be built already)
+#   NEWMAN_PREFIX     newman_ and NEWMAN_STACK_SUFFIX -newman (resource prefix, CloudFormation stack
+#                     stockflow-newman; a second checkout on the same LocalStack needs its own)
 # Extra newman arguments: NEWMAN_ARGS (e.g. "--folder Errors" or "--verbose").
 
 NM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -22,8 +24,8 @@ NEWMAN_RUN_DIR="${NEWMAN_RUN_DIR:-.run/newman}"
 NEWMAN_PORT_BASE="${NEWMAN_PORT_BASE:-18080}"
 NEWMAN_DB_SUFFIX="${NEWMAN_DB_SUFFIX:-_newman}"
 NEWMAN_PROFILE="${NEWMAN_PROFILE:-debug}"
-NEWMAN_PREFIX=newman_             # STOCKFLOW_PREFIX of the stack (queues, topics)
-NEWMAN_STACK_SUFFIX=-newman       # its CloudFormation stack: stockflow-newman
+NEWMAN_PREFIX="${NEWMAN_PREFIX:-newman_}"                  # STOCKFLOW_PREFIX of the stack (queues, topics)
+NEWMAN_STACK_SUFFIX="${NEWMAN_STACK_SUFFIX:--newman}"      # its CloudFormation stack: stockflow-newman
 
 _nm_say() { printf '[newman] %s\n' "$*" >&2; }
 

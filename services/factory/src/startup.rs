@@ -83,8 +83,16 @@ impl Application {
                 .app_data(problem::json_config())
                 .configure(health::routes::<FactoryReadiness>)
                 .configure(|cfg| stockflow_shared::openapi::routes(cfg, crate::ApiDoc::openapi()))
-                .route("/api/manufactures", web::post().to(routes::create_manufacture))
-                .route("/api/manufactures/{id}", web::get().to(routes::get_manufacture));
+                .service(problem::resource(
+                    "/api/manufactures",
+                    web::post(),
+                    routes::create_manufacture,
+                ))
+                .service(problem::resource(
+                    "/api/manufactures/{id}",
+                    web::get(),
+                    routes::get_manufacture,
+                ));
             let app = if faults_enabled {
                 app.route("/admin/faults", web::get().to(faults::get_faults))
                     .route("/admin/faults", web::put().to(faults::put_faults))

@@ -8,6 +8,8 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde_json::json;
 
+use crate::problem::resource;
+
 /// A service's dependency checks, each named (`database`, `sqs`, …).
 pub trait Readiness: Send + Sync + 'static {
     fn checks(&self) -> impl Future<Output = Vec<(&'static str, anyhow::Result<()>)>>;
@@ -42,9 +44,9 @@ pub async fn ready<R: Readiness>(readiness: web::Data<R>) -> HttpResponse {
 /// Adds `/health`, `/ready` and `/metrics` to an app.
 pub fn routes<R: Readiness>(cfg: &mut web::ServiceConfig) {
     crate::metrics::install();
-    cfg.route("/health", web::get().to(health))
-        .route("/ready", web::get().to(ready::<R>))
-        .route("/metrics", web::get().to(crate::metrics::render));
+    cfg.service(resource("/health", web::get(), health))
+        .service(resource("/ready", web::get(), ready::<R>))
+        .service(resource("/metrics", web::get(), crate::metrics::render));
 }
 
 /// Serves `/health` and `/ready` for a worker on `listener`; stop it with the handle.

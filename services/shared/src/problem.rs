@@ -116,6 +116,28 @@ pub fn json_config() -> actix_web::web::JsonConfig {
         })
 }
 
+/// One route: `method` served by `handler`, any other method answered 405.
+pub fn resource<F, Args>(path: &str, method: actix_web::Route, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    actix_web::web::resource(path)
+        .route(method.to(handler))
+        .default_service(actix_web::web::to(method_not_allowed))
+}
+
+/// The answer for a known path asked with a method it does not serve.
+pub async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse, Problem> {
+    Err(Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("{} is not served on {}; see /openapi.json", req.method(), req.path()),
+    ))
+}
+
 /// The default answer for routes that do not exist.
 pub async fn not_found_route() -> Result<HttpResponse, Problem> {
     Err(Problem::not_found(

@@ -165,6 +165,9 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
             .await,
         0
     );
+    let wrong_method = env.http.get(env.sales("/checkout")).send().await.unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    assert_eq!(wrong_method.headers()["content-type"], "application/problem+json");
     let unknown_route = env.http.get(env.sales("/nowhere")).send().await.unwrap();
     assert_eq!(unknown_route.status(), 404);
     assert_eq!(unknown_route.headers()["content-type"], "application/problem+json");

@@ -341,3 +341,44 @@ async fn with_aws_unreachable_sales_answers_and_publishes_once_it_returns() {
     assert!(env.invariant().await.holds());
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_held_past_its_visibility_timeout_is_not_delivered_twice() {
+    let mut env = TestEnv::new().await;
+    let factory = env.start_factory().await;
+    env.start_sales().await;
+    env.start_stock_inc_worker().await;
+    // The factory takes 4.5 s, more than twice the 2 s visibility timeout: only the
+    // worker's visibility extension keeps SQS from handing the message out again.
+    env.arm_factory_faults(json!({"delay_ms": 4500})).await;
+    let mut settings = env.stock_worker_settings();
+    settings.worker.worker_visibility_seconds = 2;
+    settings.factory_timeout_ms = 10_000;
+    env.start_stock_worker_with(settings).await;
+    env.add_product("HOLD-1", 0, 2).await;
+
+    env.purchase(json!({"sku": "HOLD-1", "quantity": 1})).await;
+
+    eventually("restocked", RESTOCK_DEADLINE, || async {
+        (env.stock("HOLD-1").await == 2).then_some(())
+    })
+    .await;
+    let metrics = env
+        .http
+        .get(format!("{factory}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"production_orders_total{result="created"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains(r#"result="replayed""#),
+        "the factory was called once: {metrics}"
+    );
+    env.stop().await;
+}

@@ -136,6 +136,7 @@ mod tests {
 /// through [`CheckoutRequest::parse`] instead, so that each mistake gets a precise
 /// problem; these types only document the two accepted shapes.
 #[derive(utoipa::ToSchema)]
+#[serde(untagged)]
 #[allow(dead_code, reason = "describes the wire format for the OpenAPI document only")]
 pub enum CheckoutBody {
     Modern(ModernBody),
@@ -147,11 +148,13 @@ pub enum CheckoutBody {
 #[allow(dead_code, reason = "describes the wire format for the OpenAPI document only")]
 pub struct ModernBody {
     /// 1-32 letters, digits, `-` or `_`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$", min_length = 1, max_length = 32)]
     sku: String,
     /// 1 to 1000.
     #[schema(minimum = 1, maximum = 1000)]
     quantity: u32,
     /// Who buys (at most 100 characters).
+    #[schema(max_length = 100)]
     requester: Option<String>,
 }
 
@@ -164,10 +167,13 @@ pub struct ModernBody {
     reason = "describes the wire format for the OpenAPI document only"
 )]
 pub struct LegacyBody {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$", min_length = 1, max_length = 32)]
     MessageAttributeProductId: String,
-    #[schema(value_type = String, example = "1")]
+    /// 1 to 1000, as a string of digits (a JSON number is accepted too).
+    #[schema(value_type = String, example = "1", pattern = "^(1000|[1-9][0-9]{0,2})$")]
     MessageAttributeProductCnt: String,
     /// Accepted and ignored: the product's factory is the one on record.
     MessageAttributeFactoryId: Option<String>,
+    #[schema(max_length = 100)]
     MessageAttributeRequester: Option<String>,
 }

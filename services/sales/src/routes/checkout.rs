@@ -21,7 +21,7 @@ const REPLAYED: &str = "idempotency-replayed";
 #[utoipa::path(post, path = "/checkout", tag = "checkout",
     request_body(content = CheckoutBody, description = "The new body or the original system's body"),
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body (24 h)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body (24 h)", pattern = "^[!-~]{1,128}$"),
         ("X-Request-Id" = Option<String>, Header, description = "Follows the purchase through every service; echoed"),
     ),
     responses(
