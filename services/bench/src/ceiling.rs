@@ -58,22 +58,20 @@ async fn checkout_tx(pool: &Pool, sku: &str, quantity: u32) -> Result<Outcome, m
             tx.commit().await?;
             return Ok(Outcome::Sold);
         }
-        let product: Option<(i64, i64, String)> = tx
+        let product: Option<(i64, i64, String, Option<String>)> = tx
             .exec_first(
-                "SELECT stock, reorder_quantity, factory_id FROM products WHERE sku = ? FOR UPDATE",
+                "SELECT p.stock, p.reorder_quantity, p.factory_id, r.id FROM products p \
+                 LEFT JOIN restock_requests r ON r.open_sku = p.sku WHERE p.sku = ? FOR UPDATE",
                 (sku,),
             )
             .await?;
-        let Some((stock, reorder_quantity, factory_id)) = product else {
+        let Some((stock, reorder_quantity, factory_id, open)) = product else {
             tx.rollback().await?;
             return Ok(Outcome::ClientError);
         };
         if stock >= i64::from(quantity) {
             continue;
         }
-        let open: Option<String> = tx
-            .exec_first("SELECT id FROM restock_requests WHERE open_sku = ? FOR UPDATE", (sku,))
-            .await?;
         if let Some(id) = open {
             tx.exec_drop(
                 "UPDATE restock_requests SET shortages = shortages + 1 WHERE id = ?",

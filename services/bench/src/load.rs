@@ -157,6 +157,20 @@ pub async fn checkout(http: &reqwest::Client, url: &str, sku: &str, quantity: u3
     (outcome, text)
 }
 
+/// `GET url` (the HTTP floor: the same client and server with no work behind them);
+/// 200 counts as `Sold`.
+pub async fn get(http: &reqwest::Client, url: &str) -> Outcome {
+    match http.get(url).send().await {
+        Ok(response) if response.status().is_success() => match response.bytes().await {
+            Ok(_) => Outcome::Sold,
+            Err(_) => Outcome::Transport,
+        },
+        Ok(response) if response.status().is_server_error() => Outcome::ServerError,
+        Ok(_) => Outcome::ClientError,
+        Err(_) => Outcome::Transport,
+    }
+}
+
 /// A quantile of a list of milliseconds (nearest rank); 0 for an empty list.
 pub fn quantile(sorted_ms: &[f64], q: f64) -> f64 {
     if sorted_ms.is_empty() {

@@ -442,16 +442,16 @@ async fn sql_phase(pool: &Pool, clients: usize, requests: u64, limit: Duration, 
 struct CeilingPool {
     size: usize,
     /// `COM_RESET_CONNECTION` when a connection returns to the pool (mysql_async's
-    /// default, which the services use): it also empties the prepared-statement cache.
+    /// default; the services turn it off): it also empties the prepared-statement cache.
     reset: bool,
 }
 
 impl CeilingPool {
     fn label(&self) -> String {
         if self.reset {
-            format!("{} (reset on return, as the services)", self.size)
+            format!("{} (reset on return)", self.size)
         } else {
-            format!("{} (no reset: statements stay cached)", self.size)
+            format!("{} (no reset: statements stay cached, as the services)", self.size)
         }
     }
 
@@ -543,6 +543,27 @@ async fn spread(
     let (ceil_size, ceil) = best.context("no ceiling pool")?;
     let ratio = s.throughput() / ceil.throughput();
     let p99_ratio = s.ms(0.99) / ceil.ms(0.99);
+
+    // The HTTP floor: the same clients against `GET /health` (no work behind it). With
+    // HTTP and SQL sharing the cores, a checkout can at best cost both.
+    progress(format!("spread http floor: {clients} clients → GET /health"));
+    let health = Arc::new(format!("{}/health", world.sales_url.trim_end_matches("/checkout")));
+    let http = world.http.clone();
+    let floor = load::closed_loop(clients, args.spread_requests, limit, move |_| {
+        let (http, health) = (http.clone(), health.clone());
+        async move { load::get(&http, &health).await }
+    })
+    .await;
+    progress(format!("spread http floor: {}", floor.summary()));
+    let _ = write!(table, "\n{}", report::stats_row("http floor: GET /health", "-", &floor));
+    let combined = 1.0 / (1.0 / floor.throughput() + 1.0 / ceil.throughput());
+    let _ = writeln!(
+        cpu_notes,
+        "- HTTP and SQL on the same cores: 1 / (1/{:.0} + 1/{:.0}) = {combined:.0}/s if a checkout cost exactly one bare HTTP exchange plus the bare transaction; sales reaches {:.2}× of that",
+        floor.throughput(),
+        ceil.throughput(),
+        s.throughput() / combined
+    );
     report.rows.push([
         format!("spread ({clients} clients, {} skus)", args.spread_skus),
         format!("{:.0}/s, p99 {:.1} ms", s.throughput(), s.ms(0.99)),

@@ -240,14 +240,17 @@ async fn sell_or_record_shortage(
         if let Some(sold) = try_sell(tx, request, correlation_id).await? {
             return Ok(sold);
         }
-        // Not enough stock (or no such sku): lock the product row, then decide.
-        let product: Option<(i64, i64, String)> = tx
+        // Not enough stock (or no such sku): lock the product row and its open restock
+        // request, if any, in one statement, then decide. The product row's lock
+        // serializes every shortage of the sku and every restock of it.
+        let product: Option<(i64, i64, String, Option<String>)> = tx
             .exec_first(
-                "SELECT stock, reorder_quantity, factory_id FROM products WHERE sku = ? FOR UPDATE",
+                "SELECT p.stock, p.reorder_quantity, p.factory_id, r.id FROM products p \
+                 LEFT JOIN restock_requests r ON r.open_sku = p.sku WHERE p.sku = ? FOR UPDATE",
                 (sku,),
             )
             .await?;
-        let Some((stock, reorder_quantity, factory_id)) = product else {
+        let Some((stock, reorder_quantity, factory_id, open_request)) = product else {
             return Ok(Checkout::UnknownSku);
         };
         if stock >= i64::from(quantity) {
@@ -259,6 +262,7 @@ async fn sell_or_record_shortage(
             tx,
             request,
             correlation_id,
+            open_request,
             reorder_quantity.max(shortfall),
             &factory_id,
         )
@@ -303,14 +307,12 @@ async fn record_shortage(
     tx: &mut Transaction<'_>,
     request: &CheckoutRequest,
     correlation_id: &str,
+    open_request: Option<String>,
     order_quantity: i64,
     factory_id: &str,
 ) -> Result<Checkout, mysql_async::Error> {
     let sku = request.sku.as_str();
-    let open: Option<String> = tx
-        .exec_first("SELECT id FROM restock_requests WHERE open_sku = ? FOR UPDATE", (sku,))
-        .await?;
-    if let Some(id) = open {
+    if let Some(id) = open_request {
         tx.exec_drop(
             "UPDATE restock_requests SET shortages = shortages + 1 WHERE id = ?",
             (&id,),
