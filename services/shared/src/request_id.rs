@@ -31,7 +31,7 @@ pub async fn middleware(
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let span = tracing::info_span!("request", request_id = %id);
     let mut response = next.call(req).instrument(span).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HeaderName::from_static(HEADER), value);
