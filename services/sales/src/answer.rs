@@ -2,7 +2,6 @@
 //! idempotency store keeps them for replay, and the OpenAPI document describes them.
 
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::domain::CheckoutRequest;
@@ -37,16 +36,16 @@ pub struct OutOfStock {
     pub restock_request_id: String,
 }
 
-/// The status and body for a sale or a shortage (`None` for an unknown sku, which is
-/// a problem answer).
-pub fn of(outcome: &Checkout, request: &CheckoutRequest) -> Option<(u16, Value)> {
+/// The status and JSON body (fields in the documented order) for a sale or a shortage
+/// (`None` for an unknown sku, which is a problem answer).
+pub fn of(outcome: &Checkout, request: &CheckoutRequest) -> Option<(u16, String)> {
     let (status, body) = match outcome {
         Checkout::Sold {
             order_id,
             remaining_stock,
         } => (
             200,
-            serde_json::to_value(Sold {
+            serde_json::to_string(&Sold {
                 status: "sold".into(),
                 message: SOLD_MESSAGE.into(),
                 order_id: *order_id,
@@ -57,7 +56,7 @@ pub fn of(outcome: &Checkout, request: &CheckoutRequest) -> Option<(u16, Value)>
         ),
         Checkout::OutOfStock { restock_request_id, .. } => (
             409,
-            serde_json::to_value(OutOfStock {
+            serde_json::to_string(&OutOfStock {
                 status: "out_of_stock".into(),
                 message: OUT_OF_STOCK_MESSAGE.into(),
                 sku: request.sku.to_string(),

@@ -167,7 +167,7 @@ async fn checkout_once(
         (Some(key), Some((status, body))) => {
             tx.exec_drop(
                 "UPDATE idempotency_keys SET status = ?, response = ? WHERE idempotency_key = ?",
-                (status, body.to_string(), key.as_str()),
+                (status, &body, key.as_str()),
             )
             .await?;
             tx.commit().await?;

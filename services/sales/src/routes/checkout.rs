@@ -83,5 +83,9 @@ pub async fn checkout(
         }
     }
     let (status, body) = answer::of(&outcome, &request).expect("sold or out of stock has an answer");
-    Ok(HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).json(body))
+    Ok(
+        HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+            .content_type("application/json")
+            .body(body),
+    )
 }
