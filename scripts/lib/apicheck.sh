@@ -25,6 +25,8 @@
 
 AC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 AC_REQUIREMENTS="$AC_ROOT/tests/api/requirements.txt"
+# shellcheck source=scripts/lib/venv.sh
+source "$AC_ROOT/scripts/lib/venv.sh"
 # The checks the part asks for: no 5xx; every answer's status code, content type and body
 # are the ones the document declares for the operation.
 APICHECK_CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
@@ -33,47 +35,8 @@ _ac_say() { printf '[apicheck] %s\n' "$*" >&2; }
 
 apicheck_venv_dir() { printf '%s/apicheck-venv\n' "${STOCKFLOW_CACHE:-$HOME/.cache/stockflow}"; }
 
-_ac_python() {
-  local py
-  for py in python3.11 python3; do
-    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' 2>/dev/null; then
-      printf '%s\n' "$py"
-      return 0
-    fi
-  done
-  return 1
-}
-
 apicheck_ensure_venv() {
-  local venv marker want have py log t0
-  venv="$(apicheck_venv_dir)"
-  marker="$venv/.stockflow-requirements.sha256"
-  want="$(sha256sum "$AC_REQUIREMENTS" | cut -d' ' -f1)"
-  have="$(cat "$marker" 2>/dev/null || true)"
-  if [ -x "$venv/bin/schemathesis" ] && [ -x "$venv/bin/openapi-spec-validator" ] && [ "$have" = "$want" ]; then
-    _ac_say "venv ready (cached): $venv (schemathesis $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))'))"
-    return 0
-  fi
-  py="$(_ac_python)" || { _ac_say "ERROR: python3.11 (or python3 >= 3.10) not found"; return 1; }
-  mkdir -p "$(dirname "$venv")"
-  log="$venv-install.log"
-  t0=$(date +%s)
-  _ac_say "creating venv with $py ($("$py" --version 2>&1)): $venv"
-  rm -rf "$venv"
-  if ! "$py" -m venv "$venv" >"$log" 2>&1; then
-    _ac_say "ERROR: venv creation failed; see $log"; tail -n 20 "$log" >&2; return 1
-  fi
-  _ac_say "pip install -r tests/api/requirements.txt (log: $log) ..."
-  if ! "$venv/bin/python" -m pip install --disable-pip-version-check --no-input \
-      -r "$AC_REQUIREMENTS" >>"$log" 2>&1; then
-    _ac_say "ERROR: pip install failed; last lines of $log:"; tail -n 30 "$log" >&2
-    return 1
-  fi
-  if ! "$venv/bin/schemathesis" --version >>"$log" 2>&1 || ! "$venv/bin/openapi-spec-validator" --version >>"$log" 2>&1; then
-    _ac_say "ERROR: the tools do not run after install; see $log"; tail -n 20 "$log" >&2; return 1
-  fi
-  printf '%s\n' "$want" >"$marker"
-  _ac_say "venv installed in $(( $(date +%s) - t0 )) s"
+  venv_ensure "$(apicheck_venv_dir)" "$AC_REQUIREMENTS" apicheck sh -c 'schemathesis --version && openapi-spec-validator --version'
 }
 
 # apicheck_validate <out_dir> name=url...: every document is fetched and validated (all of them,

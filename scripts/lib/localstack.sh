@@ -24,6 +24,8 @@
 LS_VERSION=4.13.1
 LS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LS_REQUIREMENTS="$LS_ROOT/localstack/requirements.txt"
+# shellcheck source=scripts/lib/venv.sh
+source "$LS_ROOT/scripts/lib/venv.sh"
 
 _ls_say() { printf '[localstack] %s\n' "$*" >&2; }
 
@@ -34,49 +36,9 @@ ls_endpoint() { printf 'http://127.0.0.1:%s\n' "${1:-4566}"; }
 _ls_now() { date +%s.%N; }
 _ls_since() { awk -v a="$1" -v b="$(_ls_now)" 'BEGIN { printf "%.1f", b - a }'; }
 
-_ls_python() {
-  # The interpreter for a new venv: python3.11 when present (the tested one), else python3.
-  local py
-  for py in python3.11 python3; do
-    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' 2>/dev/null; then
-      printf '%s\n' "$py"
-      return 0
-    fi
-  done
-  return 1
-}
-
 # ls_ensure_venv: create/refresh the venv when localstack/requirements.txt changed (sha256 marker).
 ls_ensure_venv() {
-  local venv marker want have py log t0
-  venv="$(ls_venv_dir)"
-  marker="$venv/.stockflow-requirements.sha256"
-  want="$(sha256sum "$LS_REQUIREMENTS" | cut -d' ' -f1)"
-  have="$(cat "$marker" 2>/dev/null || true)"
-  if [ -x "$venv/bin/python" ] && [ "$have" = "$want" ]; then
-    _ls_say "venv ready (cached): $venv"
-    return 0
-  fi
-  py="$(_ls_python)" || { _ls_say "ERROR: python3.11 (or python3 >= 3.10) not found"; return 1; }
-  mkdir -p "$(dirname "$venv")"
-  log="$(dirname "$venv")/localstack-$LS_VERSION-venv-install.log"
-  t0="$(_ls_now)"
-  _ls_say "creating venv with $py ($("$py" --version 2>&1)): $venv"
-  rm -rf "$venv"
-  if ! "$py" -m venv "$venv" >"$log" 2>&1; then
-    _ls_say "ERROR: venv creation failed; see $log"; tail -n 20 "$log" >&2; return 1
-  fi
-  _ls_say "pip install -r localstack/requirements.txt (localstack-core $LS_VERSION; log: $log) ..."
-  if ! "$venv/bin/python" -m pip install --disable-pip-version-check --no-input \
-      -r "$LS_REQUIREMENTS" >>"$log" 2>&1; then
-    _ls_say "ERROR: pip install failed; last lines of $log:"; tail -n 30 "$log" >&2
-    return 1
-  fi
-  if ! "$venv/bin/python" -c 'import localstack.runtime.main' >>"$log" 2>&1; then
-    _ls_say "ERROR: localstack does not import after install; see $log"; tail -n 20 "$log" >&2; return 1
-  fi
-  printf '%s\n' "$want" >"$marker"
-  _ls_say "venv installed in $(_ls_since "$t0") s"
+  venv_ensure "$(ls_venv_dir)" "$LS_REQUIREMENTS" localstack python -c 'import localstack.runtime.main'
 }
 
 # ls_aws [port] -- args...: the venv's aws CLI against LocalStack with test credentials.

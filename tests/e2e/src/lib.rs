@@ -6,6 +6,7 @@
 //! Needs LocalStack (`AWS_ENDPOINT_URL`, default http://127.0.0.1:4566) and MySQL
 //! (`MYSQL_URL`, default mysql://root@127.0.0.1:3306); `scripts/test` starts both.
 
+pub mod ctl;
 pub mod cutoff;
 pub mod process;
 

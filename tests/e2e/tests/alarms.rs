@@ -16,36 +16,22 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use serde_json::Value;
-use stockctl::{Cli, Ctx, Settings};
-use stockflow_e2e::{TestEnv, attribute, eventually};
+use stockctl::Ctx;
+use stockflow_e2e::{TestEnv, attribute, ctl, eventually};
 use stockflow_shared::aws::names;
 use stockflow_shared::events::ATTR_EVENT_TYPE;
-use tokio_util::sync::CancellationToken;
 
 /// Covers a 60 s metrics interval: one interval for the data point, one alarm
 /// evaluation (10 s) and slack for a busy machine. With 5 s it takes a fraction.
 const ALARM_DEADLINE: Duration = Duration::from_secs(180);
 const DEADLINE: Duration = Duration::from_secs(60);
 
-fn settings(env: &TestEnv) -> Settings {
-    Settings {
-        aws: env.aws.clone(),
-        database: env.database.clone(),
-        warehouse_db: env.warehouse_db.clone(),
-        ..Settings::default()
-    }
-}
-
 /// Runs `stockctl --json <args>` in process; returns the exit status and the JSON.
 async fn ctl_json(env: &TestEnv, args: &[&str]) -> (u8, Value) {
-    let cli = Cli::try_parse_from(["stockctl", "--json"].into_iter().chain(args.iter().copied())).unwrap();
-    let mut out = Vec::new();
-    let code = stockctl::run(cli, &settings(env), &mut out, CancellationToken::new())
-        .await
-        .unwrap_or_else(|err| panic!("stockctl {args:?} failed: {err:#}"));
-    (code, serde_json::from_slice(&out).expect("JSON output"))
+    let json_args: Vec<&str> = std::iter::once("--json").chain(args.iter().copied()).collect();
+    let (code, out) = ctl::run(env, &json_args).await;
+    (code, serde_json::from_str(&out).expect("JSON output"))
 }
 
 /// The state and reason of one of this environment's alarms (CloudWatch DescribeAlarms).
@@ -99,7 +85,7 @@ impl Inbox {
 async fn a_poison_message_fires_the_dlq_alarm_which_alerts_ops_and_clears_after_the_purge() {
     let mut env = TestEnv::new().await;
     env.start_stock_worker().await;
-    let ctx = Ctx::new(&settings(&env)).await;
+    let ctx = Ctx::new(&ctl::settings(&env)).await;
     let name = format!("{}dead_letter_queue-not-empty", env.aws.stockflow_prefix);
     let (state, _) = alarm(&ctx, &name).await;
     assert_ne!(state, "ALARM", "a fresh topology's DLQ alarm is not firing");

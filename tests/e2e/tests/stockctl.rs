@@ -9,40 +9,17 @@ use clap::Parser;
 use mysql_async::prelude::Queryable;
 use serde_json::{Value, json};
 use stockctl::{Cli, Settings};
-use stockflow_e2e::{TestEnv, eventually};
+use stockflow_e2e::{TestEnv, ctl, eventually};
 use stockflow_shared::aws::names;
 use tokio_util::sync::CancellationToken;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-fn settings(env: &TestEnv) -> Settings {
-    Settings {
-        aws: env.aws.clone(),
-        database: env.database.clone(),
-        warehouse_db: env.warehouse_db.clone(),
-        ..Settings::default()
-    }
-}
-
-/// Runs `stockctl <args>`; returns the exit status and stdout.
-async fn ctl_with(settings: &Settings, args: &[&str]) -> anyhow::Result<(u8, String)> {
-    let cli = Cli::try_parse_from(std::iter::once("stockctl").chain(args.iter().copied()))?;
-    let mut out = Vec::new();
-    let code = stockctl::run(cli, settings, &mut out, CancellationToken::new()).await?;
-    Ok((code, String::from_utf8(out)?))
-}
-
-async fn ctl(env: &TestEnv, args: &[&str]) -> (u8, String) {
-    ctl_with(&settings(env), args)
-        .await
-        .unwrap_or_else(|err| panic!("stockctl {args:?} failed: {err:#}"))
-}
-
 /// Runs `stockctl --json <args>` and parses its output.
 async fn ctl_json(env: &TestEnv, args: &[&str]) -> (u8, Value) {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
-    let (code, out) = ctl(env, &all).await;
+    let (code, out) = ctl::run(env, &all).await;
     let value = serde_json::from_str(&out).unwrap_or_else(|err| panic!("not JSON ({err}): {out}"));
     (code, value)
 }
@@ -98,7 +75,7 @@ async fn status_and_verify_report_the_books_and_catch_a_corrupted_stock() {
     let dlq_alarm = format!("{}dead_letter_queue-not-empty", env.aws.stockflow_prefix);
     assert!(find(&status["alarms"], "name", &dlq_alarm)["state"].is_string());
 
-    let (code, human) = ctl(&env, &["status"]).await;
+    let (code, human) = ctl::run(&env, &["status"]).await;
     assert_eq!(code, 0);
     assert!(human.contains("CTL-1") && human.contains(&restock_id), "{human}");
 
@@ -130,7 +107,7 @@ async fn status_and_verify_report_the_books_and_catch_a_corrupted_stock() {
     let violations = broken["violations"].as_array().unwrap();
     assert_eq!(violations.len(), 1, "{violations:#?}");
     assert!(violations[0].as_str().unwrap().starts_with("CTL-1:"), "{violations:#?}");
-    let (code, human) = ctl(&env, &["verify"]).await;
+    let (code, human) = ctl::run(&env, &["verify"]).await;
     assert_eq!(code, 1);
     assert!(
         human.contains("MISMATCH") && human.contains("INVARIANT VIOLATED"),
@@ -179,9 +156,9 @@ async fn dlq_list_and_show_explain_a_dead_lettered_message_and_alerts_read_like_
     let original = m["original_message_id"].as_str().unwrap();
     let (_, by_original) = ctl_json(&env, &["dlq", "show", original]).await;
     assert_eq!(by_original["message_id"], id);
-    let (_, human) = ctl(&env, &["dlq", "list"]).await;
+    let (_, human) = ctl::run(&env, &["dlq", "list"]).await;
     assert!(human.contains(id) && human.contains("dead_lettered"), "{human}");
-    let missing = ctl_with(&settings(&env), &["dlq", "show", "no-such-id"])
+    let missing = ctl::run_with(&ctl::settings(&env), &["dlq", "show", "no-such-id"])
         .await
         .unwrap_err();
     assert!(format!("{missing:#}").contains("no message `no-such-id`"));
@@ -243,7 +220,7 @@ async fn redrive_sends_a_refused_restock_back_and_it_completes_once() {
     let orders = "SELECT COUNT(*) FROM production_orders WHERE product_id = ?";
     assert_eq!(env.factory_count(orders, "REDRIVE-1").await, 0);
 
-    let (code, out) = ctl(&env, &["dlq", "redrive", "--queue", "stock"]).await;
+    let (code, out) = ctl::run(&env, &["dlq", "redrive", "--queue", "stock"]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("COMPLETED"), "{out}");
 
@@ -300,7 +277,7 @@ async fn purge_with_yes_empties_only_the_chosen_dlq() {
 async fn unreachable_dependencies_are_named_with_what_to_do() {
     let mut settings = Settings::default();
     settings.aws.aws_endpoint_url = "http://127.0.0.1:9".into();
-    let err = ctl_with(&settings, &["dlq", "list"]).await.unwrap_err();
+    let err = ctl::run_with(&settings, &["dlq", "list"]).await.unwrap_err();
     assert_eq!(
         format!("{err:#}"),
         "cannot reach LocalStack at http://127.0.0.1:9: start it with scripts/up (or set AWS_ENDPOINT_URL)"
@@ -308,7 +285,7 @@ async fn unreachable_dependencies_are_named_with_what_to_do() {
 
     let mut settings = Settings::default();
     settings.database.mysql_url = "mysql://root@127.0.0.1:9".into();
-    let err = ctl_with(&settings, &["verify"]).await.unwrap_err();
+    let err = ctl::run_with(&settings, &["verify"]).await.unwrap_err();
     assert!(
         format!("{err:#}").starts_with("cannot reach MySQL at mysql://root@127.0.0.1:9"),
         "{err:#}"
@@ -451,9 +428,9 @@ async fn alerts_follow_forwards_each_alert_to_a_slack_webhook_and_keeps_what_it_
     .await;
     let unreachable = Settings {
         alert_webhook_url: "http://127.0.0.1:9/hook".into(),
-        ..settings(&env)
+        ..ctl::settings(&env)
     };
-    let err = ctl_with(&unreachable, &["alerts"]).await.unwrap_err();
+    let err = ctl::run_with(&unreachable, &["alerts"]).await.unwrap_err();
     let err = format!("{err:#}");
     assert!(err.starts_with("webhook http://127.0.0.1:9/… is unreachable"), "{err}");
     assert!(err.contains("not delivered stay in"), "{err}");
@@ -469,7 +446,7 @@ async fn alerts_follow_forwards_each_alert_to_a_slack_webhook_and_keeps_what_it_
     // The forwarder, as `stockctl --json alerts --follow --webhook URL --retry-seconds 1`.
     let stop = CancellationToken::new();
     let forwarder = {
-        let settings = settings(&env);
+        let settings = ctl::settings(&env);
         let stop = stop.clone();
         let args = [
             "stockctl",
@@ -578,7 +555,7 @@ async fn alerts_follow_forwards_each_alert_to_a_slack_webhook_and_keeps_what_it_
         assert_eq!(ours, 1, "{out}");
     }
 
-    let bad = ctl_with(&settings(&env), &["alerts", "--webhook", "hooks.example.com"])
+    let bad = ctl::run_with(&ctl::settings(&env), &["alerts", "--webhook", "hooks.example.com"])
         .await
         .unwrap_err();
     assert!(format!("{bad:#}").contains("must be an http(s) URL"), "{bad:#}");
