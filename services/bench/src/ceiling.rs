@@ -104,6 +104,29 @@ async fn checkout_tx(pool: &Pool, sku: &str, quantity: u32) -> Result<Outcome, m
     }
 }
 
+/// One long-poll receive of up to ten messages, as the workers do; `None` (after a
+/// short pause) when SQS did not answer.
+async fn receive(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    wait_seconds: i32,
+) -> Option<Vec<aws_sdk_sqs::types::Message>> {
+    match sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(wait_seconds)
+        .send()
+        .await
+    {
+        Ok(out) => Some(out.messages.unwrap_or_default()),
+        Err(_) => {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            None
+        }
+    }
+}
+
 /// The bare hops of a restock: SNS publish → SQS receive → SNS publish → SQS receive,
 /// through a private copy of the topology (stock_empty → stock_queue, stock_arrival →
 /// stock_inc_queue), each queue read by one long-polling loop as the workers do.
@@ -145,18 +168,10 @@ pub async fn hops(
         );
         tokio::spawn(async move {
             while !*stop.borrow() {
-                let Ok(out) = sqs
-                    .receive_message()
-                    .queue_url(&topology.stock_queue)
-                    .max_number_of_messages(10)
-                    .wait_time_seconds(wait_seconds)
-                    .send()
-                    .await
-                else {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                let Some(messages) = receive(&sqs, &topology.stock_queue, wait_seconds).await else {
                     continue;
                 };
-                for m in out.messages.unwrap_or_default() {
+                for m in messages {
                     let received = Instant::now();
                     let (sns, sqs, topology, first) = (sns.clone(), sqs.clone(), topology.clone(), first.clone());
                     tokio::spawn(async move {
@@ -189,19 +204,11 @@ pub async fn hops(
         let (sqs, topology, done, stop) = (sqs.clone(), topology.clone(), done.clone(), stop.1.clone());
         tokio::spawn(async move {
             while !*stop.borrow() {
-                let Ok(out) = sqs
-                    .receive_message()
-                    .queue_url(&topology.stock_inc_queue)
-                    .max_number_of_messages(10)
-                    .wait_time_seconds(wait_seconds)
-                    .send()
-                    .await
-                else {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                let Some(messages) = receive(&sqs, &topology.stock_inc_queue, wait_seconds).await else {
                     continue;
                 };
                 let now = Instant::now();
-                for m in out.messages.unwrap_or_default() {
+                for m in messages {
                     if let Ok(i) = m.body().unwrap_or_default().parse::<usize>() {
                         done.lock().await.insert(i, now);
                     }

@@ -91,13 +91,7 @@ impl Alert {
                     alert.now_in,
                     alert.attempts
                 );
-                if let Some(sku) = &alert.sku {
-                    let _ = write!(line, " sku={sku}");
-                }
-                if let Some(id) = &alert.restock_request_id {
-                    let _ = write!(line, " restock={id}");
-                }
-                let _ = write!(line, " message={}", alert.message_id);
+                line.push_str(&subject(alert));
                 if let Some(id) = &alert.correlation_id {
                     let _ = write!(line, " correlation={id}");
                 }
@@ -124,6 +118,19 @@ impl Alert {
     }
 }
 
+/// What a worker alert is about: ` sku=… restock=… message=…`.
+fn subject(alert: &OpsAlert) -> String {
+    let mut out = String::new();
+    if let Some(sku) = &alert.sku {
+        let _ = write!(out, " sku={sku}");
+    }
+    if let Some(id) = &alert.restock_request_id {
+        let _ = write!(out, " restock={id}");
+    }
+    let _ = write!(out, " message={}", alert.message_id);
+    out
+}
+
 impl Alert {
     /// The alert as one readable line (a chat message's text, a notification's title).
     pub fn one_line(&self) -> String {
@@ -138,13 +145,7 @@ impl Alert {
                     alert.attempts,
                     preview(&alert.error, 200)
                 );
-                if let Some(sku) = &alert.sku {
-                    let _ = write!(line, " sku={sku}");
-                }
-                if let Some(id) = &alert.restock_request_id {
-                    let _ = write!(line, " restock={id}");
-                }
-                let _ = write!(line, " message={}", alert.message_id);
+                line.push_str(&subject(alert));
                 line
             }
             Alert::Alarm {
