@@ -2,9 +2,10 @@
 //!
 //! `checkout_tx` is the checkout transaction of `services/sales/src/store.rs`
 //! (without an idempotency key), statement for statement: the conditional UPDATE,
-//! INSERT order, SELECT remaining stock, COMMIT; and on a miss the shortage path
-//! (lock the product row, lock or open the restock request, outbox row). It runs in a
-//! database of its own (same schema, same server), so its outbox is never relayed.
+//! INSERT order, SELECT remaining stock, COMMIT; and on a miss the shortage path (join
+//! the open restock request; else lock the product row, lock or open the request,
+//! outbox row). It runs in a database of its own (same schema, same server), so its
+//! outbox is never relayed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -57,6 +58,20 @@ async fn checkout_tx(pool: &Pool, sku: &str, quantity: u32) -> Result<Outcome, m
                 .await?;
             tx.commit().await?;
             return Ok(Outcome::Sold);
+        }
+        let open: Option<String> = tx
+            .exec_first("SELECT id FROM restock_requests WHERE open_sku = ?", (sku,))
+            .await?;
+        if let Some(id) = open {
+            tx.exec_drop(
+                "UPDATE restock_requests SET shortages = shortages + 1 WHERE id = ? AND open_sku IS NOT NULL",
+                (&id,),
+            )
+            .await?;
+            if tx.affected_rows() == 1 {
+                tx.commit().await?;
+                return Ok(Outcome::OutOfStock);
+            }
         }
         let product: Option<(i64, i64, String, Option<String>)> = tx
             .exec_first(

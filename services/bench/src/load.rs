@@ -2,11 +2,19 @@
 //! request budget or the time limit is spent; every latency goes into an HDR histogram.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
 /// What one request answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,12 +92,20 @@ impl Stats {
     }
 }
 
-/// Runs `op(i)` for i = 0, 1, … from `clients` concurrent tasks until `requests` were
-/// issued or `limit` is over.
-pub async fn closed_loop<F, Fut>(clients: usize, requests: u64, limit: Duration, op: F) -> Stats
+/// Runs `op(client, i)` for i = 0, 1, … from `clients` concurrent tasks, each with its
+/// own `client` from `new_client` (handed to `op` and back), until `requests` were issued
+/// or `limit` is over.
+pub async fn closed_loop<C, F, Fut>(
+    clients: usize,
+    requests: u64,
+    limit: Duration,
+    new_client: impl Fn() -> C,
+    op: F,
+) -> Stats
 where
-    F: Fn(u64) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Outcome> + Send + 'static,
+    C: Send + 'static,
+    F: Fn(C, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = (C, Outcome)> + Send + 'static,
 {
     let op = Arc::new(op);
     let next = Arc::new(AtomicU64::new(0));
@@ -99,6 +115,7 @@ where
     for _ in 0..clients {
         let op = op.clone();
         let next = next.clone();
+        let mut client = new_client();
         tasks.push(tokio::spawn(async move {
             let mut latency = histogram();
             let mut counts = [0u64; 5];
@@ -108,7 +125,8 @@ where
                     break;
                 }
                 let t0 = Instant::now();
-                let outcome = op(i).await;
+                let (returned, outcome) = op(client, i).await;
+                client = returned;
                 latency.saturating_record(t0.elapsed().as_micros().max(1) as u64);
                 counts[outcome as usize] += 1;
             }
@@ -138,36 +156,91 @@ where
     stats
 }
 
-/// `POST /checkout` of `quantity` of `sku`; the body is read so the connection is reused.
-pub async fn checkout(http: &reqwest::Client, url: &str, sku: &str, quantity: u32) -> (Outcome, Option<String>) {
-    let body = serde_json::json!({ "sku": sku, "quantity": quantity, "requester": "bench" });
-    let response = match http.post(url).json(&body).send().await {
-        Ok(response) => response,
-        Err(_) => return (Outcome::Transport, None),
-    };
-    let status = response.status().as_u16();
-    let text = response.text().await.ok();
-    let outcome = match status {
-        200 => Outcome::Sold,
-        409 => Outcome::OutOfStock,
-        400..=499 => Outcome::ClientError,
-        500..=599 => Outcome::ServerError,
-        _ => Outcome::Transport,
-    };
-    (outcome, text)
+/// How long one request may take before it counts as a transport error.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One client's keep-alive HTTP/1.1 connection to one server: no pool, no URL parsing, no
+/// middleware, reconnecting after an error. The load generator shares the cores with the
+/// system it measures, so it is kept as lean as the direct-SQL ceiling's MySQL client.
+pub struct HttpClient {
+    addr: SocketAddr,
+    host: HeaderValue,
+    sender: Option<SendRequest<Full<Bytes>>>,
 }
 
-/// `GET url` (the HTTP floor: the same client and server with no work behind them);
-/// 200 counts as `Sold`.
-pub async fn get(http: &reqwest::Client, url: &str) -> Outcome {
-    match http.get(url).send().await {
-        Ok(response) if response.status().is_success() => match response.bytes().await {
-            Ok(_) => Outcome::Sold,
-            Err(_) => Outcome::Transport,
-        },
-        Ok(response) if response.status().is_server_error() => Outcome::ServerError,
-        Ok(_) => Outcome::ClientError,
-        Err(_) => Outcome::Transport,
+impl HttpClient {
+    pub fn new(addr: SocketAddr) -> Self {
+        let host = HeaderValue::from_str(&addr.to_string()).expect("a socket address is a valid Host");
+        Self {
+            addr,
+            host,
+            sender: None,
+        }
+    }
+
+    /// `POST /checkout` of `quantity` of `sku`: the outcome and the answer's body.
+    pub async fn checkout(&mut self, sku: &str, quantity: u32) -> (Outcome, Option<String>) {
+        let body = serde_json::json!({ "sku": sku, "quantity": quantity, "requester": "bench" }).to_string();
+        let request = Request::post("/checkout")
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)));
+        match self.send(request).await {
+            Some((status, body)) => (Outcome::of(status), Some(String::from_utf8_lossy(&body).into_owned())),
+            None => (Outcome::Transport, None),
+        }
+    }
+
+    /// `GET path`; a 2xx counts as `Sold` (the HTTP floor: no work behind it).
+    pub async fn get(&mut self, path: &str) -> Outcome {
+        match self.send(Request::get(path).body(Full::new(Bytes::new()))).await {
+            Some((status, _)) if (200..300).contains(&status) => Outcome::Sold,
+            Some((status, _)) => Outcome::of(status),
+            None => Outcome::Transport,
+        }
+    }
+
+    /// Sends `request` on the connection (opened first if needed) and reads the whole
+    /// answer; `None` on any transport error or timeout, after which the next request
+    /// opens a new connection.
+    async fn send(&mut self, request: hyper::http::Result<Request<Full<Bytes>>>) -> Option<(u16, Bytes)> {
+        let mut request = request.ok()?;
+        request.headers_mut().insert(HOST, self.host.clone());
+        let exchange = async {
+            let sender = match &mut self.sender {
+                Some(sender) if !sender.is_closed() => sender,
+                slot => slot.insert(connect(self.addr).await?),
+            };
+            let response = sender.send_request(request).await.ok()?;
+            let status = response.status().as_u16();
+            let body = response.into_body().collect().await.ok()?.to_bytes();
+            Some((status, body))
+        };
+        let answer = tokio::time::timeout(REQUEST_TIMEOUT, exchange).await.ok().flatten();
+        if answer.is_none() {
+            self.sender = None;
+        }
+        answer
+    }
+}
+
+async fn connect(addr: SocketAddr) -> Option<SendRequest<Full<Bytes>>> {
+    let stream = TcpStream::connect(addr).await.ok()?;
+    stream.set_nodelay(true).ok()?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.ok()?;
+    tokio::spawn(connection);
+    Some(sender)
+}
+
+impl Outcome {
+    /// The outcome an HTTP status stands for.
+    fn of(status: u16) -> Self {
+        match status {
+            200 => Outcome::Sold,
+            409 => Outcome::OutOfStock,
+            400..=499 => Outcome::ClientError,
+            500..=599 => Outcome::ServerError,
+            _ => Outcome::Transport,
+        }
     }
 }
 

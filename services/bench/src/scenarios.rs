@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use stockflow_shared::aws::{self, Resources, names};
 use stockflow_shared::config::{AwsSettings, DatabaseSettings};
 use stockflow_shared::{db, invariant, warehouse};
 
-use crate::load::{self, Stats};
+use crate::load::{self, HttpClient, Stats};
 use crate::report::{self, Report};
 use crate::system::{self, Config, CpuMeter, Ports, RssSampler, Services};
 use crate::{Args, ceiling, progress};
@@ -28,8 +29,8 @@ struct World {
     ceiling: Pool,
     database: DatabaseSettings,
     ceiling_db: String,
-    sales_url: String,
-    http: reqwest::Client,
+    /// Where sales listens.
+    sales: SocketAddr,
     services: Services,
     db_pid: Option<u32>,
 }
@@ -103,7 +104,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
     let services = Services::start(config).await?;
     report.facts.push(format!(
         "services: release binaries as processes, prefix `{prefix}`, databases `{warehouse_db}`/`{factory_db}`, \
-         FACTORY_PRODUCTION_SECONDS=0, otherwise the README defaults{}; logs in `{}`",
+         FACTORY_PRODUCTION_SECONDS=0 (3600 during the hot phase), otherwise the README defaults{}; logs in `{}`",
         if args.env.is_empty() {
             String::new()
         } else {
@@ -126,11 +127,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         admin,
         database: database.clone(),
         ceiling_db: ceiling_db.clone(),
-        sales_url: format!("http://127.0.0.1:{}/checkout", ports.sales),
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(1024)
-            .timeout(Duration::from_secs(30))
-            .build()?,
+        sales: SocketAddr::from(([127, 0, 0, 1], ports.sales)),
         services,
         db_pid: system::database_pid(),
     };
@@ -413,27 +410,39 @@ async fn books(pool: &Pool, pattern: &str) -> anyhow::Result<(i64, i64, i64, i64
 }
 
 async fn http_phase(world: &World, clients: usize, requests: u64, limit: Duration, skus: Arc<Vec<String>>) -> Stats {
-    let http = world.http.clone();
-    let url = Arc::new(world.sales_url.clone());
-    load::closed_loop(clients, requests, limit, move |i| {
-        let (http, url, skus) = (http.clone(), url.clone(), skus.clone());
-        async move {
-            let sku = &skus[(i as usize).wrapping_mul(7919) % skus.len()];
-            load::checkout(&http, &url, sku, 1).await.0
-        }
-    })
+    let sales = world.sales;
+    load::closed_loop(
+        clients,
+        requests,
+        limit,
+        || HttpClient::new(sales),
+        move |mut client, i| {
+            let skus = skus.clone();
+            async move {
+                let sku = &skus[(i as usize).wrapping_mul(7919) % skus.len()];
+                let outcome = client.checkout(sku, 1).await.0;
+                (client, outcome)
+            }
+        },
+    )
     .await
 }
 
 async fn sql_phase(pool: &Pool, clients: usize, requests: u64, limit: Duration, skus: Arc<Vec<String>>) -> Stats {
-    let pool = pool.clone();
-    load::closed_loop(clients, requests, limit, move |i| {
-        let (pool, skus) = (pool.clone(), skus.clone());
-        async move {
-            let sku = &skus[(i as usize).wrapping_mul(7919) % skus.len()];
-            ceiling::checkout(&pool, sku, 1).await
-        }
-    })
+    load::closed_loop(
+        clients,
+        requests,
+        limit,
+        || pool.clone(),
+        move |pool, i| {
+            let skus = skus.clone();
+            async move {
+                let sku = &skus[(i as usize).wrapping_mul(7919) % skus.len()];
+                let outcome = ceiling::checkout(&pool, sku, 1).await;
+                (pool, outcome)
+            }
+        },
+    )
     .await
 }
 
@@ -460,18 +469,14 @@ impl CeilingPool {
     }
 }
 
-/// A pool of exactly `size` connections on the ceiling database, opened before measuring.
+/// A pool of exactly `size` connections on the ceiling database, opened before measuring,
+/// with the services' pool options (`stockflow_shared::db::pool_opts`).
 async fn ceiling_pool(world: &World, how: CeilingPool) -> anyhow::Result<Pool> {
     let server = mysql_async::Opts::from_url(&world.database.mysql_url)?;
-    let opts = mysql_async::OptsBuilder::from_opts(server)
-        .db_name(Some(&world.ceiling_db))
-        .pool_opts(
-            mysql_async::PoolOpts::default()
-                .with_constraints(mysql_async::PoolConstraints::new(0, how.size.max(1)).context("pool size")?)
-                .with_reset_connection(how.reset),
-        )
-        .init(vec!["SET SESSION time_zone = '+00:00'"]);
-    let pool = Pool::new(opts);
+    let database = mysql_async::OptsBuilder::from_opts(server).db_name(Some(&world.ceiling_db));
+    let services = stockflow_shared::db::pool_opts(database.into(), how.size)?;
+    let pool_opts = services.pool_opts().clone().with_reset_connection(how.reset);
+    let pool = Pool::new(mysql_async::OptsBuilder::from_opts(services).pool_opts(pool_opts));
     let conns = futures::future::join_all((0..how.size).map(|_| pool.get_conn())).await;
     drop(conns);
     Ok(pool)
@@ -547,12 +552,17 @@ async fn spread(
     // The HTTP floor: the same clients against `GET /health` (no work behind it). With
     // HTTP and SQL sharing the cores, a checkout can at best cost both.
     progress(format!("spread http floor: {clients} clients → GET /health"));
-    let health = Arc::new(format!("{}/health", world.sales_url.trim_end_matches("/checkout")));
-    let http = world.http.clone();
-    let floor = load::closed_loop(clients, args.spread_requests, limit, move |_| {
-        let (http, health) = (http.clone(), health.clone());
-        async move { load::get(&http, &health).await }
-    })
+    let sales = world.sales;
+    let floor = load::closed_loop(
+        clients,
+        args.spread_requests,
+        limit,
+        || HttpClient::new(sales),
+        |mut client, _| async move {
+            let outcome = client.get("/health").await;
+            (client, outcome)
+        },
+    )
     .await;
     progress(format!("spread http floor: {}", floor.summary()));
     let _ = write!(table, "\n{}", report::stats_row("http floor: GET /health", "-", &floor));
@@ -585,7 +595,7 @@ async fn spread(
     Ok(rss)
 }
 
-async fn hot(args: &Args, world: &World, report: &mut Report, pools: &[CeilingPool]) -> anyhow::Result<()> {
+async fn hot(args: &Args, world: &mut World, report: &mut Report, pools: &[CeilingPool]) -> anyhow::Result<()> {
     let limit = Duration::from_secs(args.max_seconds);
     let clients = args.hot_clients;
     let stock = args.hot_stock;
@@ -628,6 +638,12 @@ async fn hot(args: &Args, world: &World, report: &mut Report, pools: &[CeilingPo
         }
     }
 
+    // The factory takes an hour per production during this phase, so no restock lands on
+    // the sku while it is measured: the system does the ceiling's work (exactly the stock
+    // sold, then shortages joining one open request). Restocks under way are the restock
+    // scenario's subject.
+    let slow_factory = [("FACTORY_PRODUCTION_SECONDS".to_string(), "3600".to_string())];
+    world.services.restart("factory", &slow_factory).await?;
     let warm = "BHOTW-SYS".to_string();
     let sku = "BHOT-SYS".to_string();
     insert_products(&world.warehouse, &[warm.clone(), sku.clone()], stock, 10).await?;
@@ -644,9 +660,8 @@ async fn hot(args: &Args, world: &World, report: &mut Report, pools: &[CeilingPo
         "\n{}",
         report::stats_row("system: sales", "16 (DB_POOL_MAX)", &s)
     );
-    // Restocks complete while the sale runs (production time 0): they count as stock too.
-    tokio::time::sleep(Duration::from_secs(2)).await;
     let (initial, produced, sold, left) = books(&world.warehouse, &sku).await?;
+    world.services.restart("factory", &[]).await?;
     let oversold = (sold - (initial + produced)).max(0);
     let ok = sold == s.sold as i64 && initial + produced - sold == left && left >= 0 && s.server_errors == 0;
     let _ = writeln!(
@@ -683,7 +698,7 @@ async fn hot(args: &Args, world: &World, report: &mut Report, pools: &[CeilingPo
         report::verdict(ratio >= 0.7 && oversold == 0 && s.server_errors == 0),
     ]);
     report.sections.push(format!(
-        "## hot\n\nA flash sale: {clients} concurrent clients buy one unit each of one sku, {} requests against a stock of {stock}; after the stock is gone every purchase takes the shortage path (409, joins the open restock request).\n\n{table}\n\n{notes}\nCheck: {}.",
+        "## hot\n\nA flash sale: {clients} concurrent clients buy one unit each of one sku, {} requests against a stock of {stock}; after the stock is gone every purchase takes the shortage path (409, joins the open restock request). The factory is restarted with an hour of production time for the system phase, so no restock lands during it and the system does the ceiling's work.\n\n{table}\n\n{notes}\nCheck: {}.",
         args.hot_requests,
         if ok { "exactly the stock was sold, no 5xx" } else { "**FAILED**" }
     ));
@@ -711,10 +726,10 @@ async fn restock(args: &Args, world: &World, report: &mut Report, hop_prefix: &s
     let t_start = tokio::time::Instant::now();
     let mut tasks = Vec::new();
     for (i, sku) in skus.iter().enumerate() {
-        let (http, url, sku) = (world.http.clone(), world.sales_url.clone(), sku.clone());
+        let (mut client, sku) = (HttpClient::new(world.sales), sku.clone());
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep_until(t_start + every * i as u32).await;
-            let (outcome, body) = load::checkout(&http, &url, &sku, 1).await;
+            let (outcome, body) = client.checkout(&sku, 1).await;
             let answered = Utc::now();
             let id = body
                 .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok())
@@ -899,7 +914,7 @@ async fn sweep(args: &Args, world: &mut World, report: &mut Report) -> anyhow::R
     };
     for (k, (name, env, flush)) in knobs.into_iter().enumerate() {
         progress(format!("sweep: {name}"));
-        world.services.restart_sales(&env).await?;
+        world.services.restart("sales", &env).await?;
         if let Some(v) = flush {
             let mut conn = world.admin.get_conn().await?;
             conn.query_drop(format!("SET GLOBAL innodb_flush_log_at_trx_commit = {v}"))
@@ -945,7 +960,7 @@ async fn sweep(args: &Args, world: &mut World, report: &mut Report) -> anyhow::R
             hot.server_errors
         );
     }
-    world.services.restart_sales(&[]).await?;
+    world.services.restart("sales", &[]).await?;
     report.sections.push(format!(
         "## Knobs\n\nSales restarted under each setting; {} spread requests ({} clients) and {} hot requests ({} clients, stock a quarter of that) each, after {} warm-up requests. Same machine, same moment, so compare rows with each other.\n\n{table}",
         args.sweep_requests, args.spread_clients, args.sweep_requests, args.hot_clients, args.warmup

@@ -3,6 +3,7 @@
 //! binaries as processes, whose memory and CPU are read from /proc.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -10,6 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use aws_sdk_cloudformation::types::{Parameter, StackStatus};
 use tokio::process::{Child, Command};
+
+use crate::load::{HttpClient, Outcome};
 
 /// The template LocalStack's ready hook deploys; deployed here once per prefix.
 pub const TEMPLATE: &str = include_str!("../../../localstack/stockflow.yaml");
@@ -174,13 +177,11 @@ impl Services {
     }
 
     async fn wait_ready(&mut self, name: &'static str) -> anyhow::Result<()> {
-        let url = format!("http://127.0.0.1:{}/ready", self.config.ports.of(name));
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.config.ports.of(name)));
+        let mut http = HttpClient::new(addr);
         let start = Instant::now();
         loop {
-            if let Ok(r) = http.get(&url).send().await
-                && r.status().is_success()
-            {
+            if http.get("/ready").await == Outcome::Sold {
                 return Ok(());
             }
             if let Some(p) = self.procs.get_mut(name)
@@ -193,19 +194,20 @@ impl Services {
             }
             anyhow::ensure!(
                 start.elapsed() < Duration::from_secs(90),
-                "{name} not ready within 90 s ({url})"
+                "{name} not ready within 90 s (http://{addr}/ready)"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
-    /// Restarts sales with `extra` variables on top (for the knob sweep).
-    pub async fn restart_sales(&mut self, extra: &[(String, String)]) -> anyhow::Result<()> {
-        if let Some(p) = self.procs.remove("sales") {
+    /// Restarts one service with `extra` variables on top (the knob sweep; the factory's
+    /// production time during the hot phase).
+    pub async fn restart(&mut self, name: &'static str, extra: &[(String, String)]) -> anyhow::Result<()> {
+        if let Some(p) = self.procs.remove(name) {
             terminate(p).await;
         }
-        self.spawn("sales", extra)?;
-        self.wait_ready("sales").await
+        self.spawn(name, extra)?;
+        self.wait_ready(name).await
     }
 
     pub fn pids(&self) -> Vec<(&'static str, u32)> {

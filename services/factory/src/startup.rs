@@ -59,11 +59,8 @@ impl Application {
 
         let listener = settings.http.listen(settings.factory_port, "factory", "FACTORY_PORT")?;
         let port = listener.local_addr()?.port();
-        let readiness = web::Data::new(FactoryReadiness {
-            pool: pool.clone(),
-            publisher,
-        });
-        let pool_data = web::Data::new(pool.clone());
+        let workers = stockflow_shared::service::http_workers(0);
+        let worker_pools = db::WorkerPools::new(&settings.database, &settings.factory_db, workers)?;
         let production_time = web::Data::new(ProductionTime(production_time));
         let new_order = web::Data::new(new_order);
         let faults = web::Data::new(Faults::default());
@@ -72,13 +69,18 @@ impl Application {
             tracing::warn!("fault injection is enabled: /admin/faults can make this factory fail");
         }
         let server = HttpServer::new(move || {
+            // Runs on each worker thread: its own pool, so its connections stay on it.
+            let pool = worker_pools.open();
             let app = App::new()
                 .wrap(from_fn(stockflow_shared::metrics::middleware))
                 .wrap(from_fn(request_id::middleware))
-                .app_data(pool_data.clone())
+                .app_data(web::Data::new(FactoryReadiness {
+                    pool: pool.clone(),
+                    publisher: publisher.clone(),
+                }))
+                .app_data(web::Data::new(pool))
                 .app_data(production_time.clone())
                 .app_data(new_order.clone())
-                .app_data(readiness.clone())
                 .app_data(faults.clone())
                 .app_data(problem::json_config())
                 .configure(health::routes::<FactoryReadiness>)
@@ -101,6 +103,7 @@ impl Application {
             };
             app.default_service(web::to(problem::not_found_route))
         })
+        .workers(workers)
         .disable_signals()
         .shutdown_timeout(10)
         .listen(listener)?

@@ -33,7 +33,6 @@ impl Application {
         let resources = Resources::new(&settings.aws);
         let publisher =
             Publisher::open(aws_sdk_sns::Client::new(&sdk), &resources, &[names::STOCK_EMPTY_TOPIC]).await?;
-        let outbox = Outbox::new(pool.clone(), publisher.clone());
         let relay = Relay::new(
             pool.clone(),
             publisher.clone(),
@@ -42,19 +41,20 @@ impl Application {
 
         let listener = settings.http.listen(settings.sales_port, "sales", "SALES_PORT")?;
         let port = listener.local_addr()?.port();
-        let readiness = web::Data::new(SalesReadiness {
-            pool: pool.clone(),
-            publisher,
-        });
-        let pool_data = web::Data::new(pool.clone());
-        let outbox = web::Data::new(outbox);
-        let mut server = HttpServer::new(move || {
+        let workers = stockflow_shared::service::http_workers(settings.sales_workers);
+        let worker_pools = db::WorkerPools::new(&settings.database, &settings.warehouse_db, workers)?;
+        let server = HttpServer::new(move || {
+            // Runs on each worker thread: its own pool, so its connections stay on it.
+            let pool = worker_pools.open();
             App::new()
                 .wrap(from_fn(stockflow_shared::metrics::middleware))
                 .wrap(from_fn(request_id::middleware))
-                .app_data(pool_data.clone())
-                .app_data(outbox.clone())
-                .app_data(readiness.clone())
+                .app_data(web::Data::new(Outbox::new(pool.clone(), publisher.clone())))
+                .app_data(web::Data::new(SalesReadiness {
+                    pool: pool.clone(),
+                    publisher: publisher.clone(),
+                }))
+                .app_data(web::Data::new(pool))
                 .configure(health::routes::<SalesReadiness>)
                 .configure(|cfg| stockflow_shared::openapi::routes(cfg, crate::ApiDoc::openapi()))
                 .service(problem::resource("/products", web::get(), routes::list_products))
@@ -62,12 +62,11 @@ impl Application {
                 .service(problem::resource("/checkout", web::post(), routes::checkout))
                 .default_service(web::to(problem::not_found_route))
         })
+        .workers(workers)
         .disable_signals()
-        .shutdown_timeout(10);
-        if settings.sales_workers > 0 {
-            server = server.workers(settings.sales_workers);
-        }
-        let server = server.listen(listener)?.run();
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
         Ok(Self {
             port,
             server,

@@ -240,9 +240,12 @@ async fn sell_or_record_shortage(
         if let Some(sold) = try_sell(tx, request, correlation_id).await? {
             return Ok(sold);
         }
-        // Not enough stock (or no such sku): lock the product row and its open restock
-        // request, if any, in one statement, then decide. The product row's lock
-        // serializes every shortage of the sku and every restock of it.
+        if let Some(joined) = join_open_request(tx, sku).await? {
+            return Ok(joined);
+        }
+        // No restock request open (or no such sku): lock the product row and its open
+        // restock request, if any, in one statement, then decide. The product row's lock
+        // serializes the opening of a request with every restock of the sku.
         let product: Option<(i64, i64, String, Option<String>)> = tx
             .exec_first(
                 "SELECT p.stock, p.reorder_quantity, p.factory_id, r.id FROM products p \
@@ -298,6 +301,28 @@ async fn try_sell(
     Ok(Some(Checkout::Sold {
         order_id,
         remaining_stock: remaining_stock.unwrap_or_default(),
+    }))
+}
+
+/// Out of stock with a restock request already open (a sold-out flash sale): joins it,
+/// locking only that request's row, so that shortages queue neither behind sales nor
+/// behind the restock on the product row. `None` when no request is open, or when it
+/// was fulfilled (stock arrived) between the read and the update.
+async fn join_open_request(tx: &mut Transaction<'_>, sku: &str) -> Result<Option<Checkout>, mysql_async::Error> {
+    let open: Option<String> = tx
+        .exec_first("SELECT id FROM restock_requests WHERE open_sku = ?", (sku,))
+        .await?;
+    let Some(id) = open else {
+        return Ok(None);
+    };
+    tx.exec_drop(
+        "UPDATE restock_requests SET shortages = shortages + 1 WHERE id = ? AND open_sku IS NOT NULL",
+        (&id,),
+    )
+    .await?;
+    Ok((tx.affected_rows() == 1).then_some(Checkout::OutOfStock {
+        restock_request_id: id,
+        event: None,
     }))
 }
 

@@ -7,6 +7,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::outbox::Relay;
 
+/// The number of HTTP worker threads: `configured`, or one per core when it is 0.
+pub fn http_workers(configured: usize) -> usize {
+    match configured {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
 pub async fn serve_until_stopped(server: Server, relay: Relay, shutdown: CancellationToken) -> anyhow::Result<()> {
     let handle = server.handle();
     let relay = tokio::spawn(relay.run(shutdown.clone()));
