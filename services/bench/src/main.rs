@@ -61,6 +61,11 @@ pub struct Args {
     /// Connection pool sizes of the direct-SQL ceiling (capped by the server's max_connections).
     #[arg(long, value_delimiter = ',', default_value = "16,64")]
     pub ceiling_pools: Vec<usize>,
+    /// spread and hot: pairs of phases (ceiling at its best pool, then the system) run after
+    /// the first pair; the verdict takes the median ratio of all pairs, so that a drift of
+    /// the machine's speed between phases does not decide it.
+    #[arg(long, default_value_t = 2)]
+    pub extra_pairs: usize,
     /// Unmeasured requests before each measured phase (connections, caches, JIT of nothing).
     #[arg(long, default_value_t = 1000)]
     pub warmup: u64,

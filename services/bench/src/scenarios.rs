@@ -446,6 +446,42 @@ async fn sql_phase(pool: &Pool, clients: usize, requests: u64, limit: Duration, 
     .await
 }
 
+/// The median throughput and p99 ratios (system / ceiling) of `pairs` (ceiling, system)
+/// measured back to back, and their table.
+fn paired(pairs: &[(Stats, Stats)]) -> (f64, f64, String) {
+    let mut table = String::from(
+        "Pairs measured back to back (ceiling at its best pool, then the system); the verdict takes the median ratio:\n\n\
+         | pair | ceiling /s | system /s | throughput ratio | ceiling p99 ms | system p99 ms | p99 ratio |\n|---|---|---|---|---|---|---|\n",
+    );
+    let mut throughput = Vec::new();
+    let mut p99 = Vec::new();
+    for (i, (ceiling, system)) in pairs.iter().enumerate() {
+        let ratio = system.throughput() / ceiling.throughput();
+        let p99_ratio = system.ms(0.99) / ceiling.ms(0.99);
+        let _ = writeln!(
+            table,
+            "| {} | {:.0} | {:.0} | {ratio:.2} | {:.1} | {:.1} | {p99_ratio:.2} |",
+            i + 1,
+            ceiling.throughput(),
+            system.throughput(),
+            ceiling.ms(0.99),
+            system.ms(0.99)
+        );
+        throughput.push(ratio);
+        p99.push(p99_ratio);
+    }
+    (median(throughput), median(p99), table)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
 /// How the direct-SQL ceiling connects.
 #[derive(Clone, Copy, Debug)]
 struct CeilingPool {
@@ -497,7 +533,7 @@ async fn spread(
     let mut cpu_notes = String::new();
 
     // Ceiling: the same transaction straight against the database, per pool size.
-    let mut best: Option<(String, Stats)> = None;
+    let mut best: Option<(CeilingPool, Stats)> = None;
     for &how in pools {
         let size = how.label();
         let pool = ceiling_pool(world, how).await?;
@@ -513,9 +549,10 @@ async fn spread(
         let _ = writeln!(cpu_notes, "- ceiling, pool {size}: CPU in cores: {}", cpu_line(&cpu));
         pool.disconnect().await.ok();
         if best.as_ref().is_none_or(|(_, b)| s.throughput() > b.throughput()) {
-            best = Some((size.clone(), s));
+            best = Some((how, s));
         }
     }
+    let (best_pool, ceil) = best.context("no ceiling pool")?;
 
     progress(format!("spread: {clients} clients → sales: warm-up"));
     http_phase(world, clients, args.warmup, limit, skus.clone()).await;
@@ -533,21 +570,37 @@ async fn spread(
     );
     let _ = writeln!(cpu_notes, "- system: CPU in cores: {}", cpu_line(&cpu));
 
+    // More pairs, ceiling then system, back to back.
+    let mut pairs = vec![(ceil.clone(), s.clone())];
+    let mut system_phases = vec![s.clone()];
+    let pool = ceiling_pool(world, best_pool).await?;
+    for round in 2..=args.extra_pairs + 1 {
+        let c = sql_phase(&pool, clients, args.spread_requests, limit, skus.clone()).await;
+        let y = http_phase(world, clients, args.spread_requests, limit, skus.clone()).await;
+        progress(format!(
+            "spread pair {round}: ceiling {:.0}/s, system {:.0}/s",
+            c.throughput(),
+            y.throughput()
+        ));
+        system_phases.push(y.clone());
+        pairs.push((c, y));
+    }
+    pool.disconnect().await.ok();
+    let (ratio, p99_ratio, pairs_table) = paired(&pairs);
+
     // Correctness: every 200 is one order and one unit less stock; no 5xx.
     let after = books(&world.warehouse, "BSP-%").await?;
     let orders = after.2 - before.2;
     let stock_drop = before.3 - after.3;
-    let ok = orders == s.sold as i64 && stock_drop == s.sold as i64 && s.server_errors == 0 && s.errors() == 0;
+    let sold: u64 = system_phases.iter().map(|p| p.sold).sum();
+    let errors: u64 = system_phases.iter().map(Stats::errors).sum();
+    let ok = orders == sold as i64 && stock_drop == sold as i64 && errors == 0;
     if !ok {
         report.failures.push(format!(
-            "spread: {} answered 200 but {orders} orders were recorded and stock fell by {stock_drop}; errors {}",
-            s.sold,
-            s.errors()
+            "spread: {sold} answered 200 but {orders} orders were recorded and stock fell by {stock_drop}; errors {errors}",
         ));
     }
-    let (ceil_size, ceil) = best.context("no ceiling pool")?;
-    let ratio = s.throughput() / ceil.throughput();
-    let p99_ratio = s.ms(0.99) / ceil.ms(0.99);
+    let ceil_size = best_pool.label();
 
     // The HTTP floor: the same clients against `GET /health` (no work behind it). With
     // HTTP and SQL sharing the cores, a checkout can at best cost both.
@@ -582,14 +635,13 @@ async fn spread(
             ceil.throughput(),
             ceil.ms(0.99)
         ),
-        format!("{ratio:.2}× thr, {p99_ratio:.2}× p99"),
+        format!("{ratio:.2}× thr, {p99_ratio:.2}× p99 (median of {} pairs)", pairs.len()),
         "≥ 0.8× thr, p99 ≤ 2× ceiling p99".into(),
         report::verdict(ratio >= 0.8 && p99_ratio <= 2.0),
     ]);
     report.sections.push(format!(
-        "## spread\n\nQuantity-1 purchases over {} skus with ample stock, {clients} concurrent clients.\n\n{table}\n\n{cpu_notes}\nCheck: {} answered 200, {orders} orders recorded, stock fell by {stock_drop}: {}.",
+        "## spread\n\nQuantity-1 purchases over {} skus with ample stock, {clients} concurrent clients.\n\n{table}\n\n{cpu_notes}\n{pairs_table}\nCheck: {sold} answered 200 over the system phases, {orders} orders recorded, stock fell by {stock_drop}: {}.",
         args.spread_skus,
-        s.sold,
         if ok { "consistent" } else { "**INCONSISTENT**" }
     ));
     Ok(rss)
@@ -601,58 +653,51 @@ async fn hot(args: &Args, world: &mut World, report: &mut Report, pools: &[Ceili
     let stock = args.hot_stock;
     let mut table = String::from(report::STATS_HEADER);
     let mut notes = String::new();
+    let mut failures = Vec::new();
 
-    let mut best: Option<(String, Stats)> = None;
+    let mut best: Option<(CeilingPool, Stats)> = None;
     for &how in pools {
         let size = how.label();
         // A warm-up sku (sold out quickly), then a fresh sku for the measured phase.
         let warm = format!("BHOTW-C{}", how.tag());
-        let sku = format!("BHOT-C{}", how.tag());
-        insert_products(&world.ceiling, &[warm.clone(), sku.clone()], stock, 10).await?;
+        insert_products(&world.ceiling, std::slice::from_ref(&warm), stock, 10).await?;
         let pool = ceiling_pool(world, how).await?;
         progress(format!(
             "hot ceiling: direct SQL, {clients} clients on pool {size}: warm-up"
         ));
         sql_phase(&pool, clients, args.warmup, limit, Arc::new(vec![warm])).await;
         let meter = CpuMeter::start(&procs(world));
-        let s = sql_phase(&pool, clients, args.hot_requests, limit, Arc::new(vec![sku.clone()])).await;
+        let (s, books_line) =
+            hot_ceiling_phase(args, world, &pool, &format!("BHOT-C{}", how.tag()), &mut failures).await?;
         let cpu = meter.stop();
         pool.disconnect().await.ok();
         progress(format!("hot ceiling (pool {size}): {}", s.summary()));
-        let (initial, _, sold, left) = books(&world.ceiling, &sku).await?;
         let _ = write!(table, "\n{}", report::stats_row("ceiling: direct SQL", &size, &s));
         let _ = writeln!(
             notes,
-            "- ceiling, pool {size}: stock {initial}, sold {sold} (200s: {}), left {left}; CPU in cores: {}",
-            s.sold,
+            "- ceiling, pool {size}: {books_line}; CPU in cores: {}",
             cpu_line(&cpu)
         );
-        if sold != s.sold as i64 || sold > initial || left < 0 {
-            report.failures.push(format!(
-                "hot ceiling pool {size}: sold {sold}, 200s {}, stock {initial}",
-                s.sold
-            ));
-        }
         if best.as_ref().is_none_or(|(_, b)| s.throughput() > b.throughput()) {
-            best = Some((size.clone(), s));
+            best = Some((how, s));
         }
     }
+    let (best_pool, ceil) = best.context("no ceiling pool")?;
 
-    // The factory takes an hour per production during this phase, so no restock lands on
-    // the sku while it is measured: the system does the ceiling's work (exactly the stock
-    // sold, then shortages joining one open request). Restocks under way are the restock
-    // scenario's subject.
+    // The factory takes an hour per production during the system phases, so no restock
+    // lands on the sku while it is measured: the system does the ceiling's work (exactly
+    // the stock sold, then shortages joining one open request). Restocks under way are
+    // the restock scenario's subject.
     let slow_factory = [("FACTORY_PRODUCTION_SECONDS".to_string(), "3600".to_string())];
     world.services.restart("factory", &slow_factory).await?;
     let warm = "BHOTW-SYS".to_string();
-    let sku = "BHOT-SYS".to_string();
-    insert_products(&world.warehouse, &[warm.clone(), sku.clone()], stock, 10).await?;
+    insert_products(&world.warehouse, std::slice::from_ref(&warm), stock, 10).await?;
     progress(format!(
         "hot: flash sale, {clients} clients → sales on one sku (stock {stock}): warm-up"
     ));
     http_phase(world, clients, args.warmup, limit, Arc::new(vec![warm])).await;
     let meter = CpuMeter::start(&procs(world));
-    let s = http_phase(world, clients, args.hot_requests, limit, Arc::new(vec![sku.clone()])).await;
+    let (s, books_line) = hot_system_phase(args, world, "BHOT-SYS-1", &mut failures).await?;
     let cpu = meter.stop();
     progress(format!("hot system: {}", s.summary()));
     let _ = write!(
@@ -660,49 +705,115 @@ async fn hot(args: &Args, world: &mut World, report: &mut Report, pools: &[Ceili
         "\n{}",
         report::stats_row("system: sales", "16 (DB_POOL_MAX)", &s)
     );
-    let (initial, produced, sold, left) = books(&world.warehouse, &sku).await?;
-    world.services.restart("factory", &[]).await?;
-    let oversold = (sold - (initial + produced)).max(0);
-    let ok = sold == s.sold as i64 && initial + produced - sold == left && left >= 0 && s.server_errors == 0;
-    let _ = writeln!(
-        notes,
-        "- system: stock {initial} + restocked during the sale {produced} = {}; sold {sold} (200s: {}); left {left}; oversold {oversold}; 5xx {}; CPU in cores: {}",
-        initial + produced,
-        s.sold,
-        s.server_errors,
-        cpu_line(&cpu)
-    );
-    if !ok {
-        report.failures.push(format!(
-            "hot: 200s {}, orders {sold}, stock {initial} + produced {produced}, left {left}, 5xx {}",
-            s.sold, s.server_errors
+    let _ = writeln!(notes, "- system: {books_line}; CPU in cores: {}", cpu_line(&cpu));
+
+    // More pairs, ceiling then system, back to back, each on fresh skus.
+    let mut pairs = vec![(ceil.clone(), s.clone())];
+    let pool = ceiling_pool(world, best_pool).await?;
+    for round in 2..=args.extra_pairs + 1 {
+        let (c, _) = hot_ceiling_phase(args, world, &pool, &format!("BHOT-P{round}"), &mut failures).await?;
+        let (y, _) = hot_system_phase(args, world, &format!("BHOT-SYS-{round}"), &mut failures).await?;
+        progress(format!(
+            "hot pair {round}: ceiling {:.0}/s, system {:.0}/s",
+            c.throughput(),
+            y.throughput()
         ));
+        pairs.push((c, y));
     }
-    let (ceil_size, ceil) = best.context("no ceiling pool")?;
-    let ratio = s.throughput() / ceil.throughput();
+    pool.disconnect().await.ok();
+    world.services.restart("factory", &[]).await?;
+    let (ratio, _, pairs_table) = paired(&pairs);
+
+    let server_errors: u64 = pairs.iter().map(|(_, y)| y.server_errors).sum();
+    let ok = failures.is_empty();
     report.rows.push([
         format!("hot ({clients} clients, 1 sku, stock {stock})"),
         format!(
-            "{:.0}/s, p99 {:.1} ms, oversold {oversold}, 5xx {}",
+            "{:.0}/s, p99 {:.1} ms, {}, 5xx {server_errors}",
             s.throughput(),
             s.ms(0.99),
-            s.server_errors
+            if ok { "exactly the stock sold" } else { "**books off**" },
         ),
         format!(
-            "{:.0}/s, p99 {:.1} ms [pool {ceil_size}]",
+            "{:.0}/s, p99 {:.1} ms [pool {}]",
             ceil.throughput(),
-            ceil.ms(0.99)
+            ceil.ms(0.99),
+            best_pool.label()
         ),
-        format!("{ratio:.2}× thr"),
+        format!("{ratio:.2}× thr (median of {} pairs)", pairs.len()),
         "≥ 0.7×, zero oversell, zero 5xx".into(),
-        report::verdict(ratio >= 0.7 && oversold == 0 && s.server_errors == 0),
+        report::verdict(ratio >= 0.7 && ok),
     ]);
     report.sections.push(format!(
-        "## hot\n\nA flash sale: {clients} concurrent clients buy one unit each of one sku, {} requests against a stock of {stock}; after the stock is gone every purchase takes the shortage path (409, joins the open restock request). The factory is restarted with an hour of production time for the system phase, so no restock lands during it and the system does the ceiling's work.\n\n{table}\n\n{notes}\nCheck: {}.",
+        "## hot\n\nA flash sale: {clients} concurrent clients buy one unit each of one sku, {} requests against a stock of {stock}; after the stock is gone every purchase takes the shortage path (409, joins the open restock request). The factory is restarted with an hour of production time for the system phases, so no restock lands during them and the system does the ceiling's work.\n\n{table}\n\n{notes}\n{pairs_table}\nCheck: {}.",
         args.hot_requests,
-        if ok { "exactly the stock was sold, no 5xx" } else { "**FAILED**" }
+        if ok { "in every phase exactly the stock was sold (no oversell), no 5xx" } else { "**FAILED**" }
     ));
+    report.failures.extend(failures);
     Ok(())
+}
+
+/// One measured hot phase of the ceiling on a fresh `sku`: its stats and its books.
+async fn hot_ceiling_phase(
+    args: &Args,
+    world: &World,
+    pool: &Pool,
+    sku: &str,
+    failures: &mut Vec<String>,
+) -> anyhow::Result<(Stats, String)> {
+    insert_products(&world.ceiling, &[sku.to_string()], args.hot_stock, 10).await?;
+    let limit = Duration::from_secs(args.max_seconds);
+    let s = sql_phase(
+        pool,
+        args.hot_clients,
+        args.hot_requests,
+        limit,
+        Arc::new(vec![sku.to_string()]),
+    )
+    .await;
+    let (initial, _, sold, left) = books(&world.ceiling, sku).await?;
+    if sold != s.sold as i64 || initial - sold != left || left < 0 || s.errors() > 0 {
+        failures.push(format!(
+            "hot ceiling {sku}: sold {sold}, 200s {}, stock {initial}, left {left}, errors {}",
+            s.sold,
+            s.errors()
+        ));
+    }
+    let line = format!("stock {initial}, sold {sold} (200s: {}), left {left}", s.sold);
+    Ok((s, line))
+}
+
+/// One measured hot phase of the system on a fresh `sku`: its stats and its books
+/// (exactly the stock sold: no oversell, every 200 an order; no 5xx).
+async fn hot_system_phase(
+    args: &Args,
+    world: &World,
+    sku: &str,
+    failures: &mut Vec<String>,
+) -> anyhow::Result<(Stats, String)> {
+    insert_products(&world.warehouse, &[sku.to_string()], args.hot_stock, 10).await?;
+    let limit = Duration::from_secs(args.max_seconds);
+    let s = http_phase(
+        world,
+        args.hot_clients,
+        args.hot_requests,
+        limit,
+        Arc::new(vec![sku.to_string()]),
+    )
+    .await;
+    let (initial, produced, sold, left) = books(&world.warehouse, sku).await?;
+    let oversold = (sold - (initial + produced)).max(0);
+    if sold != s.sold as i64 || initial + produced - sold != left || left < 0 || s.server_errors > 0 {
+        failures.push(format!(
+            "hot {sku}: 200s {}, orders {sold}, stock {initial} + produced {produced}, left {left}, 5xx {}",
+            s.sold, s.server_errors
+        ));
+    }
+    let line = format!(
+        "stock {initial} + restocked during the sale {produced}; sold {sold} (200s: {}); left {left}; oversold {oversold}; 5xx {}",
+        s.sold, s.server_errors
+    );
+    Ok((s, line))
 }
 
 type RestockRow = (

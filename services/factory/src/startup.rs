@@ -37,7 +37,13 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = db::connect(&settings.database, &settings.factory_db).await?;
-        db::migrate(&pool, &settings.factory_db, embedded::migrations::runner()).await?;
+        db::migrate(
+            &settings.database,
+            &pool,
+            &settings.factory_db,
+            embedded::migrations::runner(),
+        )
+        .await?;
         let sdk = aws::sdk_config(&settings.aws).await;
         let resources = Resources::new(&settings.aws);
         let publisher = Publisher::open(

@@ -110,9 +110,17 @@ pub fn pool_opts(database: Opts, max: usize) -> anyhow::Result<Opts> {
         .into())
 }
 
-/// Applies `runner`'s migrations, holding a server-wide named lock meanwhile.
-pub async fn migrate(pool: &Pool, database: &str, runner: refinery::Runner) -> anyhow::Result<()> {
-    let mut lock_conn = pool.get_conn().await.context("cannot get a connection to migrate")?;
+/// Applies `runner`'s migrations through `pool`, holding a server-wide named lock
+/// meanwhile on a connection of its own (so that a pool of one connection suffices).
+pub async fn migrate(
+    settings: &DatabaseSettings,
+    pool: &Pool,
+    database: &str,
+    runner: refinery::Runner,
+) -> anyhow::Result<()> {
+    let mut lock_conn = mysql_async::Conn::new(database_opts(settings, database)?)
+        .await
+        .context("cannot open a connection to migrate")?;
     let lock = format!("stockflow_migrate_{database}");
     let acquired: Option<i64> = lock_conn
         .exec_first("SELECT GET_LOCK(?, 60)", (&lock,))
@@ -127,6 +135,7 @@ pub async fn migrate(pool: &Pool, database: &str, runner: refinery::Runner) -> a
         .await
         .with_context(|| format!("migrating database `{database}` failed"));
     lock_conn.exec_drop("SELECT RELEASE_LOCK(?)", (&lock,)).await.ok();
+    lock_conn.disconnect().await.ok();
     result.map(|report| {
         for migration in report.applied_migrations() {
             tracing::info!(database, migration = %migration, "migration applied");

@@ -16,6 +16,6 @@ pub const DEFAULT_DATABASE: &str = "stockflow";
 /// Connects to the warehouse database, creating and migrating it as needed.
 pub async fn open(settings: &DatabaseSettings, database: &str) -> anyhow::Result<Pool> {
     let pool = db::connect(settings, database).await?;
-    db::migrate(&pool, database, embedded::migrations::runner()).await?;
+    db::migrate(settings, &pool, database, embedded::migrations::runner()).await?;
     Ok(pool)
 }

@@ -173,3 +173,84 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
     assert_eq!(unknown_route.headers()["content-type"], "application/problem+json");
     env.stop().await;
 }
+
+/// The ids of the connections on this test's warehouse database whose current statement
+/// starts with `statement` (any, if empty), other than `asking`'s own.
+async fn warehouse_connections(
+    asking: &mut mysql_async::Conn,
+    env: &TestEnv,
+    statement: &str,
+) -> std::collections::BTreeSet<u64> {
+    use mysql_async::prelude::Queryable;
+    let ids: Vec<u64> = asking
+        .exec(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() \
+             AND COALESCE(INFO, '') LIKE CONCAT(?, '%')",
+            (&env.warehouse_db, statement),
+        )
+        .await
+        .unwrap();
+    ids.into_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_go_back_to_the_pool_after_a_burst() {
+    use mysql_async::prelude::Queryable;
+    let mut env = TestEnv::new().await;
+    let mut settings = env.sales_settings();
+    settings.sales_workers = 1;
+    settings.database.db_pool_max = 4;
+    env.start_sales_with(settings).await;
+    env.add_product("POOL-1", 100, 10).await;
+    let pool = env.warehouse().await;
+    let mut observer = pool.get_conn().await.unwrap();
+
+    // A burst that holds all four connections at once: the product row is locked, so
+    // four purchases wait in their UPDATE.
+    let mut blocker = pool.get_conn().await.unwrap();
+    blocker.query_drop("BEGIN").await.unwrap();
+    blocker
+        .exec_drop("SELECT stock FROM products WHERE sku = 'POOL-1' FOR UPDATE", ())
+        .await
+        .unwrap();
+    let env = std::sync::Arc::new(env);
+    let burst: Vec<_> = (0..4)
+        .map(|_| {
+            let env = env.clone();
+            tokio::spawn(async move { env.purchase(json!({"sku": "POOL-1", "quantity": 1})).await })
+        })
+        .collect();
+    let mut burst_connections = Default::default();
+    for _ in 0..100 {
+        burst_connections = warehouse_connections(&mut observer, &env, "UPDATE products").await;
+        if burst_connections.len() == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(burst_connections.len(), 4, "four purchases never waited together");
+    blocker.query_drop("COMMIT").await.unwrap();
+    for purchase in burst {
+        let (status, body) = purchase.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    for _ in 0..10 {
+        let (status, body) = env.purchase(json!({"sku": "POOL-1", "quantity": 1})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    let open = warehouse_connections(&mut observer, &env, "").await;
+    let closed: Vec<_> = burst_connections.difference(&open).collect();
+    assert!(
+        closed.is_empty(),
+        "connections {closed:?} were closed after serving the burst: a connection must go back to the pool"
+    );
+    assert_eq!(env.stock("POOL-1").await, 86);
+    drop((observer, blocker));
+    pool.disconnect().await.unwrap();
+    std::sync::Arc::try_unwrap(env)
+        .ok()
+        .expect("the burst is over")
+        .stop()
+        .await;
+}
