@@ -275,6 +275,47 @@ impl TestEnv {
             .expect("warehouse database")
     }
 
+    /// The ids of the connections on this test's warehouse database whose current
+    /// statement starts with `statement` (any, if empty), other than `asking`'s own.
+    pub async fn warehouse_connections(
+        &self,
+        asking: &mut mysql_async::Conn,
+        statement: &str,
+    ) -> std::collections::BTreeSet<u64> {
+        let ids: Vec<u64> = asking
+            .exec(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() \
+                 AND COALESCE(INFO, '') LIKE CONCAT(?, '%')",
+                (&self.warehouse_db, statement),
+            )
+            .await
+            .unwrap();
+        ids.into_iter().collect()
+    }
+
+    /// Waits until `count` connections of this test's warehouse database are running a
+    /// statement that starts with `statement` (blocked on a lock the test holds); their ids.
+    pub async fn await_waiting(
+        &self,
+        asking: &mut mysql_async::Conn,
+        statement: &str,
+        count: usize,
+    ) -> std::collections::BTreeSet<u64> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let waiting = self.warehouse_connections(asking, statement).await;
+            if waiting.len() == count {
+                return waiting;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "after 10 s, {} connections run `{statement}…`, not {count}",
+                waiting.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Adds a product for this test.
     pub async fn add_product(&self, sku: &str, stock: i64, reorder_quantity: i64) {
         let mut conn = self.warehouse().await.get_conn().await.unwrap();

@@ -174,25 +174,6 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
     env.stop().await;
 }
 
-/// The ids of the connections on this test's warehouse database whose current statement
-/// starts with `statement` (any, if empty), other than `asking`'s own.
-async fn warehouse_connections(
-    asking: &mut mysql_async::Conn,
-    env: &TestEnv,
-    statement: &str,
-) -> std::collections::BTreeSet<u64> {
-    use mysql_async::prelude::Queryable;
-    let ids: Vec<u64> = asking
-        .exec(
-            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() \
-             AND COALESCE(INFO, '') LIKE CONCAT(?, '%')",
-            (&env.warehouse_db, statement),
-        )
-        .await
-        .unwrap();
-    ids.into_iter().collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_go_back_to_the_pool_after_a_burst() {
     use mysql_async::prelude::Queryable;
@@ -220,15 +201,7 @@ async fn connections_go_back_to_the_pool_after_a_burst() {
             tokio::spawn(async move { env.purchase(json!({"sku": "POOL-1", "quantity": 1})).await })
         })
         .collect();
-    let mut burst_connections = Default::default();
-    for _ in 0..100 {
-        burst_connections = warehouse_connections(&mut observer, &env, "UPDATE products").await;
-        if burst_connections.len() == 4 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(burst_connections.len(), 4, "four purchases never waited together");
+    let burst_connections = env.await_waiting(&mut observer, "UPDATE products", 4).await;
     blocker.query_drop("COMMIT").await.unwrap();
     for purchase in burst {
         let (status, body) = purchase.await.unwrap();
@@ -239,7 +212,7 @@ async fn connections_go_back_to_the_pool_after_a_burst() {
         assert_eq!(status, 200, "{body}");
     }
 
-    let open = warehouse_connections(&mut observer, &env, "").await;
+    let open = env.warehouse_connections(&mut observer, "").await;
     let closed: Vec<_> = burst_connections.difference(&open).collect();
     assert!(
         closed.is_empty(),

@@ -62,3 +62,63 @@ async fn simultaneous_shortages_of_many_skus_each_open_one_restock_without_error
     );
     env.stop().await;
 }
+
+/// The join path of a sold-out sku reads the open request, then updates it: a restock that
+/// closes the request in between sends the purchase to the locking path, which sells the
+/// stock that arrived instead of joining a closed request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restock_landing_while_a_purchase_joins_the_request_sells_instead() {
+    use mysql_async::prelude::Queryable;
+    let mut env = TestEnv::new().await;
+    env.start_sales().await;
+    env.add_product("RACE-1", 0, 10).await;
+    let (status, opened) = env.purchase(json!({"sku": "RACE-1", "quantity": 1})).await;
+    assert_eq!(status, 409, "{opened}");
+    let request = opened["restock_request_id"].as_str().unwrap().to_string();
+
+    // Hold the request's row, as the restock transaction does, so that the next purchase
+    // reads the request open and then waits in its update.
+    let pool = env.warehouse().await;
+    let mut observer = pool.get_conn().await.unwrap();
+    let mut restock = pool.get_conn().await.unwrap();
+    restock.query_drop("BEGIN").await.unwrap();
+    restock
+        .exec_drop("SELECT id FROM restock_requests WHERE id = ? FOR UPDATE", (&request,))
+        .await
+        .unwrap();
+    let env = std::sync::Arc::new(env);
+    let buyer = {
+        let env = env.clone();
+        tokio::spawn(async move { env.purchase(json!({"sku": "RACE-1", "quantity": 1})).await })
+    };
+    env.await_waiting(&mut observer, "UPDATE restock_requests", 1).await;
+    restock
+        .exec_drop("UPDATE products SET stock = stock + 10 WHERE sku = 'RACE-1'", ())
+        .await
+        .unwrap();
+    restock
+        .exec_drop(
+            "UPDATE restock_requests SET status = 'fulfilled', open_sku = NULL, fulfilled_at = CURRENT_TIMESTAMP(6) WHERE id = ?",
+            (&request,),
+        )
+        .await
+        .unwrap();
+    restock.query_drop("COMMIT").await.unwrap();
+
+    let (status, body) = buyer.await.unwrap();
+    assert_eq!(status, 200, "the purchase must buy the stock that arrived: {body}");
+    assert_eq!(env.stock("RACE-1").await, 9);
+    assert_eq!(
+        env.warehouse_count("SELECT shortages FROM restock_requests WHERE sku = ?", "RACE-1")
+            .await,
+        1,
+        "the closed request must not count the purchase that bought"
+    );
+    drop((observer, restock));
+    pool.disconnect().await.unwrap();
+    std::sync::Arc::try_unwrap(env)
+        .ok()
+        .expect("the buyer is done")
+        .stop()
+        .await;
+}
