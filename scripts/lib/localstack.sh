@@ -26,6 +26,8 @@ LS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LS_REQUIREMENTS="$LS_ROOT/localstack/requirements.txt"
 # shellcheck source=scripts/lib/venv.sh
 source "$LS_ROOT/scripts/lib/venv.sh"
+# shellcheck source=scripts/lib/procs.sh
+source "$LS_ROOT/scripts/lib/procs.sh"
 
 _ls_say() { printf '[localstack] %s\n' "$*" >&2; }
 
@@ -80,7 +82,6 @@ else:
 '
 }
 
-_ls_pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
 _ls_fail() {
   local run_dir="$1"; shift
@@ -115,13 +116,13 @@ ls_start() {
   pid="$(cat "$run_dir/localstack.pid" 2>/dev/null || true)"
 
   if _ls_health_ok "$port"; then
-    if _ls_pid_alive "$pid"; then
+    if _proc_alive "$pid"; then
       _ls_say "already running on 127.0.0.1:$port (pid $pid, from $run_dir): reusing it"
     else
       _ls_say "something already answers on 127.0.0.1:$port/_localstack/health (not started from $run_dir): reusing it"
       pid=""
     fi
-  elif _ls_pid_alive "$pid" && [ -f "$run_dir/localstack.started-by-us" ]; then
+  elif _proc_alive "$pid" && [ -f "$run_dir/localstack.started-by-us" ]; then
     _ls_say "LocalStack pid $pid (from $run_dir) is alive but not answering yet: waiting for it"
   else
     [ -x "$venv/bin/python" ] || { _ls_say "ERROR: no venv at $venv (run ls_ensure_venv first)"; return 1; }
@@ -173,7 +174,7 @@ ls_start() {
   deadline=$(( $(date +%s) + ${STOCKFLOW_LS_START_TIMEOUT:-120} ))
   printf '[localstack] waiting for /_localstack/health ' >&2
   until _ls_health_ok "$port"; do
-    if [ -n "$pid" ] && ! _ls_pid_alive "$pid"; then
+    if [ -n "$pid" ] && ! _proc_alive "$pid"; then
       printf '\n' >&2; _ls_fail "$run_dir" "LocalStack (pid $pid) exited during start"
       rm -f "$run_dir/localstack.pid" "$run_dir/localstack.started-by-us"; return 1
     fi
@@ -225,38 +226,25 @@ ls_start() {
 # ls_stop <run_dir>: SIGTERM the recorded pid (and its process group), SIGKILL after a grace period.
 ls_stop() {
   local run_dir="${1:?usage: ls_stop <run_dir>}" grace="${STOCKFLOW_STOP_GRACE:-10}"
-  local pid pgid i
+  local pid
   pid="$(cat "$run_dir/localstack.pid" 2>/dev/null || true)"
   if [ -z "$pid" ]; then
     _ls_say "no LocalStack pid recorded in $run_dir: nothing to stop"
     return 0
   fi
-  if ! _ls_pid_alive "$pid"; then
+  if ! _proc_alive "$pid"; then
     _ls_say "LocalStack pid $pid is not running"
     rm -f "$run_dir/localstack.pid" "$run_dir/localstack.started-by-us" "$run_dir/localstack.port"
     return 0
   fi
   # A stale pid file could name a recycled pid: only stop it if it is LocalStack.
-  if ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'localstack.runtime.main'; then
+  if ! _proc_matches "$pid" 'localstack.runtime.main'; then
     _ls_say "pid $pid is not LocalStack (stale pid file): not stopping it"
     rm -f "$run_dir/localstack.pid" "$run_dir/localstack.started-by-us" "$run_dir/localstack.port"
     return 0
   fi
-  # Only signal the group if the recorded pid leads it (we started it with setsid).
-  pgid="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $3 }' || true)"   # process group id
   _ls_say "stopping LocalStack (pid $pid) ..."
-  if [ "$pgid" = "$pid" ]; then kill -TERM -- "-$pid" 2>/dev/null || true; else kill -TERM "$pid" 2>/dev/null || true; fi
-  for ((i = 0; i < grace * 5; i++)); do
-    _ls_pid_alive "$pid" || break
-    sleep 0.2
-  done
-  if _ls_pid_alive "$pid"; then
-    _ls_say "still running after ${grace} s: SIGKILL"
-    if [ "$pgid" = "$pid" ]; then kill -KILL -- "-$pid" 2>/dev/null || true; else kill -KILL "$pid" 2>/dev/null || true; fi
-    sleep 0.5
-  elif [ "$pgid" = "$pid" ]; then
-    kill -KILL -- "-$pid" 2>/dev/null || true   # leftover children of the group, if any
-  fi
+  proc_terminate "$pid" "$grace" "[localstack] LocalStack"
   rm -f "$run_dir/localstack.pid" "$run_dir/localstack.started-by-us" "$run_dir/localstack.port"
   _ls_say "stopped"
 }

@@ -6,6 +6,7 @@
 #   proc_start   <pidfile> <logfile> cmd...    # start cmd in its own session, append output to <logfile>, record its pid
 #   proc_wait_http <url> <pidfile> <timeout_s> # wait until <url> answers 2xx; fails early if the process dies
 #   proc_stop    <pidfile> <match> [grace_s]   # SIGTERM, SIGKILL after grace (default 10 s); removes <pidfile>
+#   proc_terminate <pid> <grace_s> <label>     # the signalling of proc_stop, for a pid already checked
 #
 # Only the recorded pid (and the process group it leads) is ever signalled, and only when its
 # command line still contains <match> (a stale pid file can name a recycled pid).
@@ -54,8 +55,28 @@ proc_wait_http() {
   done
 }
 
+# SIGTERM to <pid> (to the process group it leads, if it leads one: started with setsid),
+# SIGKILL after <grace> s; then SIGKILL to what is left of its group.
+proc_terminate() {
+  local pid="$1" grace="$2" label="$3" pgid i target
+  pgid="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $3 }' || true)"   # process group id
+  if [ "$pgid" = "$pid" ]; then target="-$pid"; else target="$pid"; fi
+  kill -TERM -- "$target" 2>/dev/null || true
+  for ((i = 0; i < grace * 5; i++)); do
+    _proc_alive "$pid" || break
+    sleep 0.2
+  done
+  if _proc_alive "$pid"; then
+    _proc_say "$label (pid $pid) still running after ${grace} s: SIGKILL"
+    kill -KILL -- "$target" 2>/dev/null || true
+    sleep 0.3
+  elif [ "$pgid" = "$pid" ]; then
+    kill -KILL -- "-$pid" 2>/dev/null || true   # leftover children of the group, if any
+  fi
+}
+
 proc_stop() {
-  local pidfile="$1" match="$2" grace="${3:-10}" pid pgid i
+  local pidfile="$1" match="$2" grace="${3:-10}" pid
   pid="$(_proc_pid "$pidfile")"
   if [ -z "$pid" ]; then return 0; fi
   if ! _proc_matches "$pid" "$match"; then
@@ -63,16 +84,6 @@ proc_stop() {
     rm -f "$pidfile"
     return 0
   fi
-  pgid="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $3 }' || true)"   # process group id
-  if [ "$pgid" = "$pid" ]; then kill -TERM -- "-$pid" 2>/dev/null || true; else kill -TERM "$pid" 2>/dev/null || true; fi
-  for ((i = 0; i < grace * 5; i++)); do
-    _proc_alive "$pid" || break
-    sleep 0.2
-  done
-  if _proc_alive "$pid"; then
-    _proc_say "  $match (pid $pid) still running after ${grace} s: SIGKILL"
-    if [ "$pgid" = "$pid" ]; then kill -KILL -- "-$pid" 2>/dev/null || true; else kill -KILL "$pid" 2>/dev/null || true; fi
-    sleep 0.3
-  fi
+  proc_terminate "$pid" "$grace" "  $match"
   rm -f "$pidfile"
 }

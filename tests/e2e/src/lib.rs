@@ -316,6 +316,22 @@ impl TestEnv {
         }
     }
 
+    /// `GET url`, its body as text.
+    pub async fn get_text(&self, url: &str) -> String {
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        response.text().await.unwrap()
+    }
+
+    /// `GET url`, its body as JSON.
+    pub async fn get_json(&self, url: &str) -> serde_json::Value {
+        serde_json::from_str(&self.get_text(url).await).unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+    }
+
     /// Adds a product for this test.
     pub async fn add_product(&self, sku: &str, stock: i64, reorder_quantity: i64) {
         let mut conn = self.warehouse().await.get_conn().await.unwrap();

@@ -61,15 +61,7 @@ async fn products_are_listed_with_the_seed_data() {
     let mut env = TestEnv::new().await;
     env.start_sales().await;
 
-    let products: serde_json::Value = env
-        .http
-        .get(env.sales("/products"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let products: serde_json::Value = env.get_json(&env.sales("/products")).await;
     let donut = products
         .as_array()
         .unwrap()

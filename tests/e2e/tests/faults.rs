@@ -363,15 +363,7 @@ async fn a_message_held_past_its_visibility_timeout_is_not_delivered_twice() {
         (env.stock("HOLD-1").await == 2).then_some(())
     })
     .await;
-    let metrics = env
-        .http
-        .get(format!("{factory}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = env.get_text(&format!("{factory}/metrics")).await;
     assert!(
         metrics.contains(r#"production_orders_total{result="created"} 1"#),
         "{metrics}"

@@ -15,15 +15,7 @@ async fn openapi_documents_and_swagger_ui_are_served_offline() {
     let factory = env.start_factory().await;
 
     for (base, path) in [(&sales, "/checkout"), (&factory, "/api/manufactures")] {
-        let doc: serde_json::Value = env
-            .http
-            .get(format!("{base}/openapi.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let doc: serde_json::Value = env.get_json(&format!("{base}/openapi.json")).await;
         assert!(
             doc["openapi"].as_str().unwrap().starts_with("3.1"),
             "{}",
@@ -45,15 +37,7 @@ async fn metrics_count_requests_and_sales_outcomes() {
     env.purchase(json!({"sku": "METRIC-1", "quantity": 1})).await;
     env.purchase(json!({"sku": "METRIC-1", "quantity": 1})).await;
 
-    let metrics = env
-        .http
-        .get(env.sales("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = env.get_text(&env.sales("/metrics")).await;
     assert!(
         metrics.contains(r#"sales_checkouts_total{outcome="sold"} 1"#),
         "{metrics}"

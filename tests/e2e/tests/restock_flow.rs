@@ -72,15 +72,7 @@ async fn a_shortage_is_restocked_through_the_factory_and_sells_again() {
         .await,
         1
     );
-    let product: serde_json::Value = env
-        .http
-        .get(env.sales("/products/FLOW-1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let product: serde_json::Value = env.get_json(&env.sales("/products/FLOW-1")).await;
     assert!(
         product["restock"].is_null(),
         "no open restock request after fulfilment: {product}"
