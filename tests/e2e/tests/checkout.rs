@@ -219,3 +219,18 @@ async fn connections_go_back_to_the_pool_after_a_burst() {
         .stop()
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_of_one_connection_migrates_and_sells() {
+    let mut env = TestEnv::new().await;
+    let mut settings = env.sales_settings();
+    settings.database.db_pool_max = 1;
+    // The migrations and their lock once needed two connections of the pool: a hang.
+    tokio::time::timeout(std::time::Duration::from_secs(60), env.start_sales_with(settings))
+        .await
+        .expect("sales with DB_POOL_MAX=1 did not start within 60 s");
+    env.add_product("ONE-1", 5, 10).await;
+    let (status, body) = env.purchase(json!({"sku": "ONE-1", "quantity": 1})).await;
+    assert_eq!(status, 200, "{body}");
+    env.stop().await;
+}
