@@ -9,6 +9,7 @@
 //! each next to its ceiling measured in the same run (the checkout transaction straight
 //! against the database; the bare SNS/SQS hops). It writes a Markdown report.
 
+mod bare;
 mod ceiling;
 mod load;
 mod report;
@@ -42,7 +43,7 @@ pub struct Args {
     /// spread: concurrent clients, requests, skus.
     #[arg(long, default_value_t = 64)]
     pub spread_clients: usize,
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 60_000)]
     pub spread_requests: u64,
     #[arg(long, default_value_t = 1000)]
     pub spread_skus: usize,
@@ -61,11 +62,12 @@ pub struct Args {
     /// Connection pool sizes of the direct-SQL ceiling (capped by the server's max_connections).
     #[arg(long, value_delimiter = ',', default_value = "16,64")]
     pub ceiling_pools: Vec<usize>,
-    /// spread and hot: pairs of phases (ceiling at its best pool, then the system) run after
-    /// the first pair; the verdict takes the median ratio of all pairs, so that a drift of
-    /// the machine's speed between phases does not decide it.
-    #[arg(long, default_value_t = 2)]
-    pub extra_pairs: usize,
+    /// spread and hot: rounds of phases back to back (the ceiling at its best pool, the
+    /// system, and for spread the bare service; reversed in even rounds) run after the
+    /// first; the verdict takes the median ratio of all rounds, so that a drift of the
+    /// machine's speed does not decide it.
+    #[arg(long, default_value_t = 3)]
+    pub extra_rounds: usize,
     /// Unmeasured requests before each measured phase (connections, caches, JIT of nothing).
     #[arg(long, default_value_t = 1000)]
     pub warmup: u64,
@@ -83,6 +85,12 @@ pub struct Args {
     /// Keep the databases and the stacks afterwards (for a look inside).
     #[arg(long)]
     pub keep: bool,
+    /// Internal: run as the bare service (see bare.rs) on this port, instead of the bench.
+    #[arg(long, hide = true, requires = "bare_service_db")]
+    pub bare_service_port: Option<u16>,
+    /// Internal: the bare service's database.
+    #[arg(long, hide = true)]
+    pub bare_service_db: Option<String>,
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -95,9 +103,17 @@ pub fn progress(message: impl std::fmt::Display) {
     eprintln!("[bench {}] {message}", chrono::Utc::now().format("%H:%M:%S"));
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let (Some(port), Some(database)) = (args.bare_service_port, &args.bare_service_db) {
+        // One thread, as sales with its default SALES_WORKERS=1.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        return runtime.block_on(bare::serve(&args.mysql_url, database, port));
+    }
+    tokio::runtime::Runtime::new()?.block_on(bench(args))
+}
+
+async fn bench(args: Args) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let report = scenarios::run(&args).await?;
     let text = report.markdown();

@@ -15,6 +15,7 @@ use stockflow_shared::aws::{self, Resources, names};
 use stockflow_shared::config::{AwsSettings, DatabaseSettings};
 use stockflow_shared::{db, invariant, warehouse};
 
+use crate::bare::BareService;
 use crate::load::{self, HttpClient, Stats};
 use crate::report::{self, Report};
 use crate::system::{self, Config, CpuMeter, Ports, RssSampler, Services};
@@ -409,13 +410,19 @@ async fn books(pool: &Pool, pattern: &str) -> anyhow::Result<(i64, i64, i64, i64
     Ok((initial, produced, sold, stock))
 }
 
-async fn http_phase(world: &World, clients: usize, requests: u64, limit: Duration, skus: Arc<Vec<String>>) -> Stats {
-    let sales = world.sales;
+/// Checkouts over HTTP against `target` (sales, or the bare service).
+async fn http_phase(
+    target: SocketAddr,
+    clients: usize,
+    requests: u64,
+    limit: Duration,
+    skus: Arc<Vec<String>>,
+) -> Stats {
     load::closed_loop(
         clients,
         requests,
         limit,
-        || HttpClient::new(sales),
+        || HttpClient::new(target),
         move |mut client, i| {
             let skus = skus.clone();
             async move {
@@ -446,19 +453,44 @@ async fn sql_phase(pool: &Pool, clients: usize, requests: u64, limit: Duration, 
     .await
 }
 
-/// The median throughput and p99 ratios (system / ceiling) of `pairs` (ceiling, system)
-/// measured back to back, and their table.
-fn paired(pairs: &[(Stats, Stats)]) -> (f64, f64, String) {
-    let mut table = String::from(
-        "Pairs measured back to back (ceiling at its best pool, then the system); the verdict takes the median ratio:\n\n\
-         | pair | ceiling /s | system /s | throughput ratio | ceiling p99 ms | system p99 ms | p99 ratio |\n|---|---|---|---|---|---|---|\n",
+/// One round of phases measured back to back: the ceiling at its best pool, the system,
+/// and (spread) the bare service.
+struct Round {
+    ceiling: Stats,
+    system: Stats,
+    bare: Option<Stats>,
+}
+
+/// Whether round `round` (1-based) runs its phases in reverse order (the bare service or
+/// the system first, the ceiling last). The order alternates, so that a drift of the
+/// machine's speed during the run (the later phase was the slower more often than not)
+/// favours no side.
+fn reversed(round: usize) -> bool {
+    round.is_multiple_of(2)
+}
+
+/// The median throughput and p99 ratios (system / ceiling) of `rounds`, and their table.
+fn paired(rounds: &[Round]) -> (f64, f64, String) {
+    let with_bare = rounds.iter().all(|r| r.bare.is_some());
+    let (order, bare_columns, bare_rule) = if with_bare {
+        (
+            "ceiling, system, bare service",
+            " bare service /s | bare / ceiling | system / bare |",
+            "---|---|---|",
+        )
+    } else {
+        ("ceiling, system", "", "")
+    };
+    let mut table = format!(
+        "Rounds measured back to back (in the order {order}, reversed in even rounds); the verdict takes the median ratio of system to ceiling:\n\n\
+         | round | ceiling /s | system /s | throughput ratio | ceiling p99 ms | system p99 ms | p99 ratio |{bare_columns}\n|---|---|---|---|---|---|---|{bare_rule}\n",
     );
     let mut throughput = Vec::new();
     let mut p99 = Vec::new();
-    for (i, (ceiling, system)) in pairs.iter().enumerate() {
+    for (i, Round { ceiling, system, bare }) in rounds.iter().enumerate() {
         let ratio = system.throughput() / ceiling.throughput();
         let p99_ratio = system.ms(0.99) / ceiling.ms(0.99);
-        let _ = writeln!(
+        let _ = write!(
             table,
             "| {} | {:.0} | {:.0} | {ratio:.2} | {:.1} | {:.1} | {p99_ratio:.2} |",
             i + 1,
@@ -467,6 +499,16 @@ fn paired(pairs: &[(Stats, Stats)]) -> (f64, f64, String) {
             ceiling.ms(0.99),
             system.ms(0.99)
         );
+        if let Some(bare) = bare {
+            let _ = write!(
+                table,
+                " {:.0} | {:.2} | {:.2} |",
+                bare.throughput(),
+                bare.throughput() / ceiling.throughput(),
+                system.throughput() / bare.throughput()
+            );
+        }
+        table.push('\n');
         throughput.push(ratio);
         p99.push(p99_ratio);
     }
@@ -555,11 +597,11 @@ async fn spread(
     let (best_pool, ceil) = best.context("no ceiling pool")?;
 
     progress(format!("spread: {clients} clients → sales: warm-up"));
-    http_phase(world, clients, args.warmup, limit, skus.clone()).await;
+    http_phase(world.sales, clients, args.warmup, limit, skus.clone()).await;
     let before = books(&world.warehouse, "BSP-%").await?;
     let meter = CpuMeter::start(&procs(world));
     let rss = RssSampler::start(world.services.pids());
-    let s = http_phase(world, clients, args.spread_requests, limit, skus.clone()).await;
+    let s = http_phase(world.sales, clients, args.spread_requests, limit, skus.clone()).await;
     let rss = rss.stop().await;
     let cpu = meter.stop();
     progress(format!("spread system: {}", s.summary()));
@@ -570,23 +612,75 @@ async fn spread(
     );
     let _ = writeln!(cpu_notes, "- system: CPU in cores: {}", cpu_line(&cpu));
 
-    // More pairs, ceiling then system, back to back.
-    let mut pairs = vec![(ceil.clone(), s.clone())];
+    // The bare service: the same transaction behind the smallest HTTP server, as a
+    // process of its own (bare.rs): what the HTTP hop costs without stockflow.
+    let bare = BareService::start(&world.database.mysql_url, &world.ceiling_db).await?;
+    progress(format!(
+        "spread: {clients} clients → bare service (hyper + the same transaction): warm-up"
+    ));
+    http_phase(bare.addr, clients, args.warmup, limit, skus.clone()).await;
+    let mut bare_procs = procs(world);
+    bare_procs.extend(bare.pid().map(|pid| ("bare service".to_string(), pid)));
+    let meter = CpuMeter::start(&bare_procs);
+    let b = http_phase(bare.addr, clients, args.spread_requests, limit, skus.clone()).await;
+    let cpu = meter.stop();
+    progress(format!("spread bare service: {}", b.summary()));
+    let _ = write!(
+        table,
+        "\n{}",
+        report::stats_row("bare service: hyper + the same SQL", "16", &b)
+    );
+    let _ = writeln!(cpu_notes, "- bare service: CPU in cores: {}", cpu_line(&cpu));
+
+    // More rounds, back to back, in reverse order every other round.
+    let mut rounds = vec![Round {
+        ceiling: ceil.clone(),
+        system: s.clone(),
+        bare: Some(b),
+    }];
     let mut system_phases = vec![s.clone()];
     let pool = ceiling_pool(world, best_pool).await?;
-    for round in 2..=args.extra_pairs + 1 {
-        let c = sql_phase(&pool, clients, args.spread_requests, limit, skus.clone()).await;
-        let y = http_phase(world, clients, args.spread_requests, limit, skus.clone()).await;
+    for round in 2..=args.extra_rounds + 1 {
+        let ceiling = || sql_phase(&pool, clients, args.spread_requests, limit, skus.clone());
+        let system = || http_phase(world.sales, clients, args.spread_requests, limit, skus.clone());
+        let bare_phase = || http_phase(bare.addr, clients, args.spread_requests, limit, skus.clone());
+        let (c, y, b) = if reversed(round) {
+            let b = bare_phase().await;
+            let y = system().await;
+            (ceiling().await, y, b)
+        } else {
+            let c = ceiling().await;
+            let y = system().await;
+            (c, y, bare_phase().await)
+        };
         progress(format!(
-            "spread pair {round}: ceiling {:.0}/s, system {:.0}/s",
+            "spread round {round}: ceiling {:.0}/s, system {:.0}/s, bare service {:.0}/s",
             c.throughput(),
-            y.throughput()
+            y.throughput(),
+            b.throughput()
         ));
         system_phases.push(y.clone());
-        pairs.push((c, y));
+        rounds.push(Round {
+            ceiling: c,
+            system: y,
+            bare: Some(b),
+        });
     }
     pool.disconnect().await.ok();
-    let (ratio, p99_ratio, pairs_table) = paired(&pairs);
+    bare.stop().await;
+    let (ratio, p99_ratio, pairs_table) = paired(&rounds);
+    let bare_to_ceiling = median(
+        rounds
+            .iter()
+            .filter_map(|r| Some(r.bare.as_ref()?.throughput() / r.ceiling.throughput()))
+            .collect(),
+    );
+    let system_to_bare = median(
+        rounds
+            .iter()
+            .filter_map(|r| Some(r.system.throughput() / r.bare.as_ref()?.throughput()))
+            .collect(),
+    );
 
     // Correctness: every 200 is one order and one unit less stock; no 5xx.
     let after = books(&world.warehouse, "BSP-%").await?;
@@ -635,7 +729,10 @@ async fn spread(
             ceil.throughput(),
             ceil.ms(0.99)
         ),
-        format!("{ratio:.2}× thr, {p99_ratio:.2}× p99 (median of {} pairs)", pairs.len()),
+        format!(
+            "{ratio:.2}× thr, {p99_ratio:.2}× p99 (median of {} rounds); the bare service reaches {bare_to_ceiling:.2}× the ceiling and sales {system_to_bare:.2}× the bare service",
+            rounds.len()
+        ),
         "≥ 0.8× thr, p99 ≤ 2× ceiling p99".into(),
         report::verdict(ratio >= 0.8 && p99_ratio <= 2.0),
     ]);
@@ -695,7 +792,7 @@ async fn hot(args: &Args, world: &mut World, report: &mut Report, pools: &[Ceili
     progress(format!(
         "hot: flash sale, {clients} clients → sales on one sku (stock {stock}): warm-up"
     ));
-    http_phase(world, clients, args.warmup, limit, Arc::new(vec![warm])).await;
+    http_phase(world.sales, clients, args.warmup, limit, Arc::new(vec![warm])).await;
     let meter = CpuMeter::start(&procs(world));
     let (s, books_line) = hot_system_phase(args, world, "BHOT-SYS-1", &mut failures).await?;
     let cpu = meter.stop();
@@ -707,24 +804,41 @@ async fn hot(args: &Args, world: &mut World, report: &mut Report, pools: &[Ceili
     );
     let _ = writeln!(notes, "- system: {books_line}; CPU in cores: {}", cpu_line(&cpu));
 
-    // More pairs, ceiling then system, back to back, each on fresh skus.
-    let mut pairs = vec![(ceil.clone(), s.clone())];
+    // More rounds, back to back, each on fresh skus, in reverse order every other round.
+    let mut rounds = vec![Round {
+        ceiling: ceil.clone(),
+        system: s.clone(),
+        bare: None,
+    }];
     let pool = ceiling_pool(world, best_pool).await?;
-    for round in 2..=args.extra_pairs + 1 {
-        let (c, _) = hot_ceiling_phase(args, world, &pool, &format!("BHOT-P{round}"), &mut failures).await?;
-        let (y, _) = hot_system_phase(args, world, &format!("BHOT-SYS-{round}"), &mut failures).await?;
+    for round in 2..=args.extra_rounds + 1 {
+        let ceiling_sku = format!("BHOT-P{round}");
+        let system_sku = format!("BHOT-SYS-{round}");
+        let (c, y) = if reversed(round) {
+            let (y, _) = hot_system_phase(args, world, &system_sku, &mut failures).await?;
+            let (c, _) = hot_ceiling_phase(args, world, &pool, &ceiling_sku, &mut failures).await?;
+            (c, y)
+        } else {
+            let (c, _) = hot_ceiling_phase(args, world, &pool, &ceiling_sku, &mut failures).await?;
+            let (y, _) = hot_system_phase(args, world, &system_sku, &mut failures).await?;
+            (c, y)
+        };
         progress(format!(
-            "hot pair {round}: ceiling {:.0}/s, system {:.0}/s",
+            "hot round {round}: ceiling {:.0}/s, system {:.0}/s",
             c.throughput(),
             y.throughput()
         ));
-        pairs.push((c, y));
+        rounds.push(Round {
+            ceiling: c,
+            system: y,
+            bare: None,
+        });
     }
     pool.disconnect().await.ok();
     world.services.restart("factory", &[]).await?;
-    let (ratio, _, pairs_table) = paired(&pairs);
+    let (ratio, _, pairs_table) = paired(&rounds);
 
-    let server_errors: u64 = pairs.iter().map(|(_, y)| y.server_errors).sum();
+    let server_errors: u64 = rounds.iter().map(|r| r.system.server_errors).sum();
     let ok = failures.is_empty();
     report.rows.push([
         format!("hot ({clients} clients, 1 sku, stock {stock})"),
@@ -740,7 +854,7 @@ async fn hot(args: &Args, world: &mut World, report: &mut Report, pools: &[Ceili
             ceil.ms(0.99),
             best_pool.label()
         ),
-        format!("{ratio:.2}× thr (median of {} pairs)", pairs.len()),
+        format!("{ratio:.2}× thr (median of {} rounds)", rounds.len()),
         "≥ 0.7×, zero oversell, zero 5xx".into(),
         report::verdict(ratio >= 0.7 && ok),
     ]);
@@ -794,7 +908,7 @@ async fn hot_system_phase(
     insert_products(&world.warehouse, &[sku.to_string()], args.hot_stock, 10).await?;
     let limit = Duration::from_secs(args.max_seconds);
     let s = http_phase(
-        world,
+        world.sales,
         args.hot_clients,
         args.hot_requests,
         limit,
@@ -996,15 +1110,19 @@ async fn sweep(args: &Args, world: &mut World, report: &mut Report) -> anyhow::R
     let limit = Duration::from_secs(args.max_seconds);
     let knobs: Vec<Knob> = vec![
         (
-            "defaults (DB_POOL_MAX=16, SALES_WORKERS=cores, RUST_LOG=info)",
+            "defaults (DB_POOL_MAX=16, SALES_WORKERS=1, RUST_LOG=info)",
             vec![],
             None,
         ),
         ("DB_POOL_MAX=4", vec![("DB_POOL_MAX".into(), "4".into())], None),
         ("DB_POOL_MAX=64", vec![("DB_POOL_MAX".into(), "64".into())], None),
-        ("SALES_WORKERS=1", vec![("SALES_WORKERS".into(), "1".into())], None),
         (
-            "RUST_LOG=warn (no log line per sale)",
+            "SALES_WORKERS=0 (one per core)",
+            vec![("SALES_WORKERS".into(), "0".into())],
+            None,
+        ),
+        (
+            "RUST_LOG=warn (no info lines; a sale logs at debug anyway)",
             vec![("RUST_LOG".into(), "warn".into())],
             None,
         ),
@@ -1033,8 +1151,15 @@ async fn sweep(args: &Args, world: &mut World, report: &mut Report) -> anyhow::R
         }
         let world = &*world;
         let result = async {
-            http_phase(world, args.spread_clients, args.warmup, limit, skus.clone()).await;
-            let spread = http_phase(world, args.spread_clients, args.sweep_requests, limit, skus.clone()).await;
+            http_phase(world.sales, args.spread_clients, args.warmup, limit, skus.clone()).await;
+            let spread = http_phase(
+                world.sales,
+                args.spread_clients,
+                args.sweep_requests,
+                limit,
+                skus.clone(),
+            )
+            .await;
             let sku = format!("BHOTK-{k}");
             insert_products(
                 &world.warehouse,
@@ -1043,7 +1168,14 @@ async fn sweep(args: &Args, world: &mut World, report: &mut Report) -> anyhow::R
                 10,
             )
             .await?;
-            let hot = http_phase(world, args.hot_clients, args.sweep_requests, limit, Arc::new(vec![sku])).await;
+            let hot = http_phase(
+                world.sales,
+                args.hot_clients,
+                args.sweep_requests,
+                limit,
+                Arc::new(vec![sku]),
+            )
+            .await;
             anyhow::Ok((spread, hot))
         }
         .await;

@@ -16,7 +16,9 @@ pub struct Settings {
     pub sales_port: u16,
     /// `WAREHOUSE_DB`: the database holding products, orders and restock requests.
     pub warehouse_db: String,
-    /// `SALES_WORKERS`: HTTP worker threads (0 = one per core).
+    /// `SALES_WORKERS`: HTTP worker threads (0 = one per core). One by default: a checkout
+    /// mostly waits on the database, and one thread keeps more of that waiting in each
+    /// wake-up (docs/benchmarks.md, "Settings for production").
     pub sales_workers: usize,
     /// `OUTBOX_SWEEP_MS`: how often the relay looks for events left unpublished.
     pub outbox_sweep_ms: u64,
@@ -30,7 +32,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             sales_port: 8080,
             warehouse_db: warehouse::DEFAULT_DATABASE.into(),
-            sales_workers: 0,
+            sales_workers: 1,
             outbox_sweep_ms: 1000,
         }
     }
