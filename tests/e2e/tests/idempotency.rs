@@ -1,7 +1,11 @@
 //! `Idempotency-Key` on checkout: a replay answers the first answer, a reused key with
-//! another request is refused, and concurrent requests with one key buy once.
+//! another request is refused, concurrent requests with one key buy once, and an expired key
+//! is forgotten.
+
+use std::time::Duration;
 
 use futures::future::join_all;
+use mysql_async::prelude::Queryable;
 use serde_json::json;
 use stockflow_e2e::TestEnv;
 
@@ -85,6 +89,51 @@ async fn concurrent_requests_with_one_key_buy_once() {
         env.warehouse_count("SELECT COUNT(*) FROM orders WHERE sku = ?", "IDEM-3")
             .await,
         1
+    );
+    env.stop().await;
+}
+
+/// Makes `key` a day and an hour old: past its time to live.
+async fn age_key(env: &TestEnv, key: &str) {
+    let mut conn = env.warehouse().await.get_conn().await.unwrap();
+    conn.exec_drop(
+        "UPDATE idempotency_keys SET created_at = CURRENT_TIMESTAMP(6) - INTERVAL 25 HOUR WHERE idempotency_key = ?",
+        (key,),
+    )
+    .await
+    .unwrap();
+}
+
+async fn key_count(env: &TestEnv, key: &str) -> i64 {
+    env.warehouse_count("SELECT COUNT(*) FROM idempotency_keys WHERE idempotency_key = ?", key)
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_key_is_a_new_key_and_is_pruned() {
+    let mut env = TestEnv::new().await;
+    env.start_sales().await;
+    env.add_product("IDEM-4", 5, 10).await;
+
+    // Past its time to live, a key with another body is a new purchase, not a reuse.
+    purchase_with_key(&env, "key-4a", json!({"sku": "IDEM-4", "quantity": 1})).await;
+    age_key(&env, "key-4a").await;
+    let (status, replayed, _) = purchase_with_key(&env, "key-4a", json!({"sku": "IDEM-4", "quantity": 2})).await;
+    assert_eq!((status, replayed), (200, None), "an expired key starts afresh");
+    assert_eq!(env.stock("IDEM-4").await, 2, "both purchases sold");
+
+    // Housekeeping (at start, then hourly) deletes expired keys and keeps the others.
+    purchase_with_key(&env, "key-4b", json!({"sku": "IDEM-4", "quantity": 1})).await;
+    age_key(&env, "key-4b").await;
+    env.start_sales().await;
+    stockflow_e2e::eventually("the expired key-4b pruned", Duration::from_secs(10), || async {
+        (key_count(&env, "key-4b").await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(
+        key_count(&env, "key-4a").await,
+        1,
+        "a key within its time to live stays"
     );
     env.stop().await;
 }
