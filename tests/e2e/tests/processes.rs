@@ -150,3 +150,56 @@ async fn sigterm_finishes_messages_in_hand_and_exits_cleanly() {
     restarted.terminate(Duration::from_secs(15)).await;
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_checkout_in_flight_finish() {
+    use mysql_async::prelude::Queryable;
+    let mut env = TestEnv::new().await;
+    env.start_sales().await; // migrates the warehouse
+    env.add_product("TERM-S", 5, 10).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sales = ServiceProcess::start(&env, "sales", &[("SALES_PORT", port.to_string())]);
+    let url = format!("http://127.0.0.1:{port}");
+    eventually("the sales process answers", DEADLINE, || async {
+        env.http.get(format!("{url}/health")).send().await.ok().map(|_| ())
+    })
+    .await;
+
+    // Hold the product row so that a purchase is still in flight when SIGTERM arrives.
+    let pool = env.warehouse().await;
+    let mut observer = pool.get_conn().await.unwrap();
+    let mut holder = pool.get_conn().await.unwrap();
+    holder.query_drop("BEGIN").await.unwrap();
+    holder
+        .query_drop("SELECT stock FROM products WHERE sku = 'TERM-S' FOR UPDATE")
+        .await
+        .unwrap();
+    let purchase = env
+        .http
+        .post(format!("{url}/checkout"))
+        .json(&json!({"sku": "TERM-S", "quantity": 1}))
+        .send();
+    let purchase = tokio::spawn(purchase);
+    env.await_waiting(&mut observer, "UPDATE products", 1).await;
+
+    let stopping = tokio::spawn(sales.terminate(Duration::from_secs(20)));
+    eventually("sales refuses new connections", DEADLINE, || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+            .then_some(())
+    })
+    .await;
+    holder.query_drop("COMMIT").await.unwrap();
+
+    let answer = purchase.await.unwrap().expect("the purchase in flight is answered");
+    assert_eq!(answer.status().as_u16(), 200, "sold before stopping");
+    let status = stopping.await.unwrap();
+    assert!(status.success(), "clean exit, got {status:?}");
+    assert_eq!(env.stock("TERM-S").await, 4, "sold once");
+    env.stop().await;
+}
