@@ -55,6 +55,7 @@ impl Application {
                     publisher: publisher.clone(),
                 }))
                 .app_data(web::Data::new(pool))
+                // actix tries resources in order: the busiest first, the regex of /docs last.
                 .service(problem::resource("/checkout", web::post(), routes::checkout))
                 .service(problem::resource("/products", web::get(), routes::list_products))
                 .service(problem::resource("/products/{sku}", web::get(), routes::get_product))
