@@ -60,12 +60,22 @@ pub struct Ports {
 }
 
 impl Ports {
+    /// Four distinct free ports: all four are bound before any is released (one port bound
+    /// and released at a time can come back twice, and a service then answered on
+    /// another's port).
     pub fn free() -> anyhow::Result<Self> {
+        let listeners = (0..4)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ports = listeners
+            .iter()
+            .map(|l| Ok(l.local_addr()?.port()))
+            .collect::<std::io::Result<Vec<u16>>>()?;
         Ok(Self {
-            sales: free_port()?,
-            factory: free_port()?,
-            stock_worker: free_port()?,
-            stock_inc_worker: free_port()?,
+            sales: ports[0],
+            factory: ports[1],
+            stock_worker: ports[2],
+            stock_inc_worker: ports[3],
         })
     }
 
