@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -352,6 +353,13 @@ fn procs(world: &World) -> Vec<(String, u32)> {
     p
 }
 
+/// Runs `phase` with the CPU of `procs` metered: its output and "name cores, …".
+async fn metered<T>(procs: &[(String, u32)], phase: impl Future<Output = T>) -> (T, String) {
+    let meter = CpuMeter::start(procs);
+    let output = phase.await;
+    (output, cpu_line(&meter.stop()))
+}
+
 fn cpu_line(cpu: &[(String, f64)]) -> String {
     cpu.iter()
         .map(|(n, c)| format!("{n} {c:.2}"))
@@ -470,7 +478,7 @@ fn reversed(round: usize) -> bool {
 }
 
 /// The median throughput and p99 ratios (system / ceiling) of `rounds`, and their table.
-fn paired(rounds: &[Round]) -> (f64, f64, String) {
+fn round_ratios(rounds: &[Round]) -> (f64, f64, String) {
     let with_bare = rounds.iter().all(|r| r.bare.is_some());
     let (order, bare_columns, bare_rule) = if with_bare {
         (
@@ -583,12 +591,14 @@ async fn spread(
             "spread ceiling: direct SQL, {clients} clients on pool {size}: warm-up"
         ));
         sql_phase(&pool, clients, args.warmup, limit, skus.clone()).await;
-        let meter = CpuMeter::start(&procs(world));
-        let s = sql_phase(&pool, clients, args.spread_requests, limit, skus.clone()).await;
-        let cpu = meter.stop();
+        let (s, cpu) = metered(
+            &procs(world),
+            sql_phase(&pool, clients, args.spread_requests, limit, skus.clone()),
+        )
+        .await;
         progress(format!("spread ceiling (pool {size}): {}", s.summary()));
         let _ = write!(table, "\n{}", report::stats_row("ceiling: direct SQL", &size, &s));
-        let _ = writeln!(cpu_notes, "- ceiling, pool {size}: CPU in cores: {}", cpu_line(&cpu));
+        let _ = writeln!(cpu_notes, "- ceiling, pool {size}: CPU in cores: {cpu}");
         pool.disconnect().await.ok();
         if best.as_ref().is_none_or(|(_, b)| s.throughput() > b.throughput()) {
             best = Some((how, s));
@@ -599,18 +609,19 @@ async fn spread(
     progress(format!("spread: {clients} clients → sales: warm-up"));
     http_phase(world.sales, clients, args.warmup, limit, skus.clone()).await;
     let before = books(&world.warehouse, "BSP-%").await?;
-    let meter = CpuMeter::start(&procs(world));
-    let rss = RssSampler::start(world.services.pids());
-    let s = http_phase(world.sales, clients, args.spread_requests, limit, skus.clone()).await;
-    let rss = rss.stop().await;
-    let cpu = meter.stop();
+    let ((s, rss), cpu) = metered(&procs(world), async {
+        let rss = RssSampler::start(world.services.pids());
+        let s = http_phase(world.sales, clients, args.spread_requests, limit, skus.clone()).await;
+        (s, rss.stop().await)
+    })
+    .await;
     progress(format!("spread system: {}", s.summary()));
     let _ = write!(
         table,
         "\n{}",
         report::stats_row("system: sales", "16 (DB_POOL_MAX)", &s)
     );
-    let _ = writeln!(cpu_notes, "- system: CPU in cores: {}", cpu_line(&cpu));
+    let _ = writeln!(cpu_notes, "- system: CPU in cores: {cpu}");
 
     // The bare service: the same transaction behind the smallest HTTP server, as a
     // process of its own (bare.rs): what the HTTP hop costs without stockflow.
@@ -621,16 +632,18 @@ async fn spread(
     http_phase(bare.addr, clients, args.warmup, limit, skus.clone()).await;
     let mut bare_procs = procs(world);
     bare_procs.extend(bare.pid().map(|pid| ("bare service".to_string(), pid)));
-    let meter = CpuMeter::start(&bare_procs);
-    let b = http_phase(bare.addr, clients, args.spread_requests, limit, skus.clone()).await;
-    let cpu = meter.stop();
+    let (b, cpu) = metered(
+        &bare_procs,
+        http_phase(bare.addr, clients, args.spread_requests, limit, skus.clone()),
+    )
+    .await;
     progress(format!("spread bare service: {}", b.summary()));
     let _ = write!(
         table,
         "\n{}",
         report::stats_row("bare service: hyper + the same SQL", "16", &b)
     );
-    let _ = writeln!(cpu_notes, "- bare service: CPU in cores: {}", cpu_line(&cpu));
+    let _ = writeln!(cpu_notes, "- bare service: CPU in cores: {cpu}");
 
     // More rounds, back to back, in reverse order every other round.
     let mut rounds = vec![Round {
@@ -668,7 +681,7 @@ async fn spread(
     }
     pool.disconnect().await.ok();
     bare.stop().await;
-    let (ratio, p99_ratio, pairs_table) = paired(&rounds);
+    let (ratio, p99_ratio, rounds_table) = round_ratios(&rounds);
     let bare_to_ceiling = median(
         rounds
             .iter()
@@ -737,7 +750,7 @@ async fn spread(
         report::verdict(ratio >= 0.8 && p99_ratio <= 2.0),
     ]);
     report.sections.push(format!(
-        "## spread\n\nQuantity-1 purchases over {} skus with ample stock, {clients} concurrent clients.\n\n{table}\n\n{cpu_notes}\n{pairs_table}\nCheck: {sold} answered 200 over the system phases, {orders} orders recorded, stock fell by {stock_drop}: {}.",
+        "## spread\n\nQuantity-1 purchases over {} skus with ample stock, {clients} concurrent clients.\n\n{table}\n\n{cpu_notes}\n{rounds_table}\nCheck: {sold} answered 200 over the system phases, {orders} orders recorded, stock fell by {stock_drop}: {}.",
         args.spread_skus,
         if ok { "consistent" } else { "**INCONSISTENT**" }
     ));
@@ -763,18 +776,17 @@ async fn hot(args: &Args, world: &mut World, report: &mut Report, pools: &[Ceili
             "hot ceiling: direct SQL, {clients} clients on pool {size}: warm-up"
         ));
         sql_phase(&pool, clients, args.warmup, limit, Arc::new(vec![warm])).await;
-        let meter = CpuMeter::start(&procs(world));
-        let (s, books_line) =
-            hot_ceiling_phase(args, world, &pool, &format!("BHOT-C{}", how.tag()), &mut failures).await?;
-        let cpu = meter.stop();
+        let sku = format!("BHOT-C{}", how.tag());
+        let (measured, cpu) = metered(
+            &procs(world),
+            hot_ceiling_phase(args, world, &pool, &sku, &mut failures),
+        )
+        .await;
+        let (s, books_line) = measured?;
         pool.disconnect().await.ok();
         progress(format!("hot ceiling (pool {size}): {}", s.summary()));
         let _ = write!(table, "\n{}", report::stats_row("ceiling: direct SQL", &size, &s));
-        let _ = writeln!(
-            notes,
-            "- ceiling, pool {size}: {books_line}; CPU in cores: {}",
-            cpu_line(&cpu)
-        );
+        let _ = writeln!(notes, "- ceiling, pool {size}: {books_line}; CPU in cores: {cpu}");
         if best.as_ref().is_none_or(|(_, b)| s.throughput() > b.throughput()) {
             best = Some((how, s));
         }
@@ -793,16 +805,19 @@ async fn hot(args: &Args, world: &mut World, report: &mut Report, pools: &[Ceili
         "hot: flash sale, {clients} clients → sales on one sku (stock {stock}): warm-up"
     ));
     http_phase(world.sales, clients, args.warmup, limit, Arc::new(vec![warm])).await;
-    let meter = CpuMeter::start(&procs(world));
-    let (s, books_line) = hot_system_phase(args, world, "BHOT-SYS-1", &mut failures).await?;
-    let cpu = meter.stop();
+    let (measured, cpu) = metered(
+        &procs(world),
+        hot_system_phase(args, world, "BHOT-SYS-1", &mut failures),
+    )
+    .await;
+    let (s, books_line) = measured?;
     progress(format!("hot system: {}", s.summary()));
     let _ = write!(
         table,
         "\n{}",
         report::stats_row("system: sales", "16 (DB_POOL_MAX)", &s)
     );
-    let _ = writeln!(notes, "- system: {books_line}; CPU in cores: {}", cpu_line(&cpu));
+    let _ = writeln!(notes, "- system: {books_line}; CPU in cores: {cpu}");
 
     // More rounds, back to back, each on fresh skus, in reverse order every other round.
     let mut rounds = vec![Round {
@@ -836,7 +851,7 @@ async fn hot(args: &Args, world: &mut World, report: &mut Report, pools: &[Ceili
     }
     pool.disconnect().await.ok();
     world.services.restart("factory", &[]).await?;
-    let (ratio, _, pairs_table) = paired(&rounds);
+    let (ratio, _, rounds_table) = round_ratios(&rounds);
 
     let server_errors: u64 = rounds.iter().map(|r| r.system.server_errors).sum();
     let ok = failures.is_empty();
@@ -859,7 +874,7 @@ async fn hot(args: &Args, world: &mut World, report: &mut Report, pools: &[Ceili
         report::verdict(ratio >= 0.7 && ok),
     ]);
     report.sections.push(format!(
-        "## hot\n\nA flash sale: {clients} concurrent clients buy one unit each of one sku, {} requests against a stock of {stock}; after the stock is gone every purchase takes the shortage path (409, joins the open restock request). The factory is restarted with an hour of production time for the system phases, so no restock lands during them and the system does the ceiling's work.\n\n{table}\n\n{notes}\n{pairs_table}\nCheck: {}.",
+        "## hot\n\nA flash sale: {clients} concurrent clients buy one unit each of one sku, {} requests against a stock of {stock}; after the stock is gone every purchase takes the shortage path (409, joins the open restock request). The factory is restarted with an hour of production time for the system phases, so no restock lands during them and the system does the ceiling's work.\n\n{table}\n\n{notes}\n{rounds_table}\nCheck: {}.",
         args.hot_requests,
         if ok { "in every phase exactly the stock was sold (no oversell), no 5xx" } else { "**FAILED**" }
     ));
