@@ -1,11 +1,10 @@
 //! The ceilings: what the database and LocalStack give with no service in between.
 //!
-//! `checkout_tx` is the checkout transaction of `services/sales/src/store.rs`
-//! (without an idempotency key), statement for statement: the conditional UPDATE,
-//! INSERT order, SELECT remaining stock, COMMIT; and on a miss the shortage path (join
-//! the open restock request; else lock the product row, lock or open the request,
-//! outbox row). It runs in a database of its own (same schema, same server), so its
-//! outbox is never relayed.
+//! `checkout` is the warehouse's own checkout transaction (`warehouse::checkout::transact`)
+//! with one purchase per transaction, so the ceiling and the service can never drift
+//! apart; `bare_update` is the single conditional `UPDATE`, the hot row's physical limit.
+//! Both run in a database of their own (same schema, same server), whose outbox is
+//! never relayed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,107 +14,48 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
 use tokio::sync::Mutex;
+use warehouse::checkout::{self, Purchase, Recorded};
 
 use crate::load::{self, Outcome};
 
-/// How often the service tries a transaction chosen as a deadlock victim (store.rs).
-const MAX_ATTEMPTS: u32 = 5;
-
-/// One checkout of `quantity` of `sku`, retried on deadlock/lock-wait timeout like the service.
+/// One checkout of `quantity` of `sku` in a transaction of its own: the warehouse's
+/// checkout itself (`warehouse::checkout::transact`), on a bare pool, one purchase per
+/// transaction, deadlock victims retried as the service does.
 pub async fn checkout(pool: &Pool, sku: &str, quantity: u32) -> Outcome {
-    let mut attempt = 1;
-    loop {
-        match checkout_tx(pool, sku, quantity).await {
-            Ok(outcome) => return outcome,
-            Err(err) if attempt < MAX_ATTEMPTS && stockflow_shared::db::is_retryable(&err) => {
-                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
-                attempt += 1;
-            }
-            Err(_) => return Outcome::Transport,
-        }
+    let purchase = Purchase {
+        sku: sku.to_string(),
+        quantity,
+        requester: "bench".into(),
+        correlation_id: "ceiling".into(),
+        key: None,
+    };
+    match checkout::transact(pool, std::slice::from_ref(&purchase)).await {
+        Ok(committed) => match committed.recorded.first() {
+            Some(Recorded::Fresh(checkout::Outcome::Sold { .. })) => Outcome::Sold,
+            Some(Recorded::Fresh(checkout::Outcome::OutOfStock { .. })) => Outcome::OutOfStock,
+            _ => Outcome::ClientError,
+        },
+        Err(_) => Outcome::Transport,
     }
 }
 
-async fn checkout_tx(pool: &Pool, sku: &str, quantity: u32) -> Result<Outcome, mysql_async::Error> {
-    let mut conn = pool.get_conn().await?;
-    // The services' transaction options (isolation level included).
-    let mut tx = conn.start_transaction(stockflow_shared::db::tx_opts()).await?;
-    loop {
-        tx.exec_drop(
-            "UPDATE products SET stock = stock - ? WHERE sku = ? AND stock >= ?",
-            (quantity, sku, quantity),
+/// The hot row's physical limit: the bare conditional decrement of one unit, autocommit,
+/// with nothing else (no order row, no shortage path). Sold if a row changed.
+pub async fn bare_update(pool: &Pool, sku: &str) -> Outcome {
+    let result = async {
+        let mut conn = pool.get_conn().await?;
+        conn.exec_drop(
+            "UPDATE products SET stock = stock - 1 WHERE sku = ? AND stock >= 1",
+            (sku,),
         )
         .await?;
-        if tx.affected_rows() == 1 {
-            tx.exec_drop(
-                "INSERT INTO orders (sku, quantity, requester, correlation_id) VALUES (?, ?, ?, ?)",
-                (sku, quantity, "bench", "ceiling"),
-            )
-            .await?;
-            let _order_id = tx.last_insert_id().unwrap_or_default();
-            let _remaining: Option<i64> = tx
-                .exec_first("SELECT stock FROM products WHERE sku = ?", (sku,))
-                .await?;
-            tx.commit().await?;
-            return Ok(Outcome::Sold);
-        }
-        let open: Option<String> = tx
-            .exec_first("SELECT id FROM restock_requests WHERE open_sku = ?", (sku,))
-            .await?;
-        if let Some(id) = open {
-            tx.exec_drop(
-                "UPDATE restock_requests SET shortages = shortages + 1 WHERE id = ? AND open_sku IS NOT NULL",
-                (&id,),
-            )
-            .await?;
-            if tx.affected_rows() == 1 {
-                tx.commit().await?;
-                return Ok(Outcome::OutOfStock);
-            }
-        }
-        let product: Option<(i64, i64, String, Option<String>)> = tx
-            .exec_first(
-                "SELECT p.stock, p.reorder_quantity, p.factory_id, r.id FROM products p \
-                 LEFT JOIN restock_requests r ON r.open_sku = p.sku WHERE p.sku = ? FOR UPDATE",
-                (sku,),
-            )
-            .await?;
-        let Some((stock, reorder_quantity, factory_id, open)) = product else {
-            tx.rollback().await?;
-            return Ok(Outcome::ClientError);
-        };
-        if stock >= i64::from(quantity) {
-            continue;
-        }
-        if let Some(id) = open {
-            tx.exec_drop(
-                "UPDATE restock_requests SET shortages = shortages + 1 WHERE id = ?",
-                (&id,),
-            )
-            .await?;
-        } else {
-            let id = uuid::Uuid::new_v4().to_string();
-            let quantity_ordered = reorder_quantity.max(i64::from(quantity) - stock);
-            let now = chrono::Utc::now();
-            tx.exec_drop(
-                "INSERT INTO restock_requests (id, sku, quantity, factory_id, requester, open_sku, correlation_id, requested_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (&id, sku, quantity_ordered, &factory_id, "bench", sku, "ceiling", now.naive_utc()),
-            )
-            .await?;
-            let payload = serde_json::json!({
-                "restock_request_id": id, "sku": sku, "quantity": quantity_ordered,
-                "factory_id": factory_id, "requester": "bench", "requested_at": now,
-            })
-            .to_string();
-            tx.exec_drop(
-                "INSERT INTO outbox (topic, event_type, aggregate_id, correlation_id, payload) VALUES (?, ?, ?, ?, ?)",
-                ("stock_empty", "stock_empty", &id, "ceiling", payload),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        return Ok(Outcome::OutOfStock);
+        Ok::<_, mysql_async::Error>(conn.affected_rows())
+    }
+    .await;
+    match result {
+        Ok(1) => Outcome::Sold,
+        Ok(_) => Outcome::OutOfStock,
+        Err(_) => Outcome::Transport,
     }
 }
 

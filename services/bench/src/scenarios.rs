@@ -14,7 +14,9 @@ use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
 use stockflow_shared::aws::{self, Resources, names};
 use stockflow_shared::config::{AwsSettings, DatabaseSettings};
-use stockflow_shared::{db, invariant, warehouse};
+use stockflow_shared::db;
+use warehouse::products::{self, NewProduct};
+use warehouse::{invariant, reports};
 
 use crate::bare::BareService;
 use crate::load::{self, HttpClient, Stats};
@@ -368,54 +370,25 @@ fn cpu_line(cpu: &[(String, f64)]) -> String {
 }
 
 async fn insert_products(pool: &Pool, skus: &[String], stock: i64, reorder: i64) -> anyhow::Result<()> {
-    let mut conn = pool.get_conn().await?;
-    for chunk in skus.chunks(500) {
-        let values = chunk
-            .iter()
-            .map(|s| format!("('{s}', 'bench {s}', 1000, {stock}, {stock}, {reorder}, 'FF-BENCH', 'bench factory')"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        conn.query_drop(format!(
-            "INSERT INTO products (sku, name, price, stock, initial_stock, reorder_quantity, factory_id, factory_name) VALUES {values}"
-        ))
-        .await?;
-    }
-    Ok(())
+    let products: Vec<NewProduct> = skus
+        .iter()
+        .map(|sku| NewProduct {
+            sku: sku.clone(),
+            name: format!("bench {sku}"),
+            price: 1000,
+            stock,
+            reorder_quantity: reorder,
+            factory_id: "FF-BENCH".into(),
+            factory_name: "bench factory".into(),
+        })
+        .collect();
+    Ok(products::add(pool, &products).await?)
 }
 
-async fn scalar(pool: &Pool, sql: &str, param: &str) -> anyhow::Result<i64> {
-    let mut conn = pool.get_conn().await?;
-    let v: Option<Option<i64>> = conn.exec_first(sql, (param,)).await?;
-    Ok(v.flatten().unwrap_or_default())
-}
-
-/// Orders recorded, stock now, produced (restocked) for skus LIKE `pattern`.
+/// (initial, produced, sold, stock now) of the skus matching the `LIKE` pattern.
 async fn books(pool: &Pool, pattern: &str) -> anyhow::Result<(i64, i64, i64, i64)> {
-    let initial = scalar(
-        pool,
-        "SELECT CAST(SUM(initial_stock) AS SIGNED) FROM products WHERE sku LIKE ?",
-        pattern,
-    )
-    .await?;
-    let stock = scalar(
-        pool,
-        "SELECT CAST(SUM(stock) AS SIGNED) FROM products WHERE sku LIKE ?",
-        pattern,
-    )
-    .await?;
-    let sold = scalar(
-        pool,
-        "SELECT CAST(SUM(quantity) AS SIGNED) FROM orders WHERE sku LIKE ?",
-        pattern,
-    )
-    .await?;
-    let produced = scalar(
-        pool,
-        "SELECT CAST(SUM(quantity) AS SIGNED) FROM applied_production_orders WHERE sku LIKE ?",
-        pattern,
-    )
-    .await?;
-    Ok((initial, produced, sold, stock))
+    let b = reports::books(pool, pattern).await?;
+    Ok((b.initial, b.produced, b.sold, b.stock))
 }
 
 /// Checkouts over HTTP against `target` (sales, or the bare service).
@@ -945,15 +918,6 @@ async fn hot_system_phase(
     Ok((s, line))
 }
 
-type RestockRow = (
-    String,
-    NaiveDateTime,
-    Option<NaiveDateTime>,
-    Option<NaiveDateTime>,
-    Option<NaiveDateTime>,
-    Option<NaiveDateTime>,
-);
-
 async fn restock(args: &Args, world: &World, report: &mut Report, hop_prefix: &str) -> anyhow::Result<()> {
     let n = args.restock_count;
     let rate = args.restock_rate;
@@ -990,33 +954,25 @@ async fn restock(args: &Args, world: &World, report: &mut Report, hop_prefix: &s
     // Wait until every request is fulfilled (stock back), or 60 s.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let open = scalar(
-            &world.warehouse,
-            "SELECT COUNT(*) FROM restock_requests WHERE sku LIKE ? AND fulfilled_at IS NULL",
-            "BRS-%",
-        )
-        .await?;
+        let open = reports::books(&world.warehouse, "BRS-%").await?.open_restocks;
         if open == 0 || tokio::time::Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let rows: Vec<RestockRow> = {
-        let mut conn = world.warehouse.get_conn().await?;
-        conn.query(
-            "SELECT r.id, r.requested_at, o.published_at, r.ordered_at, r.produced_at, r.fulfilled_at \
-             FROM restock_requests r LEFT JOIN outbox o ON o.aggregate_id = r.id AND o.topic = 'stock_empty' \
-             WHERE r.sku LIKE 'BRS-%'",
-        )
-        .await?
-    };
+    let rows = reports::restock_timelines(&world.warehouse, "BRS-%").await?;
     let ms = |a: NaiveDateTime, b: NaiveDateTime| (b - a).num_microseconds().unwrap_or_default() as f64 / 1000.0;
     let mut stages: [Vec<f64>; 6] = Default::default();
     let mut unfinished = 0;
-    for (id, requested, published, ordered, produced, fulfilled) in &rows {
-        let (Some(p), Some(o), Some(d), Some(f), Some(answered)) =
-            (published, ordered, produced, fulfilled, answers.get(id))
-        else {
+    for row in &rows {
+        let requested = &row.requested_at;
+        let (Some(p), Some(o), Some(d), Some(f), Some(answered)) = (
+            &row.published_at,
+            &row.ordered_at,
+            &row.produced_at,
+            &row.fulfilled_at,
+            answers.get(&row.id),
+        ) else {
             unfinished += 1;
             continue;
         };
@@ -1028,12 +984,7 @@ async fn restock(args: &Args, world: &World, report: &mut Report, hop_prefix: &s
         stages[4].push(ms(*d, *f));
         stages[5].push(ms(answered, *f));
     }
-    let stock_back = scalar(
-        &world.warehouse,
-        "SELECT COUNT(*) FROM products WHERE sku LIKE ? AND stock = 10",
-        "BRS-%",
-    )
-    .await?;
+    let stock_back = reports::count_at_stock(&world.warehouse, "BRS-%", 10).await?;
 
     // The floor: the bare hops through a private topology, same count and rate.
     progress(format!(

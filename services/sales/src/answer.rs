@@ -1,11 +1,12 @@
-//! The JSON answers of a checkout, in one place: the route sends them, the
-//! idempotency store keeps them for replay, and the OpenAPI document describes them.
+//! The JSON answers of a checkout, in one place: rendered once from the outcome the
+//! warehouse recorded (fresh or replayed), and described in the OpenAPI document.
 
+use actix_web::HttpResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
+use warehouse::checkout::Outcome;
 
 use crate::domain::CheckoutRequest;
-use crate::store::Checkout;
 
 pub const SOLD_MESSAGE: &str = "판매완료";
 pub const OUT_OF_STOCK_MESSAGE: &str = "재고부족, 제품 생산 요청";
@@ -36,34 +37,28 @@ pub struct OutOfStock {
     pub restock_request_id: String,
 }
 
-/// The status and JSON body (fields in the documented order) for a sale or a shortage
-/// (`None` for an unknown sku, which is a problem answer).
-pub fn of(outcome: &Checkout, request: &CheckoutRequest) -> Option<(u16, String)> {
-    let (status, body) = match outcome {
-        Checkout::Sold {
+/// The answer to a sale or a shortage (`None` for an unknown sku, which is a problem
+/// answer), fields in the documented order.
+pub fn render(outcome: &Outcome, request: &CheckoutRequest) -> Option<HttpResponse> {
+    let response = match outcome {
+        Outcome::Sold {
             order_id,
             remaining_stock,
-        } => (
-            200,
-            serde_json::to_string(&Sold {
-                status: "sold".into(),
-                message: SOLD_MESSAGE.into(),
-                order_id: *order_id,
-                sku: request.sku.to_string(),
-                quantity: request.quantity.get(),
-                remaining_stock: *remaining_stock,
-            }),
-        ),
-        Checkout::OutOfStock { restock_request_id, .. } => (
-            409,
-            serde_json::to_string(&OutOfStock {
-                status: "out_of_stock".into(),
-                message: OUT_OF_STOCK_MESSAGE.into(),
-                sku: request.sku.to_string(),
-                restock_request_id: restock_request_id.clone(),
-            }),
-        ),
-        Checkout::UnknownSku => return None,
+        } => HttpResponse::Ok().json(Sold {
+            status: "sold".into(),
+            message: SOLD_MESSAGE.into(),
+            order_id: *order_id,
+            sku: request.sku.to_string(),
+            quantity: request.quantity.get(),
+            remaining_stock: *remaining_stock,
+        }),
+        Outcome::OutOfStock { restock_request_id } => HttpResponse::Conflict().json(OutOfStock {
+            status: "out_of_stock".into(),
+            message: OUT_OF_STOCK_MESSAGE.into(),
+            sku: request.sku.to_string(),
+            restock_request_id: restock_request_id.to_string(),
+        }),
+        Outcome::UnknownSku => return None,
     };
-    Some((status, body.expect("answers serialize")))
+    Some(response)
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use stockflow_shared::config::{AwsSettings, DatabaseSettings, HttpSettings};
-use stockflow_shared::warehouse;
+use warehouse::checkout::CombineSettings;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
@@ -12,6 +12,9 @@ pub struct Settings {
     pub aws: AwsSettings,
     #[serde(flatten)]
     pub http: HttpSettings,
+    /// `CHECKOUT_BATCH_MAX`, `CHECKOUT_LANES`: how concurrent checkouts share transactions.
+    #[serde(flatten)]
+    pub combine: CombineSettings,
     /// `SALES_PORT`; 0 picks a free port (tests).
     pub sales_port: u16,
     /// `WAREHOUSE_DB`: the database holding products, orders and restock requests.
@@ -30,6 +33,7 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             aws: AwsSettings::default(),
             http: HttpSettings::default(),
+            combine: CombineSettings::default(),
             sales_port: 8080,
             warehouse_db: warehouse::DEFAULT_DATABASE.into(),
             sales_workers: 1,

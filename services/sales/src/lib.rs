@@ -1,8 +1,10 @@
 //! The Sales API: products, and atomic checkout from the warehouse database.
 //!
-//! A sale is one conditional `UPDATE` in the transaction that records the order; a
-//! shortage opens (or joins) a restock request and writes its `stock_empty` event to
-//! the outbox in that same transaction, and the outbox relay publishes it to SNS.
+//! A thin adapter around the `warehouse` crate: it validates requests, hands purchases
+//! to the warehouse's combining checkout and renders the outcome as the answer. The
+//! warehouse records each sale or shortage (with its `stock_empty` event in the outbox)
+//! in one transaction and publishes the event after commit; the outbox relay publishes
+//! whatever that missed.
 
 mod answer;
 mod configuration;
@@ -10,7 +12,6 @@ mod domain;
 mod openapi;
 mod routes;
 mod startup;
-mod store;
 
 pub use configuration::Settings;
 pub use openapi::ApiDoc;

@@ -5,8 +5,8 @@ use utoipa::OpenApi;
 use crate::answer::{OutOfStock, Sold};
 use crate::domain::{CheckoutBody, LegacyBody, ModernBody};
 use crate::routes;
-use crate::store::{OpenRestock, Product};
 use stockflow_shared::problem::Problem;
+use warehouse::products::{OpenRestock, Product};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -11,12 +11,12 @@ use stockflow_shared::aws::{self, Resources, names};
 use stockflow_shared::health::{self, Readiness};
 use stockflow_shared::outbox::{Outbox, Relay};
 use stockflow_shared::publisher::Publisher;
-use stockflow_shared::{db, problem, request_id, warehouse};
+use stockflow_shared::{db, problem, request_id};
 use tokio_util::sync::CancellationToken;
+use warehouse::checkout::Checkouts;
 
 use crate::Settings;
 use crate::routes;
-use crate::store;
 use utoipa::OpenApi;
 
 pub struct Application {
@@ -43,13 +43,16 @@ impl Application {
         let port = listener.local_addr()?.port();
         let workers = stockflow_shared::service::http_workers(settings.sales_workers);
         let worker_pools = db::WorkerPools::new(&settings.database, &settings.warehouse_db, workers)?;
+        let combine = settings.combine.clone();
         let server = HttpServer::new(move || {
             // Runs on each worker thread: its own pool, so its connections stay on it.
             let pool = worker_pools.open();
+            let outbox = Outbox::new(pool.clone(), publisher.clone());
+            let checkouts = Checkouts::start(pool.clone(), Some(outbox), &combine);
             App::new()
                 .wrap(from_fn(stockflow_shared::metrics::middleware))
                 .wrap(from_fn(request_id::middleware))
-                .app_data(web::Data::new(Outbox::new(pool.clone(), publisher.clone())))
+                .app_data(web::Data::new(checkouts))
                 .app_data(web::Data::new(SalesReadiness {
                     pool: pool.clone(),
                     publisher: publisher.clone(),
@@ -99,7 +102,7 @@ async fn prune_idempotency_keys_hourly(pool: Pool, shutdown: CancellationToken) 
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = hourly.tick() => {
-                if let Err(err) = store::prune_idempotency_keys(&pool).await {
+                if let Err(err) = warehouse::prune_expired_keys(&pool).await {
                     tracing::warn!(error = %err, "cannot prune expired idempotency keys; will try again in an hour");
                 }
             }

@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 use stockflow_shared::config::{AwsSettings, DatabaseSettings, HttpSettings};
-use stockflow_shared::warehouse;
 use stockflow_shared::worker::WorkerSettings;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

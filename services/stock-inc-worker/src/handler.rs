@@ -1,10 +1,11 @@
-//! What stock-inc-worker does with one `stock_arrival` message.
+//! What stock-inc-worker does with one `stock_arrival` message: apply it to the
+//! warehouse (once per production order) and say whether SQS may forget it.
 
 use mysql_async::Pool;
 use stockflow_shared::consumer::{Delivery, Handler, Outcome};
 use stockflow_shared::events::StockArrival;
 
-use crate::restock::{self, Restock};
+use warehouse::restock::{self, Applied};
 
 pub struct ApplyArrival {
     pool: Pool,
@@ -26,18 +27,18 @@ impl Handler for ApplyArrival {
             return Outcome::Reject("stock_arrival with quantity 0".into());
         }
         match restock::apply(&self.pool, &arrival).await {
-            Ok(Restock::Restocked { since_requested }) => {
+            Ok(Applied::Restocked { since_requested }) => {
                 if let Some(end_to_end) = since_requested {
                     metrics::histogram!("restock_end_to_end_seconds").record(end_to_end.as_secs_f64());
                 }
                 tracing::info!(sku = %arrival.sku, quantity = arrival.quantity, production_order_id = %arrival.production_order_id, restock_request_id = %arrival.restock_request_id, "restocked");
                 Outcome::Done
             }
-            Ok(Restock::Duplicate) => {
+            Ok(Applied::Duplicate) => {
                 tracing::info!(production_order_id = %arrival.production_order_id, "duplicate delivery: already applied, nothing changed");
                 Outcome::Done
             }
-            Ok(Restock::UnknownSku) => Outcome::Reject(format!(
+            Ok(Applied::UnknownSku) => Outcome::Reject(format!(
                 "unknown sku {:?}: no such product in the warehouse",
                 arrival.sku
             )),

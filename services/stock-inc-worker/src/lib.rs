@@ -3,13 +3,11 @@
 
 mod configuration;
 mod handler;
-mod restock;
 
 use mysql_async::Pool;
 use stockflow_shared::aws::names;
 use stockflow_shared::db;
 use stockflow_shared::health::Readiness;
-use stockflow_shared::warehouse;
 use stockflow_shared::worker::{WorkerApp, WorkerContext};
 
 pub use configuration::Settings;

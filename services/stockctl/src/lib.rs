@@ -51,7 +51,7 @@ impl Default for Settings {
                 ..DatabaseSettings::default()
             },
             aws: AwsSettings::default(),
-            warehouse_db: stockflow_shared::warehouse::DEFAULT_DATABASE.into(),
+            warehouse_db: warehouse::DEFAULT_DATABASE.into(),
             alert_webhook_url: String::new(),
         }
     }

@@ -2,9 +2,11 @@
 
 use std::fmt::Write;
 
-use mysql_async::prelude::Queryable;
 use serde::Serialize;
 use stockflow_shared::aws::names;
+
+use warehouse::reports;
+pub use warehouse::reports::{OpenRestockAge as OpenRestock, StockLine as Product};
 
 use crate::context::Ctx;
 use crate::table::Table;
@@ -26,22 +28,6 @@ pub const ALARMS: [&str; 4] = [
     "stock_queue-oldest-message-age",
     "stock_inc_queue-oldest-message-age",
 ];
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Product {
-    pub sku: String,
-    pub name: String,
-    pub stock: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct OpenRestock {
-    pub id: String,
-    pub sku: String,
-    pub quantity: i64,
-    pub shortages: i64,
-    pub age_seconds: i64,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueDepth {
@@ -101,35 +87,13 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<StatusReport> {
 async fn warehouse(ctx: &Ctx) -> anyhow::Result<(Vec<Product>, Vec<OpenRestock>)> {
     let pool = ctx.warehouse().await?;
     let result = async {
-        let mut conn = pool.get_conn().await?;
-        let products: Vec<(String, String, i64)> =
-            conn.query("SELECT sku, name, stock FROM products ORDER BY sku").await?;
-        let open: Vec<(String, String, i64, i64, i64)> = conn
-            .query(
-                "SELECT id, sku, quantity, shortages, TIMESTAMPDIFF(SECOND, requested_at, CURRENT_TIMESTAMP(6)) \
-                 FROM restock_requests WHERE open_sku IS NOT NULL ORDER BY requested_at",
-            )
-            .await?;
+        let products = reports::stock_table(&pool).await?;
+        let open = reports::open_restocks(&pool).await?;
         Ok::<_, mysql_async::Error>((products, open))
     }
     .await;
     pool.disconnect().await.ok();
-    let (products, open) = result.map_err(|e| ctx.db_error(e.into()))?;
-    Ok((
-        products
-            .into_iter()
-            .map(|(sku, name, stock)| Product { sku, name, stock })
-            .collect(),
-        open.into_iter()
-            .map(|(id, sku, quantity, shortages, age_seconds)| OpenRestock {
-                id,
-                sku,
-                quantity,
-                shortages,
-                age_seconds,
-            })
-            .collect(),
-    ))
+    result.map_err(|e| ctx.db_error(e.into()))
 }
 
 /// The template's alarms of this environment. With an empty prefix, other

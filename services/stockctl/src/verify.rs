@@ -1,10 +1,10 @@
-//! `stockctl verify`: the stock invariant (`stockflow_shared::invariant`).
+//! `stockctl verify`: the stock invariant (`warehouse::invariant`).
 
 use std::fmt::Write;
 use std::time::Duration;
 
 use serde::Serialize;
-use stockflow_shared::invariant::{self, Report};
+use warehouse::invariant::{self, Report};
 
 use crate::context::Ctx;
 use crate::table::Table;

@@ -493,8 +493,8 @@ impl TestEnv {
     }
 
     /// The stock invariant of this test's warehouse.
-    pub async fn invariant(&self) -> stockflow_shared::invariant::Report {
-        stockflow_shared::invariant::check(&self.warehouse().await, Duration::from_secs(3600))
+    pub async fn invariant(&self) -> warehouse::invariant::Report {
+        warehouse::invariant::check(&self.warehouse().await, Duration::from_secs(3600))
             .await
             .expect("invariant query")
     }

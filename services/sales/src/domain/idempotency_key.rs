@@ -9,9 +9,6 @@ use stockflow_shared::problem::Problem;
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
-    /// How long a key is remembered.
-    pub const TTL_HOURS: u32 = 24;
-
     pub fn from_headers(headers: &HeaderMap) -> Result<Option<Self>, Problem> {
         let Some(value) = headers.get("idempotency-key") else {
             return Ok(None);

@@ -1,17 +1,15 @@
 //! `POST /checkout`: sell from stock, or report the shortage and its restock request.
 //! With an `Idempotency-Key` header, a repeated request replays the first answer.
 
-use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, web};
-use mysql_async::Pool;
-use stockflow_shared::outbox::Outbox;
 use stockflow_shared::problem::{self, Problem};
 use stockflow_shared::request_id::RequestId;
+use warehouse::checkout::{Checkouts, KeyedRequest, Outcome, Purchase, Recorded};
 
 use super::products::{database_unavailable, unknown_sku};
 use crate::answer::{self, OutOfStock, Sold};
 use crate::domain::{CheckoutBody, CheckoutRequest, IdempotencyKey};
-use crate::store::{self, Checkout, Recorded};
 
 /// Header set on a replayed answer.
 const REPLAYED: &str = "idempotency-replayed";
@@ -34,8 +32,7 @@ const REPLAYED: &str = "idempotency-replayed";
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn checkout(
-    pool: web::Data<Pool>,
-    outbox: web::Data<Outbox>,
+    checkouts: web::Data<Checkouts>,
     request_id: RequestId,
     http: HttpRequest,
     body: web::Payload,
@@ -43,49 +40,52 @@ pub async fn checkout(
     let body = problem::read_body(body).await?;
     let request = CheckoutRequest::parse(&body)?;
     let key = IdempotencyKey::from_headers(http.headers())?;
-    let recorded = store::checkout(&pool, &request, &request_id.0, key.as_ref())
-        .await
-        .map_err(database_unavailable)?;
-    let outcome = match recorded {
-        Recorded::Fresh(outcome) => outcome,
-        Recorded::Replay { status, body } => {
-            metrics::counter!("sales_checkouts_total", "outcome" => "replayed").increment(1);
-            tracing::info!(sku = %request.sku, status, "idempotency key seen before: replaying the first answer");
-            return Ok(
-                HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
-                    .insert_header((REPLAYED, "true"))
-                    .content_type("application/json")
-                    .body(body),
-            );
-        }
+    let purchase = Purchase {
+        sku: request.sku.to_string(),
+        quantity: request.quantity.get(),
+        requester: request.requester.clone(),
+        correlation_id: request_id.0,
+        key: key.map(|key| KeyedRequest {
+            key: key.as_str().to_string(),
+            fingerprint: request.fingerprint(),
+        }),
+    };
+    let (outcome, replayed) = match checkouts.checkout(purchase).await.map_err(database_unavailable)? {
+        Recorded::Fresh(outcome) => (outcome, false),
+        Recorded::Replay(outcome) => (outcome, true),
         Recorded::KeyReused => return Err(IdempotencyKey::reused()),
     };
+    let counted = if replayed { "replayed" } else { outcome_label(&outcome) };
+    metrics::counter!("sales_checkouts_total", "outcome" => counted).increment(1);
     match &outcome {
-        Checkout::Sold {
+        _ if replayed => {
+            tracing::info!(sku = %request.sku, "idempotency key seen before: replaying the first answer")
+        }
+        Outcome::Sold {
             order_id,
             remaining_stock,
-        } => {
-            metrics::counter!("sales_checkouts_total", "outcome" => "sold").increment(1);
-            tracing::debug!(sku = %request.sku, quantity = request.quantity.get(), order_id, remaining_stock, "sold")
+        } => tracing::debug!(sku = %request.sku, quantity = request.quantity.get(), order_id, remaining_stock, "sold"),
+        Outcome::OutOfStock { restock_request_id } => {
+            tracing::info!(sku = %request.sku, quantity = request.quantity.get(), %restock_request_id, "out of stock")
         }
-        Checkout::OutOfStock {
-            restock_request_id,
-            event,
-        } => {
-            let opened = event.is_some();
-            outbox.publish_committed(event.iter().cloned().collect());
-            metrics::counter!("sales_checkouts_total", "outcome" => "out_of_stock").increment(1);
-            tracing::info!(sku = %request.sku, quantity = request.quantity.get(), %restock_request_id, opened, "out of stock");
-        }
-        Checkout::UnknownSku => {
-            metrics::counter!("sales_checkouts_total", "outcome" => "unknown_sku").increment(1);
-            return Err(unknown_sku(request.sku.as_str()));
-        }
+        Outcome::UnknownSku => {}
     }
-    let (status, body) = answer::of(&outcome, &request).expect("sold or out of stock has an answer");
-    Ok(
-        HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
-            .content_type("application/json")
-            .body(body),
-    )
+    let Some(mut response) = answer::render(&outcome, &request) else {
+        return Err(unknown_sku(request.sku.as_str()));
+    };
+    if replayed {
+        response.headers_mut().insert(
+            REPLAYED.parse().expect("a valid header name"),
+            HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
+}
+
+fn outcome_label(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Sold { .. } => "sold",
+        Outcome::OutOfStock { .. } => "out_of_stock",
+        Outcome::UnknownSku => "unknown_sku",
+    }
 }

@@ -5,7 +5,7 @@ use mysql_async::Pool;
 use stockflow_shared::problem::Problem;
 
 use crate::domain::Sku;
-use crate::store::{self, Product};
+use warehouse::products::{self, Product};
 
 /// Every product with its stock and open restock request.
 #[utoipa::path(get, path = "/products", tag = "products",
@@ -14,7 +14,7 @@ use crate::store::{self, Product};
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_products(pool: web::Data<Pool>) -> Result<HttpResponse, Problem> {
-    let products = store::list_products(&pool).await.map_err(database_unavailable)?;
+    let products = products::list(&pool).await.map_err(database_unavailable)?;
     Ok(HttpResponse::Ok().json(products))
 }
 
@@ -28,7 +28,7 @@ pub async fn list_products(pool: web::Data<Pool>) -> Result<HttpResponse, Proble
     ))]
 pub async fn get_product(pool: web::Data<Pool>, sku: web::Path<String>) -> Result<HttpResponse, Problem> {
     let sku = Sku::parse(&sku).map_err(|_| unknown_sku(&sku))?;
-    match store::product(&pool, &sku).await.map_err(database_unavailable)? {
+    match products::get(&pool, sku.as_str()).await.map_err(database_unavailable)? {
         Some(product) => Ok(HttpResponse::Ok().json(product)),
         None => Err(unknown_sku(sku.as_str())),
     }

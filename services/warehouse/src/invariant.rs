@@ -79,7 +79,7 @@ pub async fn check(pool: &Pool, max_open: Duration) -> anyhow::Result<Report> {
     let stale: Vec<(String, String, i64)> = conn
         .exec(
             "SELECT id, sku, TIMESTAMPDIFF(SECOND, requested_at, CURRENT_TIMESTAMP(6)) FROM restock_requests \
-             WHERE status <> 'fulfilled' AND requested_at < CURRENT_TIMESTAMP(6) - INTERVAL ? SECOND ORDER BY requested_at",
+             WHERE open_sku IS NOT NULL AND requested_at < CURRENT_TIMESTAMP(6) - INTERVAL ? SECOND ORDER BY requested_at",
             (max_open.as_secs(),),
         )
         .await?;

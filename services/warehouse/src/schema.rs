@@ -1,13 +1,12 @@
-//! The warehouse database that `sales` and `stock-inc-worker` share (as in the
-//! brief): its migrations live here once, and both services apply them at start.
+//! The warehouse schema: its migrations are embedded here once, and every service
+//! that opens the warehouse applies them at start (under the shared migration lock).
 
 use mysql_async::Pool;
-
-use crate::config::DatabaseSettings;
-use crate::db;
+use stockflow_shared::config::DatabaseSettings;
+use stockflow_shared::db;
 
 mod embedded {
-    refinery::embed_migrations!("migrations/warehouse");
+    refinery::embed_migrations!("migrations");
 }
 
 /// The default name of the warehouse database (`WAREHOUSE_DB`).

@@ -1,0 +1,360 @@
+//! The combining checkout against a real MySQL/MariaDB server (`MYSQL_URL`, default
+//! mysql://root@127.0.0.1:3306): each test has a database of its own.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use mysql_async::Pool;
+use mysql_async::prelude::Queryable;
+use stockflow_shared::config::DatabaseSettings;
+use warehouse::checkout::{self, Checkouts, CombineSettings, KeyedRequest, Outcome, Purchase, Recorded};
+use warehouse::products::{self, NewProduct};
+
+/// A fresh warehouse database, dropped when the test ends (whether it passed or not).
+struct TestDb {
+    pool: Pool,
+    settings: DatabaseSettings,
+    name: String,
+}
+
+impl TestDb {
+    async fn new() -> Self {
+        let mut settings = DatabaseSettings::default();
+        if let Ok(url) = std::env::var("MYSQL_URL") {
+            settings.mysql_url = url;
+        }
+        settings.db_pool_max = 8;
+        let name = format!("warehouse_test_{}", uuid::Uuid::new_v4().simple());
+        let pool = warehouse::open(&settings, &name)
+            .await
+            .expect("MySQL reachable at MYSQL_URL");
+        Self { pool, settings, name }
+    }
+
+    async fn product(&self, sku: &str, stock: i64) {
+        products::add(&self.pool, &[NewProduct::test(sku, stock, 10)])
+            .await
+            .unwrap();
+    }
+
+    async fn count(&self, sql: &str, sku: &str) -> i64 {
+        let mut conn = self.pool.get_conn().await.unwrap();
+        conn.exec_first::<i64, _, _>(sql, (sku,))
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    async fn orders(&self, sku: &str) -> i64 {
+        self.count(
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS SIGNED) FROM orders WHERE sku = ?",
+            sku,
+        )
+        .await
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let url = self.settings.mysql_url.clone();
+        let name = self.name.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) = mysql_async::Conn::from_url(url).await {
+                    conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`")).await.ok();
+                    conn.disconnect().await.ok();
+                }
+            });
+        })
+        .join()
+        .ok();
+    }
+}
+
+fn purchase(sku: &str, quantity: u32) -> Purchase {
+    Purchase {
+        sku: sku.into(),
+        quantity,
+        requester: "test".into(),
+        correlation_id: "test".into(),
+        key: None,
+    }
+}
+
+fn keyed(sku: &str, quantity: u32, key: &str) -> Purchase {
+    Purchase {
+        key: Some(KeyedRequest {
+            key: key.into(),
+            fingerprint: format!("{sku}|{quantity}|test"),
+        }),
+        ..purchase(sku, quantity)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_buyers_of_a_hundred_units_buy_exactly_a_hundred() {
+    let db = TestDb::new().await;
+    db.product("FLASH", 100).await;
+    let checkouts = Checkouts::start(db.pool.clone(), None, &CombineSettings::default());
+    let answers = futures::future::join_all((0..500).map(|_| {
+        let checkouts = checkouts.clone();
+        async move { checkouts.checkout(purchase("FLASH", 1)).await }
+    }))
+    .await;
+
+    let mut sold = Vec::new();
+    let mut short = 0;
+    for answer in answers {
+        match answer.expect("no database error") {
+            Recorded::Fresh(Outcome::Sold {
+                order_id,
+                remaining_stock,
+            }) => sold.push((order_id, remaining_stock)),
+            Recorded::Fresh(Outcome::OutOfStock { .. }) => short += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!(sold.len(), 100, "exactly the stock is sold");
+    assert_eq!(short, 400);
+    assert_eq!(db.orders("FLASH").await, 100, "every sale has its order row");
+    assert_eq!(products::stock(&db.pool, "FLASH").await.unwrap(), Some(0));
+    // Every order id is distinct and every remaining stock from 99 down to 0 was answered once.
+    let mut ids: Vec<u64> = sold.iter().map(|s| s.0).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 100);
+    let mut remaining: Vec<i64> = sold.iter().map(|s| s.1).collect();
+    remaining.sort();
+    assert_eq!(remaining, (0..100).collect::<Vec<_>>());
+    // One restock request, joined by every shortage.
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM restock_requests WHERE sku = ?", "FLASH")
+            .await,
+        1
+    );
+    assert_eq!(
+        db.count("SELECT shortages FROM restock_requests WHERE sku = ?", "FLASH")
+            .await,
+        400
+    );
+    // It took many transactions, and some of them combined several purchases.
+    let stats = checkouts.stats();
+    let transactions = stats.transactions.load(Ordering::Relaxed);
+    assert!(transactions > 1, "many batches");
+    assert!(
+        transactions < 500,
+        "purchases shared transactions ({transactions} for 500)"
+    );
+    assert!(stats.largest.load(Ordering::Relaxed) > 1);
+}
+
+#[tokio::test]
+async fn a_large_purchase_that_does_not_fit_leaves_the_stock_to_later_small_ones() {
+    let db = TestDb::new().await;
+    db.product("MIX", 5).await;
+    let batch = [purchase("MIX", 3), purchase("MIX", 4), purchase("MIX", 2)];
+    let committed = checkout::transact(&db.pool, &batch).await.unwrap();
+    let outcomes: Vec<Outcome> = committed
+        .recorded
+        .into_iter()
+        .map(|r| match r {
+            Recorded::Fresh(outcome) => outcome,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert!(matches!(outcomes[0], Outcome::Sold { remaining_stock: 2, .. }));
+    assert!(matches!(outcomes[1], Outcome::OutOfStock { .. }), "4 does not fit in 2");
+    assert!(
+        matches!(outcomes[2], Outcome::Sold { remaining_stock: 0, .. }),
+        "2 still fits"
+    );
+    assert_eq!(db.orders("MIX").await, 5);
+    assert_eq!(products::stock(&db.pool, "MIX").await.unwrap(), Some(0));
+    // The shortage opened a request for at least its shortfall, with its event in the outbox.
+    assert_eq!(committed.events.len(), 1);
+    assert_eq!(
+        db.count("SELECT quantity FROM restock_requests WHERE sku = ?", "MIX")
+            .await,
+        10
+    );
+}
+
+#[tokio::test]
+async fn one_batch_of_several_skus_sells_each_and_unknown_skus_do_not_spoil_it() {
+    let db = TestDb::new().await;
+    db.product("B-1", 2).await;
+    db.product("A-1", 1).await;
+    let batch = [
+        purchase("B-1", 1),
+        purchase("NOPE", 1),
+        purchase("A-1", 1),
+        purchase("B-1", 1),
+    ];
+    let recorded = checkout::transact(&db.pool, &batch).await.unwrap().recorded;
+    assert!(matches!(
+        recorded[0],
+        Recorded::Fresh(Outcome::Sold { remaining_stock: 1, .. })
+    ));
+    assert_eq!(recorded[1], Recorded::Fresh(Outcome::UnknownSku));
+    assert!(matches!(
+        recorded[2],
+        Recorded::Fresh(Outcome::Sold { remaining_stock: 0, .. })
+    ));
+    assert!(matches!(
+        recorded[3],
+        Recorded::Fresh(Outcome::Sold { remaining_stock: 0, .. })
+    ));
+    assert_eq!(db.orders("B-1").await, 2);
+    assert_eq!(db.orders("A-1").await, 1);
+}
+
+#[tokio::test]
+async fn the_same_key_twice_in_one_batch_buys_once_and_replays() {
+    let db = TestDb::new().await;
+    db.product("KEY", 10).await;
+    let batch = [keyed("KEY", 1, "k-1"), keyed("KEY", 1, "k-1"), keyed("KEY", 2, "k-1")];
+    let recorded = checkout::transact(&db.pool, &batch).await.unwrap().recorded;
+    let Recorded::Fresh(first) = &recorded[0] else {
+        panic!("the first is fresh: {:?}", recorded[0]);
+    };
+    assert!(matches!(first, Outcome::Sold { .. }));
+    assert_eq!(
+        recorded[1],
+        Recorded::Replay(first.clone()),
+        "same key, same request: replayed"
+    );
+    assert_eq!(recorded[2], Recorded::KeyReused, "same key, another request: refused");
+    assert_eq!(db.orders("KEY").await, 1, "one purchase");
+
+    // In a later batch the key still replays the first outcome.
+    let later = checkout::transact(&db.pool, &[keyed("KEY", 1, "k-1")])
+        .await
+        .unwrap()
+        .recorded;
+    assert_eq!(later[0], Recorded::Replay(first.clone()));
+    assert_eq!(db.orders("KEY").await, 1);
+}
+
+#[tokio::test]
+async fn outcomes_recorded_by_the_earlier_version_replay() {
+    let db = TestDb::new().await;
+    db.product("OLD", 10).await;
+    let mut conn = db.pool.get_conn().await.unwrap();
+    conn.exec_drop(
+        "INSERT INTO idempotency_keys (idempotency_key, request, status, response) VALUES (?, ?, 200, ?)",
+        (
+            "old-key",
+            "OLD|1|test",
+            r#"{"status":"sold","message":"판매완료","order_id":7,"sku":"OLD","quantity":1,"remaining_stock":4}"#,
+        ),
+    )
+    .await
+    .unwrap();
+    let recorded = checkout::transact(&db.pool, &[keyed("OLD", 1, "old-key")])
+        .await
+        .unwrap()
+        .recorded;
+    assert_eq!(
+        recorded[0],
+        Recorded::Replay(Outcome::Sold {
+            order_id: 7,
+            remaining_stock: 4
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_connection_is_killed_answers_no_sale_it_did_not_record() {
+    let db = TestDb::new().await;
+    db.product("KILL", 10).await;
+    // Hold the product row, so the batch's transaction waits on it mid-way.
+    let mut holder = db.pool.get_conn().await.unwrap();
+    holder.query_drop("START TRANSACTION").await.unwrap();
+    holder
+        .exec_drop("SELECT stock FROM products WHERE sku = ? FOR UPDATE", ("KILL",))
+        .await
+        .unwrap();
+
+    let checkouts = Checkouts::start(db.pool.clone(), None, &CombineSettings::default());
+    let buyers: Vec<_> = (0..5)
+        .map(|_| {
+            let checkouts = checkouts.clone();
+            tokio::spawn(async move { checkouts.checkout(purchase("KILL", 1)).await })
+        })
+        .collect();
+
+    // The batch's connection, waiting on the lock: kill it.
+    let mut admin = mysql_async::Conn::from_url(db.settings.mysql_url.clone())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let victim: u64 = loop {
+        let waiting: Option<u64> = admin
+            .exec_first(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT p.stock%FOR UPDATE'",
+                (&db.name,),
+            )
+            .await
+            .unwrap();
+        if let Some(id) = waiting {
+            break id;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the batch never waited on the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    admin
+        .query_drop(format!("KILL {victim}"))
+        .await
+        .expect("the kill happened");
+    holder.query_drop("ROLLBACK").await.unwrap();
+
+    let mut sold = 0;
+    let mut failed = 0;
+    for buyer in buyers {
+        match buyer.await.unwrap() {
+            Ok(Recorded::Fresh(Outcome::Sold { .. })) => sold += 1,
+            Err(_) => failed += 1,
+            Ok(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(failed >= 1, "the killed batch's purchases got the failure");
+    assert_eq!(
+        db.orders("KILL").await,
+        sold,
+        "every sale answered is recorded, and no other"
+    );
+    assert_eq!(products::stock(&db.pool, "KILL").await.unwrap(), Some(10 - sold));
+    // The lane goes on: a new purchase sells.
+    let after = checkouts.checkout(purchase("KILL", 1)).await.unwrap();
+    assert!(matches!(after, Recorded::Fresh(Outcome::Sold { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cap_of_one_is_one_transaction_per_purchase() {
+    let db = TestDb::new().await;
+    db.product("ONE", 50).await;
+    let settings = CombineSettings {
+        checkout_batch_max: 1,
+        checkout_lanes: 1,
+    };
+    let checkouts = Checkouts::start(db.pool.clone(), None, &settings);
+    let answers = futures::future::join_all((0..60).map(|_| {
+        let checkouts = checkouts.clone();
+        async move { checkouts.checkout(purchase("ONE", 1)).await.unwrap() }
+    }))
+    .await;
+    let sold = answers
+        .iter()
+        .filter(|a| matches!(a, Recorded::Fresh(Outcome::Sold { .. })))
+        .count();
+    assert_eq!(sold, 50);
+    assert_eq!(checkouts.stats().transactions.load(Ordering::Relaxed), 60);
+    assert_eq!(checkouts.stats().largest.load(Ordering::Relaxed), 1);
+}
