@@ -199,6 +199,14 @@ impl HttpClient {
         }
     }
 
+    /// `GET path`: the body of a 2xx answer, `None` otherwise.
+    pub async fn text(&mut self, path: &str) -> Option<String> {
+        match self.send(Request::get(path).body(Full::new(Bytes::new()))).await {
+            Some((status, body)) if (200..300).contains(&status) => Some(String::from_utf8_lossy(&body).into_owned()),
+            _ => None,
+        }
+    }
+
     /// Sends `request` on the connection (opened first if needed) and reads the whole
     /// answer; `None` on any transport error or timeout, after which the next request
     /// opens a new connection.

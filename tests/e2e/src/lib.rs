@@ -168,6 +168,7 @@ impl TestEnv {
             http: Self::http_settings(),
             sales_port: 0,
             warehouse_db: self.warehouse_db.clone(),
+            combine: Default::default(),
             sales_workers: 2,
             outbox_sweep_ms: 200,
         }
