@@ -795,14 +795,18 @@ async fn hot(args: &Args, world: &mut World, report: &mut Report, pools: &[Ceili
         "\n{}",
         report::stats_row("system: sales", "16 (DB_POOL_MAX)", &s)
     );
-    let _ = writeln!(notes, "- system: {books_line}; CPU in cores: {cpu}; {}", batches.describe());
+    let _ = writeln!(
+        notes,
+        "- system: {books_line}; CPU in cores: {cpu}; {}",
+        batches.describe()
+    );
 
     // The hot row's physical limit: the bare single-statement UPDATE, autocommit, one
     // connection per client.
     let update_pool = ceiling_pool(
         world,
         CeilingPool {
-            size: clients,
+            size: BARE_UPDATE_CLIENTS,
             reset: false,
         },
     )
@@ -817,7 +821,11 @@ async fn hot(args: &Args, world: &mut World, report: &mut Report, pools: &[Ceili
     let _ = write!(
         table,
         "\n{}",
-        report::stats_row("ceiling: bare single UPDATE, autocommit", &clients.to_string(), &u)
+        report::stats_row(
+            "ceiling: bare single UPDATE, autocommit",
+            &format!("{BARE_UPDATE_CLIENTS} (one per client)"),
+            &u
+        )
     );
     let _ = writeln!(notes, "- bare UPDATE: CPU in cores: {cpu}");
 
@@ -890,7 +898,7 @@ async fn hot(args: &Args, world: &mut World, report: &mut Report, pools: &[Ceili
         report::verdict(ratio >= 2.0 && to_update >= 1.0 && p99_ratio <= 1.0 && ok),
     ]);
     report.sections.push(format!(
-        "## hot\n\nA flash sale: {clients} concurrent clients buy one unit each of one sku, {} requests against a stock of {stock}; after the stock is gone every purchase takes the shortage path (409, joins the open restock request). The factory is restarted with an hour of production time for the system phases, so no restock lands during them and the system does the ceiling's work. Two ceilings: the checkout transaction run one purchase per transaction straight on the database (the per-transaction ceiling), and the bare `UPDATE products SET stock = stock - 1 WHERE sku = ? AND stock >= 1`, autocommit, one connection per client (the hot row's physical limit). Sales combines concurrent checkouts into shared transactions (`CHECKOUT_BATCH_MAX`).\n\n{table}\n\n{notes}\n{rounds_table}\nCheck: {}.",
+        "## hot\n\nA flash sale: {clients} concurrent clients buy one unit each of one sku, {} requests against a stock of {stock}; after the stock is gone every purchase takes the shortage path (409, joins the open restock request). The factory is restarted with an hour of production time for the system phases, so no restock lands during them and the system does the ceiling's work. Two ceilings: the checkout transaction run one purchase per transaction straight on the database (the per-transaction ceiling), and the bare `UPDATE products SET stock = stock - 1 WHERE sku = ? AND stock >= 1`, autocommit, run by 64 clients on a connection each (the hot row's physical limit). Sales combines concurrent checkouts into shared transactions (`CHECKOUT_BATCH_MAX`).\n\n{table}\n\n{notes}\n{rounds_table}\nCheck: {}.",
         args.hot_requests,
         if ok { "in every phase exactly the stock was sold (no oversell), no 5xx" } else { "**FAILED**" }
     ));
@@ -928,6 +936,9 @@ async fn hot_ceiling_phase(
     Ok((s, line))
 }
 
+/// Clients of the bare-UPDATE ceiling, each on a connection of its own.
+const BARE_UPDATE_CLIENTS: usize = 64;
+
 /// One measured hot phase of the bare single-statement UPDATE on a fresh `sku`: the
 /// units sold must be exactly the stock's fall (the conditional never oversells).
 async fn hot_bare_update_phase(
@@ -941,7 +952,7 @@ async fn hot_bare_update_phase(
     let limit = Duration::from_secs(args.max_seconds);
     let target = sku.to_string();
     let s = load::closed_loop(
-        args.hot_clients,
+        BARE_UPDATE_CLIENTS,
         args.hot_requests,
         limit,
         || pool.clone(),
@@ -980,14 +991,19 @@ impl BatchSizes {
         let mut sizes = Self::default();
         let mut quantiles = Vec::new();
         for line in text.lines().filter(|l| l.starts_with("warehouse_checkout_batch_size")) {
-            let Some((name, value)) = line.rsplit_once(' ') else { continue };
+            let Some((name, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
             let value: f64 = value.parse().unwrap_or_default();
             match name {
                 "warehouse_checkout_batch_size_sum" => sizes.purchases = value,
                 "warehouse_checkout_batch_size_count" => sizes.transactions = value,
                 _ => {
                     if let Some(q) = name.split("quantile=\"").nth(1).and_then(|q| q.split('"').next()) {
-                        quantiles.push(format!("p{} {value:.0}", (q.parse::<f64>().unwrap_or_default() * 100.0).round()));
+                        quantiles.push(format!(
+                            "p{} {value:.0}",
+                            (q.parse::<f64>().unwrap_or_default() * 100.0).round()
+                        ));
                     }
                 }
             }
@@ -1011,7 +1027,11 @@ impl BatchSizes {
             self.purchases,
             self.transactions,
             self.purchases / self.transactions.max(1.0),
-            if self.quantiles.is_empty() { "none" } else { &self.quantiles }
+            if self.quantiles.is_empty() {
+                "none"
+            } else {
+                &self.quantiles
+            }
         )
     }
 }
@@ -1207,10 +1227,27 @@ async fn sweep(args: &Args, world: &mut World, report: &mut Report) -> anyhow::R
     let limit = Duration::from_secs(args.max_seconds);
     let knobs: Vec<Knob> = vec![
         (
-            "defaults (DB_POOL_MAX=16, SALES_WORKERS=1, RUST_LOG=info)",
+            "defaults (CHECKOUT_BATCH_MAX=64, CHECKOUT_LANES=4, DB_POOL_MAX=16, SALES_WORKERS=1, RUST_LOG=info)",
             vec![],
             None,
         ),
+        (
+            "CHECKOUT_BATCH_MAX=1 (one transaction per purchase)",
+            vec![("CHECKOUT_BATCH_MAX".into(), "1".into())],
+            None,
+        ),
+        (
+            "CHECKOUT_BATCH_MAX=8",
+            vec![("CHECKOUT_BATCH_MAX".into(), "8".into())],
+            None,
+        ),
+        (
+            "CHECKOUT_BATCH_MAX=256",
+            vec![("CHECKOUT_BATCH_MAX".into(), "256".into())],
+            None,
+        ),
+        ("CHECKOUT_LANES=1", vec![("CHECKOUT_LANES".into(), "1".into())], None),
+        ("CHECKOUT_LANES=16", vec![("CHECKOUT_LANES".into(), "16".into())], None),
         ("DB_POOL_MAX=4", vec![("DB_POOL_MAX".into(), "4".into())], None),
         ("DB_POOL_MAX=64", vec![("DB_POOL_MAX".into(), "64".into())], None),
         (

@@ -173,34 +173,51 @@ async fn connections_go_back_to_the_pool_after_a_burst() {
     let mut settings = env.sales_settings();
     settings.sales_workers = 1;
     settings.database.db_pool_max = 4;
+    settings.combine.checkout_lanes = 4;
     env.start_sales_with(settings).await;
-    env.add_product("POOL-1", 100, 10).await;
+    // Four skus in four different checkout lanes, so four transactions run at once.
+    let mut skus: Vec<String> = Vec::new();
+    for i in 0.. {
+        let sku = format!("POOL-{i}");
+        let lane = warehouse::checkout::lane_of(&sku, 4);
+        if skus.iter().all(|s| warehouse::checkout::lane_of(s, 4) != lane) {
+            env.add_product(&sku, 100, 10).await;
+            skus.push(sku);
+        }
+        if skus.len() == 4 {
+            break;
+        }
+    }
     let pool = env.warehouse().await;
     let mut observer = pool.get_conn().await.unwrap();
 
-    // A burst that holds all four connections at once: the product row is locked, so
-    // four purchases wait in their UPDATE.
+    // A burst that holds all four connections at once: the product rows are locked, so
+    // the four lanes' transactions wait in their locking read.
     let mut blocker = pool.get_conn().await.unwrap();
     blocker.query_drop("BEGIN").await.unwrap();
-    blocker
-        .exec_drop("SELECT stock FROM products WHERE sku = 'POOL-1' FOR UPDATE", ())
-        .await
-        .unwrap();
+    for sku in &skus {
+        blocker
+            .exec_drop("SELECT stock FROM products WHERE sku = ? FOR UPDATE", (sku,))
+            .await
+            .unwrap();
+    }
     let env = std::sync::Arc::new(env);
-    let burst: Vec<_> = (0..4)
-        .map(|_| {
+    let burst: Vec<_> = skus
+        .iter()
+        .map(|sku| {
             let env = env.clone();
-            tokio::spawn(async move { env.purchase(json!({"sku": "POOL-1", "quantity": 1})).await })
+            let sku = sku.clone();
+            tokio::spawn(async move { env.purchase(json!({"sku": sku, "quantity": 1})).await })
         })
         .collect();
-    let burst_connections = env.await_waiting(&mut observer, "UPDATE products", 4).await;
+    let burst_connections = env.await_waiting(&mut observer, "SELECT p.stock", 4).await;
     blocker.query_drop("COMMIT").await.unwrap();
     for purchase in burst {
         let (status, body) = purchase.await.unwrap();
         assert_eq!(status, 200, "{body}");
     }
-    for _ in 0..10 {
-        let (status, body) = env.purchase(json!({"sku": "POOL-1", "quantity": 1})).await;
+    for i in 0..10 {
+        let (status, body) = env.purchase(json!({"sku": skus[i % 4], "quantity": 1})).await;
         assert_eq!(status, 200, "{body}");
     }
 
@@ -210,7 +227,11 @@ async fn connections_go_back_to_the_pool_after_a_burst() {
         closed.is_empty(),
         "connections {closed:?} were closed after serving the burst: a connection must go back to the pool"
     );
-    assert_eq!(env.stock("POOL-1").await, 86);
+    let mut left = 0;
+    for sku in &skus {
+        left += env.stock(sku).await;
+    }
+    assert_eq!(left, 400 - 14, "every purchase sold one unit");
     drop((observer, blocker));
     pool.disconnect().await.unwrap();
     std::sync::Arc::try_unwrap(env)

@@ -63,11 +63,11 @@ async fn simultaneous_shortages_of_many_skus_each_open_one_restock_without_error
     env.stop().await;
 }
 
-/// The join path of a sold-out sku reads the open request, then updates it: a restock that
-/// closes the request in between sends the purchase to the locking path, which sells the
-/// stock that arrived instead of joining a closed request.
+/// A purchase of a sold-out sku waits for the product row while a restock holds it: once
+/// the restock commits, the purchase reads the stock that arrived and sells it, instead of
+/// joining the request the restock closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restock_landing_while_a_purchase_joins_the_request_sells_instead() {
+async fn a_restock_landing_while_a_purchase_waits_for_the_product_sells_instead() {
     use mysql_async::prelude::Queryable;
     let mut env = TestEnv::new().await;
     env.start_sales().await;
@@ -76,14 +76,14 @@ async fn a_restock_landing_while_a_purchase_joins_the_request_sells_instead() {
     assert_eq!(status, 409, "{opened}");
     let request = opened["restock_request_id"].as_str().unwrap().to_string();
 
-    // Hold the request's row, as the restock transaction does, so that the next purchase
-    // reads the request open and then waits in its update.
+    // Hold the product row, as the restock transaction does (its first statement adds
+    // the stock), so that the next purchase waits in its locking read of the product.
     let pool = env.warehouse().await;
     let mut observer = pool.get_conn().await.unwrap();
     let mut restock = pool.get_conn().await.unwrap();
     restock.query_drop("BEGIN").await.unwrap();
     restock
-        .exec_drop("SELECT id FROM restock_requests WHERE id = ? FOR UPDATE", (&request,))
+        .exec_drop("UPDATE products SET stock = stock + 10 WHERE sku = 'RACE-1'", ())
         .await
         .unwrap();
     let env = std::sync::Arc::new(env);
@@ -91,14 +91,10 @@ async fn a_restock_landing_while_a_purchase_joins_the_request_sells_instead() {
         let env = env.clone();
         tokio::spawn(async move { env.purchase(json!({"sku": "RACE-1", "quantity": 1})).await })
     };
-    env.await_waiting(&mut observer, "UPDATE restock_requests", 1).await;
-    restock
-        .exec_drop("UPDATE products SET stock = stock + 10 WHERE sku = 'RACE-1'", ())
-        .await
-        .unwrap();
+    env.await_waiting(&mut observer, "SELECT p.stock", 1).await;
     restock
         .exec_drop(
-            "UPDATE restock_requests SET status = 'fulfilled', open_sku = NULL, fulfilled_at = CURRENT_TIMESTAMP(6) WHERE id = ?",
+            "UPDATE restock_requests SET fulfilled_at = CURRENT_TIMESTAMP(6) WHERE id = ?",
             (&request,),
         )
         .await

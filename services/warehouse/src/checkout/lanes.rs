@@ -101,7 +101,8 @@ impl Checkouts {
     }
 }
 
-fn lane_of(sku: &str, lanes: usize) -> usize {
+/// The lane of `sku` among `lanes`: always the same one.
+pub fn lane_of(sku: &str, lanes: usize) -> usize {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     sku.hash(&mut hasher);
     (hasher.finish() % lanes as u64) as usize

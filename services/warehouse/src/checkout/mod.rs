@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use batch::{Committed, transact};
-pub use lanes::{BatchStats, CheckoutError, Checkouts, CombineSettings};
+pub use lanes::{BatchStats, CheckoutError, Checkouts, CombineSettings, lane_of};
 
 /// One purchase, as validated by the caller.
 #[derive(Debug, Clone)]
