@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, Transaction};
 use serde::Serialize;
+use stockflow_shared::contracts::RestockRequestId;
 use stockflow_shared::db;
 use stockflow_shared::events::StockEmpty;
 use stockflow_shared::outbox::{self, Enqueued};
-use uuid::Uuid;
 
 use crate::answer;
 use crate::domain::{CheckoutRequest, IdempotencyKey, Sku};
@@ -348,7 +348,7 @@ async fn record_shortage(
             event: None,
         });
     }
-    let id = Uuid::new_v4();
+    let id = RestockRequestId::new();
     let requested_at = Utc::now();
     tx.exec_drop(
         "INSERT INTO restock_requests (id, sku, quantity, factory_id, requester, open_sku, correlation_id, requested_at) \

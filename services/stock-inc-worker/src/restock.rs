@@ -23,10 +23,12 @@ pub async fn apply(pool: &Pool, arrival: &StockArrival) -> Result<Restock, mysql
     let mut conn = pool.get_conn().await?;
     let mut tx = conn.start_transaction(db::tx_opts()).await?;
     let order_id = arrival.production_order_id.to_string();
+    // an order placed without a restock request id is recorded under "" (no request)
+    let restock_request_id = arrival.restock_request_id.map(|id| id.to_string()).unwrap_or_default();
     let recorded = tx
         .exec_drop(
             "INSERT INTO applied_production_orders (production_order_id, restock_request_id, sku, quantity) VALUES (?, ?, ?, ?)",
-            (&order_id, &arrival.restock_request_id, &arrival.sku, arrival.quantity),
+            (&order_id, &restock_request_id, &arrival.sku, arrival.quantity),
         )
         .await;
     match recorded {
@@ -53,14 +55,14 @@ pub async fn apply(pool: &Pool, arrival: &StockArrival) -> Result<Restock, mysql
             &order_id,
             arrival.ordered_at.naive_utc(),
             arrival.produced_at.naive_utc(),
-            &arrival.restock_request_id,
+            &restock_request_id,
         ),
     )
     .await?;
     let requested_at: Option<chrono::NaiveDateTime> = tx
         .exec_first(
             "SELECT requested_at FROM restock_requests WHERE id = ?",
-            (&arrival.restock_request_id,),
+            (&restock_request_id,),
         )
         .await?;
     tx.commit().await?;
