@@ -121,3 +121,40 @@ impl FactoryClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use stockflow_shared::contracts::RestockRequestId;
+
+    use super::*;
+
+    fn shortage(quantity: u32) -> StockEmpty {
+        StockEmpty {
+            restock_request_id: RestockRequestId::new(),
+            sku: "CP-502101".into(),
+            quantity,
+            factory_id: "FF-500293".into(),
+            requester: String::new(),
+            requested_at: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_request_carries_the_restock_request_id_and_what_the_factory_reads_back() {
+        let client = FactoryClient::new("http://127.0.0.1:1/", Duration::from_secs(1), String::new()).unwrap();
+        assert_eq!(client.orders_url, "http://127.0.0.1:1/api/manufactures");
+        let event = shortage(10);
+        let request = client.request(&event).unwrap();
+        assert_eq!(request.message_group_id, Some(event.restock_request_id.to_string()));
+        assert_eq!(request.requester, None, "an empty requester is left out");
+        let (read, _) = ManufactureRequest::parse(&serde_json::to_vec(&request).unwrap()).unwrap();
+        assert_eq!(read, request);
+    }
+
+    #[test]
+    fn a_quantity_the_contract_cannot_express_is_not_sent() {
+        let client = FactoryClient::new("http://127.0.0.1:1", Duration::from_secs(1), String::new()).unwrap();
+        assert!(client.request(&shortage(0)).unwrap_err().contains("1 to 100000"));
+        assert!(client.request(&shortage(100_001)).is_err());
+    }
+}

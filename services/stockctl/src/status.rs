@@ -314,6 +314,7 @@ mod tests {
             age_seconds: 900,
             ..young
         };
+        assert_eq!(serde_json::to_value(&firing).unwrap()["state"], "ALARM");
         let lines = attention(&[old], &troubled, &[firing]);
         assert_eq!(
             lines,

@@ -30,7 +30,8 @@ pub struct ProductionTime(pub Duration);
     responses(
         (status = 201, description = "Production order placed (or the one placed before under this key)", body = ManufactureCreated),
         (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_manufacture(
