@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # The API schema checks (scripts/test part `schema`): the OpenAPI documents validate, and
-# schemathesis, run against the live sales API, finds no 5xx and no answer outside the document.
+# schemathesis, run against each live API (sales, then the factory), finds no 5xx and no
+# answer outside the document.
 #
 #   source scripts/lib/apicheck.sh
 #   apicheck_ensure_venv                          # venv from tests/api/requirements.txt (cached)

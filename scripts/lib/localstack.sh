@@ -244,7 +244,8 @@ ls_stop() {
     return 0
   fi
   _ls_say "stopping LocalStack (pid $pid) ..."
-  proc_terminate "$pid" "$grace" "[localstack] LocalStack"
+  # LocalStack may ignore SIGTERM (docs: DESIGN.md); its SIGKILL loses nothing of ours.
+  proc_terminate "$pid" "$grace" "[localstack] LocalStack" || true
   rm -f "$run_dir/localstack.pid" "$run_dir/localstack.started-by-us" "$run_dir/localstack.port"
   _ls_say "stopped"
 }

@@ -1,47 +1,61 @@
 # shellcheck shell=bash
-# MySQL reachability for the scripts.
+# MySQL for the scripts: log in at MYSQL_URL, drop test databases.
 #   source scripts/lib/mysql.sh
-#   mysql_check                    # fails with advice when MYSQL_URL's server does not answer
+#   mysql_check                    # logs in at MYSQL_URL and runs SELECT VERSION(); fails with
+#                                  # the client's error and advice when the server does not
+#                                  # answer or refuses the login
 #   mysql_drop_databases db...     # DROP DATABASE IF EXISTS each (the services create and seed
-#                                  # them again at start); needs the mariadb or mysql client
+#                                  # them again at start)
+# Both need the mariadb or mysql command-line client (Debian: apt-get install mariadb-client):
+# a port that answers says nothing about the user, the password or the privileges.
 
 MYSQL_URL="${MYSQL_URL:-mysql://root@127.0.0.1:3306}"
 
-mysql_check() {
-  local hostport host port
-  hostport="${MYSQL_URL#*://}"; hostport="${hostport#*@}"; hostport="${hostport%%/*}"
-  host="${hostport%%:*}"; port="${hostport##*:}"; [ "$port" = "$host" ] && port=3306
-  if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
-    echo "[mysql] $host:$port answers" >&2
-  else
-    echo "[mysql] ERROR: nothing answers at $host:$port (MYSQL_URL=$MYSQL_URL)." >&2
-    echo "[mysql] Start MySQL 8 or MariaDB 10.11 there, or point MYSQL_URL at one (mysql://user:pass@host:port)." >&2
-    return 1
-  fi
-}
+_mysql_say() { printf '[mysql] %s\n' "$*" >&2; }
 
-mysql_drop_databases() {
-  local client="" c db host port user pass sql=""
+# _mysql_sql <sql>: runs <sql> as MYSQL_URL's user (password percent-decoded, passed in
+# MYSQL_PWD, never on the command line); the client's output on stdout, its errors on stderr.
+_mysql_sql() {
+  local client="" c host port user pass
   for c in mariadb mysql; do command -v "$c" >/dev/null 2>&1 && { client="$c"; break; }; done
   if [ -z "$client" ]; then
-    echo "[mysql] ERROR: no mariadb or mysql client on PATH to drop $*" \
-      "(Debian: apt-get install mariadb-client)" >&2
+    _mysql_say "ERROR: no mariadb or mysql client on PATH to log in at MYSQL_URL (Debian: apt-get install mariadb-client)"
     return 1
   fi
-  # host port user password from the URL (password percent-decoded)
   read -r host port user pass < <(python3 - "$MYSQL_URL" <<'PY'
 import sys
 from urllib.parse import urlsplit, unquote
 u = urlsplit(sys.argv[1])
 print(u.hostname or "127.0.0.1", u.port or 3306, unquote(u.username or "root"), unquote(u.password or "") or "-")
 PY
-  ) || { echo "[mysql] ERROR: cannot parse MYSQL_URL=$MYSQL_URL" >&2; return 1; }
+  ) || { _mysql_say "ERROR: cannot parse MYSQL_URL=$MYSQL_URL (expected mysql://user[:password]@host[:port])"; return 1; }
   [ "$pass" = "-" ] && pass=""
+  MYSQL_PWD="$pass" "$client" --protocol=TCP -h "$host" -P "$port" -u "$user" --connect-timeout=5 -N -e "$1"
+}
+
+# The URL with any password hidden, for messages.
+_mysql_url_shown() { printf '%s' "$MYSQL_URL" | sed -E 's#(//[^:/@]*):[^@]*@#\1:***@#'; }
+
+mysql_check() {
+  local out
+  if out="$(_mysql_sql 'SELECT VERSION()' 2>&1)"; then
+    _mysql_say "logged in at $(_mysql_url_shown): server $(printf '%s' "$out" | head -n1)"
+  else
+    printf '%s\n' "$out" | sed 's/^/    /' >&2
+    _mysql_say "ERROR: cannot log in at $(_mysql_url_shown)."
+    _mysql_say "Start MySQL 8 or MariaDB 10.11 there (service mariadb start; with Docker: docker compose up -d mysql"
+    _mysql_say "and MYSQL_URL=mysql://root:stockflow@127.0.0.1:3306), or point MYSQL_URL at a server"
+    _mysql_say "and a user that may create databases: export MYSQL_URL=mysql://user:password@host:port"
+    return 1
+  fi
+}
+
+mysql_drop_databases() {
+  local db sql=""
   for db in "$@"; do
-    case "$db" in *[!A-Za-z0-9_]* | "") echo "[mysql] ERROR: refusing database name '$db'" >&2; return 1 ;; esac
+    case "$db" in *[!A-Za-z0-9_]* | "") _mysql_say "ERROR: refusing database name '$db'"; return 1 ;; esac
     sql+="DROP DATABASE IF EXISTS \`$db\`; "
   done
-  MYSQL_PWD="$pass" "$client" --protocol=TCP -h "$host" -P "$port" -u "$user" --connect-timeout=5 -e "$sql" \
-    || { echo "[mysql] ERROR: could not drop $*" >&2; return 1; }
-  echo "[mysql] dropped (if present): $*" >&2
+  _mysql_sql "$sql" || { _mysql_say "ERROR: could not drop $*"; return 1; }
+  _mysql_say "dropped (if present): $*"
 }

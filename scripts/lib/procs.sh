@@ -7,6 +7,8 @@
 #   proc_wait_http <url> <pidfile> <timeout_s> # wait until <url> answers 2xx; fails early if the process dies
 #   proc_stop    <pidfile> <match> [grace_s]   # SIGTERM, SIGKILL after grace (default 10 s); removes <pidfile>
 #   proc_terminate <pid> <grace_s> <label>     # the signalling of proc_stop, for a pid already checked
+# proc_stop and proc_terminate return 3 when the process outlived SIGTERM and was killed: a
+# service that ignores SIGTERM is a bug (it would not drain), and the caller decides what to say.
 #
 # Only the recorded pid (and the process group it leads) is ever signalled, and only when its
 # command line still contains <match> (a stale pid file can name a recycled pid).
@@ -70,6 +72,7 @@ proc_terminate() {
     _proc_say "$label (pid $pid) still running after ${grace} s: SIGKILL"
     kill -KILL -- "$target" 2>/dev/null || true
     sleep 0.3
+    return 3
   elif [ "$pgid" = "$pid" ]; then
     kill -KILL -- "-$pid" 2>/dev/null || true   # leftover children of the group, if any
   fi
@@ -84,6 +87,8 @@ proc_stop() {
     rm -f "$pidfile"
     return 0
   fi
-  proc_terminate "$pid" "$grace" "  $match"
+  local rc=0
+  proc_terminate "$pid" "$grace" "  $match" || rc=$?
   rm -f "$pidfile"
+  return "$rc"
 }

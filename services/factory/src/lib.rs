@@ -7,7 +7,6 @@
 
 mod configuration;
 mod faults;
-mod manufacture_request;
 mod openapi;
 mod production_line;
 mod routes;

@@ -5,12 +5,12 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Pool};
+use stockflow_shared::contracts::IdempotencyKey;
+use stockflow_shared::contracts::factory::ManufactureRequest;
 use stockflow_shared::db;
 use stockflow_shared::events::StockArrival;
 use stockflow_shared::outbox::{self, Enqueued};
 use uuid::Uuid;
-
-use crate::manufacture_request::ManufactureRequest;
 
 #[derive(Clone, Debug)]
 pub struct ProductionOrder {
@@ -59,16 +59,18 @@ fn from_row(
     }
 }
 
-/// Records a production order, or returns the one already recorded under the same
-/// idempotency key (`created` tells which).
+/// Records a production order (`raw` is the body as received, echoed in replies), or
+/// returns the one already recorded under the same idempotency key (`created` tells which).
 pub async fn create(
     pool: &Pool,
     request: &ManufactureRequest,
-    idempotency_key: Option<&str>,
+    raw: &serde_json::Value,
+    idempotency_key: Option<&IdempotencyKey>,
     correlation_id: &str,
     production_time: Duration,
 ) -> anyhow::Result<(ProductionOrder, bool)> {
     // One connection throughout: a request never holds two (no pool starvation).
+    let idempotency_key = idempotency_key.map(IdempotencyKey::as_str);
     let mut conn = pool.get_conn().await?;
     if let Some(existing) = find_by_key(&mut conn, idempotency_key).await? {
         return Ok((existing, false));
@@ -82,12 +84,12 @@ pub async fn create(
             (
                 idempotency_key,
                 id.to_string(),
-                &request.message_group_id,
+                request.message_group_id.as_deref().unwrap_or_default(),
                 &request.product_id,
-                request.quantity,
-                &request.factory_id,
-                &request.requester,
-                request.raw.to_string(),
+                request.quantity.get(),
+                request.factory_id.as_deref().unwrap_or_default(),
+                request.requester.as_deref().unwrap_or_default(),
+                raw.to_string(),
                 created_at.naive_utc(),
                 ready_at.naive_utc(),
                 &request.callback_url,
@@ -160,7 +162,8 @@ pub async fn complete_due(pool: &Pool) -> anyhow::Result<(Vec<Enqueued>, Option<
         .await?;
         let event = StockArrival {
             production_order_id: Uuid::parse_str(&id)?,
-            restock_request_id: message_group_id,
+            // stock-worker's orders carry a restock request id; anyone else's may not
+            restock_request_id: message_group_id.parse().ok(),
             sku: product_id,
             quantity,
             ordered_at: created_at.and_utc(),

@@ -108,6 +108,9 @@ mod tests {
     #[test]
     fn defaults_apply_and_environment_overrides() {
         figment::Jail::expect_with(|jail| {
+            // A developer's or CI's exported MYSQL_URL (or DB_POOL_MAX) must not change
+            // what this test sees: it checks the defaults. The jail restores it after.
+            jail.clear_env();
             jail.set_env("SAMPLE_PORT", "9000");
             let loaded: Sample = from_env().expect("loads");
             assert_eq!(loaded.sample_port, 9000);
@@ -119,6 +122,7 @@ mod tests {
     #[test]
     fn a_malformed_value_is_an_error_naming_the_problem() {
         figment::Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("SAMPLE_PORT", "not-a-port");
             let err = from_env::<Sample>().unwrap_err();
             assert!(format!("{err:#}").contains("invalid configuration"));

@@ -8,7 +8,7 @@
 //!   again; on the last delivery the queue's redrive policy allows, it is moved to the
 //!   dead-letter queue with the reason and ops is alerted;
 //! - `Reject`: a permanent failure: moved to the dead-letter queue at once with the
-//!   reason as message attributes, and ops is alerted.
+//!   reason as message attributes (`contracts::dead_letter`), and ops is alerted.
 //!
 //! The dead-letter queue and `maxReceiveCount` are read from the queue's own redrive
 //! policy, so the worker and the CloudFormation template can never disagree. A crash
@@ -29,6 +29,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::contracts::FailureKind;
+use crate::contracts::dead_letter::attr;
 use crate::events::{ATTR_CORRELATION_ID, OpsAlert};
 use crate::publisher::Publisher;
 
@@ -283,7 +285,8 @@ impl<H: Handler> Consumer<H> {
                 Outcome::Retry(err) if delivery.receive_count >= self.route.max_receive_count => {
                     let reason = format!("gave up after {} deliveries: {err:#}", delivery.receive_count);
                     tracing::error!(error = %reason, "last allowed delivery failed: dead-lettering");
-                    self.dead_letter(&message, &delivery, &receipt, "final_attempt_failed", &reason).await;
+                    self.dead_letter(&message, &delivery, &receipt, FailureKind::FinalAttemptFailed, &reason)
+                        .await;
                 }
                 Outcome::Retry(err) => {
                     let hide = retry_delay(self.settings.retry_base_seconds, delivery.receive_count);
@@ -292,7 +295,8 @@ impl<H: Handler> Consumer<H> {
                 }
                 Outcome::Reject(reason) => {
                     tracing::error!(error = %reason, "permanent failure: dead-lettering");
-                    self.dead_letter(&message, &delivery, &receipt, "dead_lettered", &reason).await;
+                    self.dead_letter(&message, &delivery, &receipt, FailureKind::DeadLettered, &reason)
+                        .await;
                 }
             }
         }
@@ -330,7 +334,14 @@ impl<H: Handler> Consumer<H> {
     /// Moves the message to the DLQ with the reason attached, then deletes it from
     /// the source queue and alerts ops. If the move fails the message is left where it
     /// is, so the redrive policy still catches it.
-    async fn dead_letter(&self, message: &Message, delivery: &Delivery, receipt: &str, kind: &str, reason: &str) {
+    async fn dead_letter(
+        &self,
+        message: &Message,
+        delivery: &Delivery,
+        receipt: &str,
+        kind: FailureKind,
+        reason: &str,
+    ) {
         let mut attributes: HashMap<String, MessageAttributeValue> =
             message.message_attributes().cloned().unwrap_or_default();
         let mut put = |name: &str, value: String| {
@@ -342,12 +353,12 @@ impl<H: Handler> Consumer<H> {
                 attributes.insert(name.to_string(), v);
             }
         };
-        put("failure_reason", truncate(reason, 1000));
-        put("failure_kind", kind.to_string());
-        put("failure_service", self.service.to_string());
-        put("failure_attempts", delivery.receive_count.to_string());
-        put("source_queue", self.route.queue_name.clone());
-        put("original_message_id", delivery.message_id.clone());
+        put(attr::FAILURE_REASON, truncate(reason, 1000));
+        put(attr::FAILURE_KIND, kind.to_string());
+        put(attr::FAILURE_SERVICE, self.service.to_string());
+        put(attr::FAILURE_ATTEMPTS, delivery.receive_count.to_string());
+        put(attr::SOURCE_QUEUE, self.route.queue_name.clone());
+        put(attr::ORIGINAL_MESSAGE_ID, delivery.message_id.clone());
         let sent = self
             .sqs
             .send_message()
@@ -368,7 +379,7 @@ impl<H: Handler> Consumer<H> {
         };
         let (sku, restock_request_id) = alert_subject(&delivery.body);
         let alert = OpsAlert {
-            kind: kind.to_string(),
+            kind,
             service: self.service.to_string(),
             queue: self.route.queue_name.clone(),
             now_in,

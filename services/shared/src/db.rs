@@ -144,8 +144,8 @@ pub async fn migrate(
 }
 
 /// Options of every stockflow transaction. Every connection runs at READ COMMITTED
-/// (set once per connection in [`connect`], so no statement is added per
-/// transaction): correctness rests on row locks (the conditional update, `FOR UPDATE`
+/// (set once per connection by the pool's init statements in [`pool_opts`], which every
+/// pool here is built from, so no statement is added per transaction): correctness rests on row locks (the conditional update, `FOR UPDATE`
 /// on the product row, unique keys), never on gap locks, whose insert-intention
 /// conflicts deadlock concurrent shortages of different skus under REPEATABLE READ.
 pub fn tx_opts() -> mysql_async::TxOpts {

@@ -4,10 +4,11 @@
 //! `correlation_id` message attributes (SNS raw delivery passes them to SQS).
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
 use crate::aws::names;
+use crate::contracts::{FailureKind, RestockRequestId};
 
 /// Message attribute naming the event type.
 pub const ATTR_EVENT_TYPE: &str = "event_type";
@@ -23,7 +24,7 @@ pub trait Event: Serialize + for<'de> Deserialize<'de> {
 /// A product ran out: one per restock request, not per failed purchase.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StockEmpty {
-    pub restock_request_id: Uuid,
+    pub restock_request_id: RestockRequestId,
     pub sku: String,
     /// How many units to order from the factory.
     pub quantity: u32,
@@ -41,9 +42,11 @@ impl Event for StockEmpty {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StockArrival {
     pub production_order_id: Uuid,
-    /// The factory request's `MessageGroupId`, which `stock-worker` sets to the
-    /// restock request id.
-    pub restock_request_id: String,
+    /// The factory request's `MessageGroupId`, which `stock-worker` sets to the restock
+    /// request id; `null` for an order someone else placed without one (stock still
+    /// arrives, no restock request is fulfilled). An empty string reads as `null`.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub restock_request_id: Option<RestockRequestId>,
     pub sku: String,
     /// Units produced, to be added to stock once.
     pub quantity: u32,
@@ -59,8 +62,8 @@ impl Event for StockArrival {
 /// Something ended abnormally and a person should look at it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OpsAlert {
-    /// Short machine-readable kind, e.g. `dead_lettered` or `final_attempt_failed`.
-    pub kind: String,
+    /// Why: `dead_lettered` or `final_attempt_failed`.
+    pub kind: FailureKind,
     /// The service that raised it.
     pub service: String,
     /// The queue the message came from.
@@ -83,6 +86,14 @@ impl Event for OpsAlert {
     const TOPIC: &'static str = names::OPS_ALERTS_TOPIC;
 }
 
+/// `null`, `""` and a missing field are all "no restock request".
+fn empty_as_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RestockRequestId>, D::Error> {
+    match Option::<String>::deserialize(deserializer)?.as_deref() {
+        None | Some("") => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,7 +101,7 @@ mod tests {
     #[test]
     fn stock_empty_round_trips_through_json() {
         let event = StockEmpty {
-            restock_request_id: Uuid::new_v4(),
+            restock_request_id: RestockRequestId::new(),
             sku: "CP-502101".into(),
             quantity: 10,
             factory_id: "FF-500293".into(),
@@ -99,6 +110,31 @@ mod tests {
         };
         let json = serde_json::to_string(&event).unwrap();
         assert_eq!(serde_json::from_str::<StockEmpty>(&json).unwrap(), event);
+    }
+
+    #[test]
+    fn stock_arrival_carries_the_restock_request_id_of_stock_empty() {
+        let id = RestockRequestId::new();
+        let arrival = StockArrival {
+            production_order_id: Uuid::new_v4(),
+            restock_request_id: Some(id),
+            sku: "CP-502101".into(),
+            quantity: 10,
+            ordered_at: Utc::now(),
+            produced_at: Utc::now(),
+        };
+        let json = serde_json::to_value(&arrival).unwrap();
+        assert_eq!(json["restock_request_id"], id.to_string());
+        assert_eq!(serde_json::from_value::<StockArrival>(json.clone()).unwrap(), arrival);
+
+        let mut without = json;
+        for none in [serde_json::Value::Null, "".into()] {
+            without["restock_request_id"] = none;
+            let read: StockArrival = serde_json::from_value(without.clone()).unwrap();
+            assert_eq!(read.restock_request_id, None);
+        }
+        without["restock_request_id"] = "not-a-uuid".into();
+        assert!(serde_json::from_value::<StockArrival>(without).is_err());
     }
 
     #[test]

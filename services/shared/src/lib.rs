@@ -1,13 +1,15 @@
 //! Code shared by every stockflow service.
 //!
 //! Each service keeps only what is its own; everything two services need lives here
-//! once: configuration, telemetry, AWS clients and resource names, the event types,
-//! the transactional outbox and its relay, the SQS consumer loop, database pools and
-//! migrations, problem+json errors and the health endpoints.
+//! once: configuration, telemetry, AWS clients and resource names, the event types and
+//! the other contracts between the parts (`contracts`), the transactional outbox and its
+//! relay, the SQS consumer loop, database pools and migrations, problem+json errors and
+//! the health endpoints.
 
 pub mod aws;
 pub mod config;
 pub mod consumer;
+pub mod contracts;
 pub mod db;
 pub mod events;
 pub mod health;

@@ -31,7 +31,7 @@ impl Handler for ApplyArrival {
                 if let Some(end_to_end) = since_requested {
                     metrics::histogram!("restock_end_to_end_seconds").record(end_to_end.as_secs_f64());
                 }
-                tracing::info!(sku = %arrival.sku, quantity = arrival.quantity, production_order_id = %arrival.production_order_id, restock_request_id = %arrival.restock_request_id, "restocked");
+                tracing::info!(sku = %arrival.sku, quantity = arrival.quantity, production_order_id = %arrival.production_order_id, restock_request_id = arrival.restock_request_id.map(tracing::field::display), "restocked");
                 Outcome::Done
             }
             Ok(Applied::Duplicate) => {

@@ -30,6 +30,9 @@ impl Handler for OrderFromFactory {
                 Outcome::Reject(format!("factory refused the order with {status}: {body}"))
             }
             FactoryAnswer::Unavailable(err) => Outcome::Retry(err),
+            FactoryAnswer::Unsendable(reason) => {
+                Outcome::Reject(format!("cannot order this restock from the factory: {reason}"))
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use anyhow::anyhow;
+use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::Ctx;
 use crate::peek::{attribute, peek_all, sent_at};
+use crate::status::state_serde;
 use crate::table::preview;
 
 /// One message of `ops_alert_queue`, decoded.
@@ -37,8 +39,10 @@ pub enum Alert {
     Alarm {
         message_id: String,
         alarm_name: String,
-        new_state: String,
-        old_state: Option<String>,
+        #[serde(with = "state_serde")]
+        new_state: StateValue,
+        #[serde(with = "state_serde::option")]
+        old_state: Option<StateValue>,
         reason: String,
         at: Option<String>,
     },
@@ -63,11 +67,12 @@ impl Alert {
             && let Some(alarm_name) = value["AlarmName"].as_str()
         {
             let text = |k: &str| value[k].as_str().map(str::to_string);
+            let state = |k: &str| value[k].as_str().map(StateValue::from);
             return Alert::Alarm {
                 message_id,
                 alarm_name: alarm_name.to_string(),
-                new_state: text("NewStateValue").unwrap_or_default(),
-                old_state: text("OldStateValue"),
+                new_state: state("NewStateValue").unwrap_or_else(|| StateValue::from("")),
+                old_state: state("OldStateValue"),
                 reason: text("NewStateReason").unwrap_or_default(),
                 at: text("StateChangeTime"),
             };
@@ -106,9 +111,10 @@ impl Alert {
                 at,
                 ..
             } => format!(
-                "{} ALARM {alarm_name}: {} → {new_state}\n    {}",
+                "{} ALARM {alarm_name}: {} → {}\n    {}",
                 at.as_deref().unwrap_or("-"),
-                old_state.as_deref().unwrap_or("?"),
+                old_state.as_ref().map_or("?", StateValue::as_str),
+                new_state.as_str(),
                 preview(reason, 300)
             ),
             Alert::Other { sent_at, body, .. } => {
@@ -155,8 +161,9 @@ impl Alert {
                 reason,
                 ..
             } => format!(
-                "CloudWatch alarm {alarm_name} is {new_state} (was {}): {}",
-                old_state.as_deref().unwrap_or("?"),
+                "CloudWatch alarm {alarm_name} is {} (was {}): {}",
+                new_state.as_str(),
+                old_state.as_ref().map_or("?", StateValue::as_str),
                 preview(reason, 200)
             ),
             Alert::Other { body, .. } => format!("ops alert: {}", preview(body, 300)),
@@ -167,8 +174,11 @@ impl Alert {
     /// notifications show) and `blocks` with the details.
     pub fn slack_body(&self) -> Value {
         let icon = match self {
-            Alert::Alarm { new_state, .. } if new_state == "OK" => ":white_check_mark:",
-            Alert::Alarm { new_state, .. } if new_state != "ALARM" => ":grey_question:",
+            Alert::Alarm {
+                new_state: StateValue::Ok,
+                ..
+            } => ":white_check_mark:",
+            Alert::Alarm { new_state, .. } if *new_state != StateValue::Alarm => ":grey_question:",
             _ => ":rotating_light:",
         };
         let text = format!("{icon} stockflow: {}", self.one_line());
@@ -183,7 +193,7 @@ impl Alert {
                 blocks.push(json!({
                     "type": "section",
                     "fields": [
-                        field("Kind", &alert.kind),
+                        field("Kind", alert.kind.as_str()),
                         field("Service", &alert.service),
                         field("Queue", &alert.queue),
                         field("Now in", &alert.now_in),
@@ -236,7 +246,7 @@ impl Alert {
         match self {
             Alert::Alarm {
                 new_state, old_state, ..
-            } => new_state == "ALARM" || old_state.as_deref() == Some("ALARM"),
+            } => *new_state == StateValue::Alarm || *old_state == Some(StateValue::Alarm),
             _ => true,
         }
     }
@@ -566,7 +576,7 @@ mod tests {
                 alarm_name, new_state, ..
             } => {
                 assert_eq!(alarm_name, "p_dead_letter_queue-not-empty");
-                assert_eq!(new_state, "ALARM");
+                assert_eq!(new_state, StateValue::Alarm);
             }
             other => panic!("not an alarm: {other:?}"),
         }
@@ -576,7 +586,7 @@ mod tests {
         Alert::Worker {
             message_id: "m".into(),
             alert: OpsAlert {
-                kind: "dead_lettered".into(),
+                kind: stockflow_shared::contracts::FailureKind::DeadLettered,
                 service: "stock-worker".into(),
                 queue: "p_stock_queue".into(),
                 now_in: "p_dead_letter_queue".into(),
@@ -614,8 +624,8 @@ mod tests {
         let alarm = |old: &str, new: &str| Alert::Alarm {
             message_id: "m".into(),
             alarm_name: "a".into(),
-            new_state: new.into(),
-            old_state: Some(old.into()),
+            new_state: StateValue::from(new),
+            old_state: Some(StateValue::from(old)),
             reason: String::new(),
             at: None,
         };

@@ -8,6 +8,8 @@ use anyhow::anyhow;
 use aws_sdk_sqs::types::Message;
 use serde::Serialize;
 use stockflow_shared::aws::names;
+use stockflow_shared::contracts::FailureKind;
+use stockflow_shared::contracts::dead_letter::attr;
 use stockflow_shared::events::{ATTR_CORRELATION_ID, ATTR_EVENT_TYPE};
 
 use crate::context::Ctx;
@@ -61,7 +63,7 @@ pub struct DlqMessage {
     pub failure_reason: Option<String>,
     /// `dead_lettered` (permanent failure) or `final_attempt_failed` (retries used up);
     /// none when SQS's redrive policy moved it (a worker crashed on it).
-    pub failure_kind: Option<String>,
+    pub failure_kind: Option<FailureKind>,
     pub failure_attempts: Option<String>,
     pub failure_service: Option<String>,
     pub source_queue: Option<String>,
@@ -89,12 +91,13 @@ impl DlqMessage {
         Self {
             dlq: dlq.dlq().to_string(),
             message_id: m.message_id().unwrap_or_default().to_string(),
-            original_message_id: attribute(m, "original_message_id"),
-            failure_reason: attribute(m, "failure_reason"),
-            failure_kind: attribute(m, "failure_kind"),
-            failure_attempts: attribute(m, "failure_attempts"),
-            failure_service: attribute(m, "failure_service"),
-            source_queue: attribute(m, "source_queue"),
+            original_message_id: attribute(m, attr::ORIGINAL_MESSAGE_ID),
+            failure_reason: attribute(m, attr::FAILURE_REASON),
+            // an unknown kind (a newer worker's) still shows among the attributes
+            failure_kind: attribute(m, attr::FAILURE_KIND).and_then(|kind| kind.parse().ok()),
+            failure_attempts: attribute(m, attr::FAILURE_ATTEMPTS),
+            failure_service: attribute(m, attr::FAILURE_SERVICE),
+            source_queue: attribute(m, attr::SOURCE_QUEUE),
             event_type: attribute(m, ATTR_EVENT_TYPE),
             correlation_id: attribute(m, ATTR_CORRELATION_ID),
             sent_at: sent_at(m),
@@ -152,7 +155,7 @@ pub async fn show(ctx: &Ctx, dlqs: &[Dlq], id: &str) -> anyhow::Result<DlqMessag
     for &dlq in dlqs {
         let url = ctx.queue_url(dlq.dlq()).await?;
         for m in peek_all(ctx, &url).await? {
-            if m.message_id() == Some(id) || attribute(&m, "original_message_id").as_deref() == Some(id) {
+            if m.message_id() == Some(id) || attribute(&m, attr::ORIGINAL_MESSAGE_ID).as_deref() == Some(id) {
                 return Ok(DlqMessage::from_message(dlq, &m, true));
             }
         }
@@ -333,7 +336,9 @@ impl DlqListReport {
             for m in &q.messages {
                 t.row(vec![
                     m.message_id.clone(),
-                    m.failure_kind.clone().unwrap_or_else(|| "(redrive policy)".into()),
+                    m.failure_kind
+                        .map_or("(redrive policy)", FailureKind::as_str)
+                        .to_string(),
                     opt(&m.failure_attempts),
                     opt(&m.source_queue),
                     preview(m.failure_reason.as_deref().unwrap_or("-"), 60),
@@ -355,7 +360,7 @@ impl DlqMessage {
         field("dlq", &self.dlq);
         field("message id", &self.message_id);
         field("original message id", &opt(&self.original_message_id));
-        field("failure kind", &opt(&self.failure_kind));
+        field("failure kind", self.failure_kind.map_or("-", FailureKind::as_str));
         field("failure reason", &opt(&self.failure_reason));
         field("failure attempts", &opt(&self.failure_attempts));
         field("failure service", &opt(&self.failure_service));

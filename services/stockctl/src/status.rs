@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use aws_sdk_cloudwatch::types::StateValue;
 use serde::Serialize;
 use stockflow_shared::aws::names;
 
@@ -45,7 +46,8 @@ pub struct QueueDepth {
 pub struct Alarm {
     pub name: String,
     /// OK, ALARM or INSUFFICIENT_DATA.
-    pub state: String,
+    #[serde(with = "state_serde")]
+    pub state: StateValue,
     pub reason: String,
     pub updated_at: Option<String>,
 }
@@ -115,7 +117,7 @@ pub async fn alarms(ctx: &Ctx) -> anyhow::Result<Vec<Alarm>> {
             if ours {
                 alarms.push(Alarm {
                     name: name.to_string(),
-                    state: alarm.state_value().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    state: alarm.state_value().cloned().unwrap_or_else(|| StateValue::from("")),
                     reason: alarm.state_reason().unwrap_or_default().to_string(),
                     updated_at: alarm.state_updated_timestamp().map(|t| t.to_string()),
                 });
@@ -146,7 +148,7 @@ fn attention(open: &[OpenRestock], queues: &[QueueDepth], alarms: &[Alarm]) -> V
             ));
         }
     }
-    for a in alarms.iter().filter(|a| a.state == "ALARM") {
+    for a in alarms.iter().filter(|a| a.state == StateValue::Alarm) {
         lines.push(format!("alarm {} is in ALARM: see docs/operations.md", a.name));
     }
     for r in open.iter().filter(|r| r.age_seconds > STALE_RESTOCK_SECONDS) {
@@ -202,7 +204,7 @@ impl StatusReport {
         for a in &self.alarms {
             alarms.row(vec![
                 a.name.clone(),
-                a.state.clone(),
+                a.state.as_str().to_string(),
                 a.updated_at.clone().unwrap_or_else(|| "-".into()),
                 crate::table::preview(&a.reason, 100),
             ]);
@@ -213,6 +215,25 @@ impl StatusReport {
             let _ = write!(out, "Alarms\n{}", alarms.render());
         }
         out
+    }
+}
+
+/// An alarm state (the SDK's enum) as its CloudWatch name, e.g. `"ALARM"`, in JSON.
+pub mod state_serde {
+    use aws_sdk_cloudwatch::types::StateValue;
+    use serde::{Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(state: &StateValue, serializer: S) -> Result<S::Ok, S::Error> {
+        state.as_str().serialize(serializer)
+    }
+
+    /// The same for an optional state (`null` when absent).
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(state: &Option<StateValue>, serializer: S) -> Result<S::Ok, S::Error> {
+            state.as_ref().map(StateValue::as_str).serialize(serializer)
+        }
     }
 }
 
@@ -235,7 +256,7 @@ mod tests {
         ];
         let ok = Alarm {
             name: "p_dead_letter_queue-not-empty".into(),
-            state: "OK".into(),
+            state: StateValue::Ok,
             reason: String::new(),
             updated_at: None,
         };
@@ -250,13 +271,14 @@ mod tests {
 
         let troubled = [queue(names::STOCK_DLQ, 1, 0), queue(names::OPS_ALERT_QUEUE, 2, 0)];
         let firing = Alarm {
-            state: "ALARM".into(),
+            state: StateValue::Alarm,
             ..ok
         };
         let old = OpenRestock {
             age_seconds: 900,
             ..young
         };
+        assert_eq!(serde_json::to_value(&firing).unwrap()["state"], "ALARM");
         let lines = attention(&[old], &troubled, &[firing]);
         assert_eq!(
             lines,

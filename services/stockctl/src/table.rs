@@ -1,6 +1,9 @@
-//! Plain-text tables for the human output.
+//! Plain-text tables for the human output: columns line up in a terminal, wide
+//! characters (Hangul product names) included.
 
 use std::fmt::Write;
+
+use unicode_width::UnicodeWidthStr;
 
 /// A table with a header row; columns are as wide as their widest cell.
 pub struct Table {
@@ -55,17 +58,10 @@ impl Table {
     }
 }
 
-/// Display width: East Asian wide characters (e.g. Hangul) take two columns.
-pub fn width(text: &str) -> usize {
-    text.chars()
-        .map(|c| {
-            let c = c as u32;
-            let wide = matches!(c,
-                0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF
-                | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD);
-            if wide { 2 } else { 1 }
-        })
-        .sum()
+/// Display width in terminal columns (Unicode Standard Annex #11: East Asian wide
+/// characters such as Hangul take two).
+fn width(text: &str) -> usize {
+    UnicodeWidthStr::width(text)
 }
 
 /// The first `max` characters on one line, with `…` when cut.

@@ -25,7 +25,8 @@ pub async fn apply(pool: &Pool, order: &StockArrival) -> Result<Applied, mysql_a
     let mut conn = pool.get_conn().await?;
     let mut tx = conn.start_transaction(db::tx_opts()).await?;
     let order_id = order.production_order_id.to_string();
-    let request_id = order.restock_request_id.to_string();
+    // An order placed without a restock request (not by stock-worker) fulfils none.
+    let request_id = order.restock_request_id.map(|id| id.to_string()).unwrap_or_default();
     let recorded = tx
         .exec_drop(
             "INSERT INTO applied_production_orders (production_order_id, restock_request_id, sku, quantity) VALUES (?, ?, ?, ?)",

@@ -41,7 +41,7 @@ async fn alarm(ctx: &Ctx, name: &str) -> (String, String) {
         .iter()
         .find(|a| a.name == name)
         .unwrap_or_else(|| panic!("no alarm {name} in {alarms:#?}"));
-    (alarm.state.clone(), alarm.reason.clone())
+    (alarm.state.as_str().to_string(), alarm.reason.clone())
 }
 
 /// Everything seen on `ops_alert_queue` so far, by message id: each poll peeks

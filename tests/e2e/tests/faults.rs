@@ -10,6 +10,7 @@ use mysql_async::prelude::Queryable;
 use serde_json::json;
 use stockflow_e2e::{TestEnv, attribute, eventually};
 use stockflow_shared::aws::names;
+use stockflow_shared::contracts::RestockRequestId;
 use stockflow_shared::events::StockArrival;
 use uuid::Uuid;
 
@@ -129,7 +130,7 @@ async fn the_same_stock_arrival_twice_raises_stock_once() {
     env.add_product("DUP-1", 0, 5).await;
     let arrival = StockArrival {
         production_order_id: Uuid::new_v4(),
-        restock_request_id: Uuid::new_v4().to_string(),
+        restock_request_id: Some(RestockRequestId::new()),
         sku: "DUP-1".into(),
         quantity: 5,
         ordered_at: Utc::now(),
@@ -163,7 +164,7 @@ async fn malformed_messages_are_dead_lettered_at_once_and_the_rest_flows() {
     env.send_raw(names::STOCK_INC_QUEUE, r#"{"sku": "GOOD-1"}"#).await;
     let unknown = StockArrival {
         production_order_id: Uuid::new_v4(),
-        restock_request_id: String::new(),
+        restock_request_id: None,
         sku: "NO-SUCH-SKU".into(),
         quantity: 1,
         ordered_at: Utc::now(),

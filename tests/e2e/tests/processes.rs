@@ -9,6 +9,7 @@ use serde_json::json;
 use stockflow_e2e::process::ServiceProcess;
 use stockflow_e2e::{TestEnv, eventually};
 use stockflow_shared::aws::names;
+use stockflow_shared::contracts::RestockRequestId;
 use stockflow_shared::events::{StockArrival, StockEmpty};
 use uuid::Uuid;
 
@@ -17,7 +18,7 @@ const DEADLINE: Duration = Duration::from_secs(90);
 fn arrival(sku: &str) -> StockArrival {
     StockArrival {
         production_order_id: Uuid::new_v4(),
-        restock_request_id: Uuid::new_v4().to_string(),
+        restock_request_id: Some(RestockRequestId::new()),
         sku: sku.into(),
         quantity: 1,
         ordered_at: Utc::now(),
@@ -27,7 +28,7 @@ fn arrival(sku: &str) -> StockArrival {
 
 fn shortage(sku: &str) -> StockEmpty {
     StockEmpty {
-        restock_request_id: Uuid::new_v4(),
+        restock_request_id: RestockRequestId::new(),
         sku: sku.into(),
         quantity: 1,
         factory_id: "FF-TEST".into(),

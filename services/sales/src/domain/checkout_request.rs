@@ -2,10 +2,12 @@
 //! `{"sku": "CP-502101", "quantity": 1, "requester": "…"}` or the original system's
 //! `{"MessageAttributeProductId": "CP-502101", "MessageAttributeProductCnt": 1 | "1",
 //! "MessageAttributeFactoryId": "FF-500293", "MessageAttributeRequester": "홍길동"}`.
-//! The legacy factory id is accepted and ignored: a product's factory is the one on
-//! record.
+//! The legacy factory id is accepted (a string of at most 32 characters) and ignored: a
+//! product's factory is the one on record. The legacy fields are read by the shared
+//! `contracts::legacy`, as the factory reads them.
 
-use serde_json::{Map, Value};
+use stockflow_shared::contracts::fields::{CountForm, Fields};
+use stockflow_shared::contracts::legacy::{self, LegacyOrder};
 use stockflow_shared::problem::Problem;
 
 use super::{Quantity, Sku};
@@ -17,10 +19,6 @@ pub struct CheckoutRequest {
     pub requester: String,
 }
 
-const LEGACY_SKU: &str = "MessageAttributeProductId";
-const LEGACY_QUANTITY: &str = "MessageAttributeProductCnt";
-const LEGACY_REQUESTER: &str = "MessageAttributeRequester";
-
 impl CheckoutRequest {
     /// What makes two requests the same for an idempotency key.
     pub fn fingerprint(&self) -> String {
@@ -29,62 +27,30 @@ impl CheckoutRequest {
 
     /// Parses a body: 400 when it is not JSON, 422 when a field is missing or wrong.
     pub fn parse(body: &[u8]) -> Result<Self, Problem> {
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|err| Problem::malformed_body(format!("the body is not valid JSON: {err}")))?;
-        let Value::Object(fields) = value else {
-            return Err(Problem::invalid_field(
-                "the body must be a JSON object such as {\"sku\": \"CP-502101\", \"quantity\": 1}",
-            ));
-        };
-        if fields.contains_key("sku") || !fields.contains_key(LEGACY_SKU) {
-            Self::from_fields(&fields, "sku", "quantity", "requester", false)
+        let fields = Fields::parse(body, r#"{"sku": "CP-502101", "quantity": 1}"#)?;
+        if fields.contains("sku") || !fields.contains(legacy::PRODUCT_ID) {
+            let sku = fields.required_string("sku", usize::MAX)?;
+            Ok(Self {
+                sku: Sku::parse(&sku).map_err(Problem::invalid_field)?,
+                quantity: Quantity::new(fields.count("quantity", CountForm::Number)?)
+                    .map_err(Problem::invalid_field)?,
+                requester: fields
+                    .optional_string("requester", REQUESTER_CHARS)?
+                    .unwrap_or_default(),
+            })
         } else {
-            Self::from_fields(&fields, LEGACY_SKU, LEGACY_QUANTITY, LEGACY_REQUESTER, true)
+            let order = LegacyOrder::read(&fields)?;
+            Ok(Self {
+                sku: Sku::parse(&order.product_id).map_err(Problem::invalid_field)?,
+                quantity: Quantity::new(order.count).map_err(Problem::invalid_field)?,
+                requester: order.requester.unwrap_or_default(),
+            })
         }
     }
-
-    fn from_fields(
-        fields: &Map<String, Value>,
-        sku: &str,
-        quantity: &str,
-        requester: &str,
-        legacy: bool,
-    ) -> Result<Self, Problem> {
-        let sku = match fields.get(sku) {
-            Some(Value::String(raw)) => Sku::parse(raw).map_err(Problem::invalid_field)?,
-            Some(_) => return Err(Problem::invalid_field(format!("`{sku}` must be a string"))),
-            None => return Err(Problem::invalid_field(format!("`{sku}` is required"))),
-        };
-        let quantity_value = match fields.get(quantity) {
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .ok_or_else(|| Problem::invalid_field(format!("`{quantity}` must be a whole number")))?,
-            // The original system sent the count as a string.
-            Some(Value::String(s)) if legacy => s
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| Problem::invalid_field(format!("`{quantity}` must be a whole number (got {s:?})")))?,
-            Some(_) => return Err(Problem::invalid_field(format!("`{quantity}` must be a whole number"))),
-            None => return Err(Problem::invalid_field(format!("`{quantity}` is required"))),
-        };
-        let quantity = Quantity::new(quantity_value).map_err(Problem::invalid_field)?;
-        let requester = match fields.get(requester) {
-            Some(Value::String(name)) if name.chars().count() <= 100 => name.clone(),
-            Some(Value::String(_)) => {
-                return Err(Problem::invalid_field(format!(
-                    "`{requester}` must be at most 100 characters"
-                )));
-            }
-            Some(Value::Null) | None => String::new(),
-            Some(_) => return Err(Problem::invalid_field(format!("`{requester}` must be a string"))),
-        };
-        Ok(Self {
-            sku,
-            quantity,
-            requester,
-        })
-    }
 }
+
+/// The longest requester name, in either body.
+const REQUESTER_CHARS: usize = legacy::MAX_REQUESTER_CHARS;
 
 #[cfg(test)]
 mod tests {
@@ -173,6 +139,7 @@ pub struct LegacyBody {
     #[schema(value_type = String, example = "1", pattern = "^(1000|[1-9][0-9]{0,2})$")]
     MessageAttributeProductCnt: String,
     /// Accepted and ignored: the product's factory is the one on record.
+    #[schema(max_length = 32)]
     MessageAttributeFactoryId: Option<String>,
     #[schema(max_length = 100)]
     MessageAttributeRequester: Option<String>,

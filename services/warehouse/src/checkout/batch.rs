@@ -15,10 +15,10 @@ use std::time::Duration;
 use chrono::Utc;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, Transaction};
+use stockflow_shared::contracts::RestockRequestId;
 use stockflow_shared::db;
 use stockflow_shared::events::StockEmpty;
 use stockflow_shared::outbox::{self, Enqueued};
-use uuid::Uuid;
 
 use super::{Outcome, Purchase, Recorded};
 use crate::idempotency::{self, Claim};
@@ -282,7 +282,7 @@ async fn record_shortages(
     product: &LockedProduct,
     short: &[(usize, i64)],
     purchases: &[Purchase],
-) -> Result<(Uuid, Option<Enqueued>), mysql_async::Error> {
+) -> Result<(RestockRequestId, Option<Enqueued>), mysql_async::Error> {
     let count = short.len() as i64;
     if let Some(id) = &product.open_request {
         tx.exec_drop(
@@ -290,12 +290,14 @@ async fn record_shortages(
             (count, id),
         )
         .await?;
-        let id = Uuid::parse_str(id).map_err(|err| mysql_async::Error::Other(err.into()))?;
+        let id: RestockRequestId = id
+            .parse()
+            .map_err(|err: uuid::Error| mysql_async::Error::Other(err.into()))?;
         return Ok((id, None));
     }
     let (first, shortfall) = short[0];
     let opener = &purchases[first];
-    let id = Uuid::new_v4();
+    let id = RestockRequestId::new();
     let requested_at = Utc::now();
     let quantity = product.reorder_quantity.max(shortfall);
     tx.exec_drop(

@@ -11,7 +11,7 @@ mod batch;
 mod lanes;
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use stockflow_shared::contracts::RestockRequestId;
 
 pub use batch::{Committed, transact};
 pub use lanes::{BatchStats, CheckoutError, Checkouts, CombineSettings, lane_of};
@@ -49,7 +49,7 @@ pub enum Outcome {
     },
     /// Not enough stock: the restock request open for the sku (opened or joined).
     OutOfStock {
-        restock_request_id: Uuid,
+        restock_request_id: RestockRequestId,
     },
     UnknownSku,
 }
