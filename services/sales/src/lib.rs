@@ -10,6 +10,7 @@ mod domain;
 mod openapi;
 mod routes;
 mod startup;
+mod stock_gauges;
 mod store;
 
 pub use configuration::Settings;
