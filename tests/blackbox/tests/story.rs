@@ -90,8 +90,8 @@ async fn many_buyers_at_once_never_oversell() {
     let sku = format!("BB-RUSH-{}", unique());
     stack.warehouse.add_product(&sku, 20, 5).await;
 
-    let answers: Vec<Answer> =
-        join_all((0..100).map(|_| stack.checkout(&json!({"sku": sku, "quantity": 1})))).await;
+    let body = json!({"sku": sku, "quantity": 1});
+    let answers: Vec<Answer> = join_all((0..100).map(|_| stack.checkout(&body))).await;
     let count = |status| answers.iter().filter(|a| a.status == status).count();
     assert_eq!(count(200), 20, "exactly the stock is sold");
     assert_eq!(count(409), 80, "the rest are told it is out of stock; no other answer");
