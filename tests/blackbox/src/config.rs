@@ -36,10 +36,14 @@ impl StackConfig {
             factory_url: var("FACTORY_URL", "http://127.0.0.1:8081").trim_end_matches('/').into(),
             aws_endpoint_url: var("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
             aws_region: var("AWS_REGION", "us-east-1"),
-            mysql_url: var("MYSQL_URL", "mysql://root@127.0.0.1:3306").trim_end_matches('/').into(),
+            mysql_url: var("MYSQL_URL", "mysql://root@127.0.0.1:3306")
+                .trim_end_matches('/')
+                .into(),
             warehouse_db: var("WAREHOUSE_DB", "stockflow"),
             prefix: var("STOCKFLOW_PREFIX", ""),
-            stockctl: std::env::var_os("STOCKCTL").map(PathBuf::from).unwrap_or_else(default_stockctl),
+            stockctl: std::env::var_os("STOCKCTL")
+                .map(PathBuf::from)
+                .unwrap_or_else(default_stockctl),
         }
     }
 

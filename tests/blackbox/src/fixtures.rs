@@ -13,12 +13,9 @@ pub struct Warehouse {
 
 impl Warehouse {
     pub fn connect(config: &StackConfig) -> Self {
-        let opts = Opts::from_url(&config.mysql_url)
-            .unwrap_or_else(|e| panic!("MYSQL_URL is not a mysql:// URL: {e}"));
+        let opts = Opts::from_url(&config.mysql_url).unwrap_or_else(|e| panic!("MYSQL_URL is not a mysql:// URL: {e}"));
         let opts = OptsBuilder::from_opts(opts).db_name(Some(config.warehouse_db.clone()));
-        Self {
-            pool: Pool::new(opts),
-        }
+        Self { pool: Pool::new(opts) }
     }
 
     /// Adds a product: `stock` units now, `reorder_quantity` ordered when it runs out.
@@ -32,7 +29,13 @@ impl Warehouse {
         conn.exec_drop(
             "INSERT INTO products (sku, name, price, stock, initial_stock, reorder_quantity, factory_id, factory_name) \
              VALUES (?, ?, 1000, ?, ?, ?, 'FF-500293', 'black-box test factory')",
-            (sku, format!("black-box test product {sku}"), stock, stock, reorder_quantity),
+            (
+                sku,
+                format!("black-box test product {sku}"),
+                stock,
+                stock,
+                reorder_quantity,
+            ),
         )
         .await
         .expect("insert a test product");

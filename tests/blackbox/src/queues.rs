@@ -61,11 +61,19 @@ impl Queues {
         let mut pages = self.sns.list_topics().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.expect("SNS ListTopics");
-            if let Some(arn) = page.topics().iter().filter_map(|t| t.topic_arn()).find(|a| a.ends_with(&suffix)) {
+            if let Some(arn) = page
+                .topics()
+                .iter()
+                .filter_map(|t| t.topic_arn())
+                .find(|a| a.ends_with(&suffix))
+            {
                 return arn.to_string();
             }
         }
-        panic!("topic {} not found (is STOCKFLOW_PREFIX right?)", self.config.name(base))
+        panic!(
+            "topic {} not found (is STOCKFLOW_PREFIX right?)",
+            self.config.name(base)
+        )
     }
 
     /// Sends a raw body straight to a queue; returns its message id.

@@ -23,28 +23,46 @@ async fn a_poison_message_reaches_the_dlq_and_ops_are_alerted() {
 
     let alert = stack
         .queues
-        .take("ops_alert_queue", DEADLINE, "stock-worker's alert about the poison message", |m| {
-            m.attributes.get("event_type").map(String::as_str) == Some("ops_alert")
-                && json_body(&m.body)["message_id"] == message_id.as_str()
-        })
+        .take(
+            "ops_alert_queue",
+            DEADLINE,
+            "stock-worker's alert about the poison message",
+            |m| {
+                m.attributes.get("event_type").map(String::as_str) == Some("ops_alert")
+                    && json_body(&m.body)["message_id"] == message_id.as_str()
+            },
+        )
         .await;
     let alert = json_body(&alert.body);
     assert_eq!(alert["kind"], "dead_lettered", "{alert:#}");
     assert_eq!(alert["service"], "stock-worker", "{alert:#}");
     assert_eq!(alert["queue"], stack.config.name("stock_queue").as_str(), "{alert:#}");
-    assert_eq!(alert["now_in"], stack.config.name("dead_letter_queue").as_str(), "{alert:#}");
+    assert_eq!(
+        alert["now_in"],
+        stack.config.name("dead_letter_queue").as_str(),
+        "{alert:#}"
+    );
     assert_eq!(alert["body"], poison.as_str(), "{alert:#}");
 
     // The operator's view of it, then the test's cleanup.
     let (code, shown) = stockctl::run(&stack.config, &["dlq", "show", &message_id, "--queue", "stock"]).await;
     assert_eq!(code, 0, "{shown:#}");
     let shown = shown.to_string();
-    assert!(shown.contains(&poison) && shown.contains("malformed"), "stockctl dlq show: {shown}");
+    assert!(
+        shown.contains(&poison) && shown.contains("malformed"),
+        "stockctl dlq show: {shown}"
+    );
     let dead = stack
         .queues
-        .take("dead_letter_queue", DEADLINE, "the poison message in the DLQ", |m| m.body == poison)
+        .take("dead_letter_queue", DEADLINE, "the poison message in the DLQ", |m| {
+            m.body == poison
+        })
         .await;
-    assert_eq!(dead.attributes.get("failure_kind").map(String::as_str), Some("dead_lettered"), "{dead:?}");
+    assert_eq!(
+        dead.attributes.get("failure_kind").map(String::as_str),
+        Some("dead_lettered"),
+        "{dead:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,17 +88,27 @@ async fn a_dead_lettered_arrival_redriven_with_stockctl_is_added_to_stock_once()
     // Unknown sku: a permanent failure, dead-lettered at once, with an alert.
     let alert = stack
         .queues
-        .take("ops_alert_queue", DEADLINE, "stock-inc-worker's alert about the unknown sku", |m| {
-            json_body(&m.body)["sku"] == sku.as_str()
-        })
+        .take(
+            "ops_alert_queue",
+            DEADLINE,
+            "stock-inc-worker's alert about the unknown sku",
+            |m| json_body(&m.body)["sku"] == sku.as_str(),
+        )
         .await;
     let alert = json_body(&alert.body);
     assert_eq!(alert["service"], "stock-inc-worker", "{alert:#}");
-    assert_eq!(alert["now_in"], stack.config.name("stock_inc_dead_letter_queue").as_str(), "{alert:#}");
+    assert_eq!(
+        alert["now_in"],
+        stack.config.name("stock_inc_dead_letter_queue").as_str(),
+        "{alert:#}"
+    );
     assert_eq!(alert["correlation_id"], correlation_id.as_str(), "{alert:#}");
     let (code, listed) = stockctl::run(&stack.config, &["dlq", "list", "--queue", "stock-inc"]).await;
     assert_eq!(code, 0, "{listed:#}");
-    assert!(listed.to_string().contains(&sku), "the arrival is listed in the DLQ: {listed:#}");
+    assert!(
+        listed.to_string().contains(&sku),
+        "the arrival is listed in the DLQ: {listed:#}"
+    );
 
     // The cause is fixed (the product now exists), then the operator redrives.
     stack.warehouse.add_product(&sku, 0, 5).await;
@@ -94,7 +122,11 @@ async fn a_dead_lettered_arrival_redriven_with_stockctl_is_added_to_stock_once()
     let (code, verified) = stockctl::run(&stack.config, &["verify"]).await;
     assert_eq!(code, 0, "the stock invariant holds: {verified:#}");
     assert!(
-        stack.queues.find("stock_inc_dead_letter_queue", |m| m.body.contains(&sku)).await.is_none(),
+        stack
+            .queues
+            .find("stock_inc_dead_letter_queue", |m| m.body.contains(&sku))
+            .await
+            .is_none(),
         "nothing of it is left in the DLQ"
     );
 }

@@ -19,7 +19,11 @@ fn assert_problem(answer: &Answer, status: u16, what: &str) {
         answer.content_type
     );
     for field in ["type", "title", "status", "detail"] {
-        assert!(answer.body.get(field).is_some(), "{what}: no `{field}` in {}", answer.body);
+        assert!(
+            answer.body.get(field).is_some(),
+            "{what}: no `{field}` in {}",
+            answer.body
+        );
     }
     assert_eq!(answer.body["status"], status, "{what}");
 }
@@ -55,12 +59,32 @@ async fn a_sale_the_legacy_body_bad_input_and_a_shortage_the_factory_restocks() 
     // Bad input: problem+json, and nothing changes.
     assert_problem(&stack.checkout_raw("{not json", None).await, 400, "malformed JSON");
     assert_problem(&stack.checkout(&json!({"sku": sku})).await, 422, "missing quantity");
-    assert_problem(&stack.checkout(&json!({"sku": sku, "quantity": "x"})).await, 422, "quantity of the wrong type");
-    assert_problem(&stack.checkout(&json!({"sku": sku, "quantity": 0})).await, 422, "quantity 0");
-    assert_problem(&stack.checkout(&json!({"sku": sku, "quantity": 1001})).await, 422, "quantity 1001");
+    assert_problem(
+        &stack.checkout(&json!({"sku": sku, "quantity": "x"})).await,
+        422,
+        "quantity of the wrong type",
+    );
+    assert_problem(
+        &stack.checkout(&json!({"sku": sku, "quantity": 0})).await,
+        422,
+        "quantity 0",
+    );
+    assert_problem(
+        &stack.checkout(&json!({"sku": sku, "quantity": 1001})).await,
+        422,
+        "quantity 1001",
+    );
     let unknown = format!("BB-NONE-{}", unique());
-    assert_problem(&stack.checkout(&json!({"sku": unknown, "quantity": 1})).await, 404, "unknown sku");
-    assert_problem(&stack.get(&stack.sales(&format!("/products/{unknown}"))).await, 404, "unknown product");
+    assert_problem(
+        &stack.checkout(&json!({"sku": unknown, "quantity": 1})).await,
+        404,
+        "unknown sku",
+    );
+    assert_problem(
+        &stack.get(&stack.sales(&format!("/products/{unknown}"))).await,
+        404,
+        "unknown product",
+    );
     assert_eq!(stack.stock(&sku).await, 0, "bad requests changed nothing");
 
     // Out of stock: 409 with a restock request, which a second shortage joins.
@@ -68,10 +92,17 @@ async fn a_sale_the_legacy_body_bad_input_and_a_shortage_the_factory_restocks() 
     assert_eq!(short.status, 409, "{short:?}");
     assert_eq!(short.body["status"], "out_of_stock");
     assert_eq!(short.body["message"], "재고부족, 제품 생산 요청");
-    let restock_id = short.body["restock_request_id"].as_str().expect("restock_request_id").to_string();
+    let restock_id = short.body["restock_request_id"]
+        .as_str()
+        .expect("restock_request_id")
+        .to_string();
     let again = stack.checkout(&json!({"sku": sku, "quantity": 2})).await;
     assert_eq!(again.status, 409, "{again:?}");
-    assert_eq!(again.body["restock_request_id"], restock_id.as_str(), "the second shortage joins the open request");
+    assert_eq!(
+        again.body["restock_request_id"],
+        restock_id.as_str(),
+        "the second shortage joins the open request"
+    );
 
     // The restock arrives: the factory produced the reorder quantity, added once.
     let product = eventually("the factory's goods arrive in stock", RESTOCK_DEADLINE, || async {
@@ -81,7 +112,11 @@ async fn a_sale_the_legacy_body_bad_input_and_a_shortage_the_factory_restocks() 
     .await;
     assert_eq!(product["stock"], 5, "{product}");
     let bought = stack.checkout(&json!({"sku": sku, "quantity": 5})).await;
-    assert_eq!((bought.status, &bought.body["remaining_stock"]), (200, &json!(0)), "{bought:?}");
+    assert_eq!(
+        (bought.status, &bought.body["remaining_stock"]),
+        (200, &json!(0)),
+        "{bought:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,8 +134,15 @@ async fn many_buyers_at_once_never_oversell() {
     orders.sort_unstable();
     orders.dedup();
     assert_eq!(orders.len(), 20, "every sale is its own order");
-    let restocks: Vec<&Value> = answers.iter().filter(|a| a.status == 409).map(|a| &a.body["restock_request_id"]).collect();
-    assert!(restocks.iter().all(|id| *id == restocks[0]), "one restock request for the whole shortage");
+    let restocks: Vec<&Value> = answers
+        .iter()
+        .filter(|a| a.status == 409)
+        .map(|a| &a.body["restock_request_id"])
+        .collect();
+    assert!(
+        restocks.iter().all(|id| *id == restocks[0]),
+        "one restock request for the whole shortage"
+    );
     assert_eq!(stack.stock(&sku).await, 0, "never below zero");
 
     eventually("the one restock arrives", RESTOCK_DEADLINE, || async {
@@ -129,6 +171,10 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() 
     assert_eq!(stack.stock(&sku).await, 3, "sold once");
 
     let other = json!({"sku": sku, "quantity": 1}).to_string();
-    assert_problem(&stack.checkout_raw(&other, Some(&key)).await, 422, "the key reused with another body");
+    assert_problem(
+        &stack.checkout_raw(&other, Some(&key)).await,
+        422,
+        "the key reused with another body",
+    );
     assert_eq!(stack.stock(&sku).await, 3, "the refused request sold nothing");
 }

@@ -24,10 +24,14 @@ async fn alarms_becoming_ok_at_start_raise_no_alert_and_a_real_alert_still_arriv
     let ctx = Ctx::new(&ctl::settings(&env)).await;
 
     // The change that used to land as four alerts really happens.
-    let alarms = eventually("every alarm of the fresh stack left INSUFFICIENT_DATA", DEADLINE, || async {
-        let alarms = stockctl::status::alarms(&ctx).await.expect("DescribeAlarms");
-        (alarms.len() == 4 && alarms.iter().all(|a| a.state == "OK")).then_some(alarms)
-    })
+    let alarms = eventually(
+        "every alarm of the fresh stack left INSUFFICIENT_DATA",
+        DEADLINE,
+        || async {
+            let alarms = stockctl::status::alarms(&ctx).await.expect("DescribeAlarms");
+            (alarms.len() == 4 && alarms.iter().all(|a| a.state == "OK")).then_some(alarms)
+        },
+    )
     .await;
     assert!(alarms.iter().all(|a| a.state == "OK"), "{alarms:#?}");
 
