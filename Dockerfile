@@ -1,10 +1,15 @@
-# One image holding all four stockflow binaries; compose.yaml picks one per service with
-# `command:` (sales, factory, stock-worker, stock-inc-worker).
+# One image holding the four stockflow binaries and stockctl; compose.yaml picks one per
+# service with `command:` (sales, factory, stock-worker, stock-inc-worker). A second target,
+# `e2e`, holds the black-box suite, stockctl and newman: compose's `e2e` service (profile
+# `test`) runs it against the compose services.
 #
 #   docker build -t stockflow:local .
 #   docker run --rm -p 8080:8080 stockflow:local sales
+#   docker build --target e2e -t stockflow-e2e:local .
 #
-# Nothing is downloaded at run time; at build time only crates (cargo) and Debian packages.
+# Nothing is downloaded at run time; at build time only crates (cargo), Debian packages and
+# npm packages (newman, from package-lock.json). The cargo registry and target directory are
+# BuildKit cache mounts, so a rebuild compiles only what changed.
 
 ARG RUST_VERSION=1.95
 
@@ -12,9 +17,33 @@ ARG RUST_VERSION=1.95
 FROM rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --bins \
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --bins \
  && mkdir -p /out \
- && for bin in sales factory stock-worker stock-inc-worker; do cp "target/release/$bin" /out/; done
+ && for bin in sales factory stock-worker stock-inc-worker stockctl; do cp "target/release/$bin" /out/; done
+
+# ---------------------------------------------------------------- black-box suite (test binaries)
+FROM build AS blackbox-build
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo test --release --locked -p stockflow-blackbox --no-run \
+ && mkdir -p /out/blackbox \
+ && for t in story dead_letters; do \
+      cp "$(ls -t target/release/deps/"$t"-* | grep -v '\.d$' | head -n1)" "/out/blackbox/$t"; \
+    done
+
+# ---------------------------------------------------------------- e2e: the suite and newman
+FROM node:20-bookworm-slim AS e2e
+WORKDIR /e2e
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY tests/postman tests/postman
+COPY tests/blackbox/compose-e2e.sh /usr/local/bin/compose-e2e
+COPY --from=build /out/stockctl /usr/local/bin/stockctl
+COPY --from=blackbox-build /out/blackbox/ /usr/local/lib/blackbox/
+ENV STOCKCTL=/usr/local/bin/stockctl
+CMD ["compose-e2e"]
 
 # ---------------------------------------------------------------- runtime
 FROM debian:bookworm-slim AS runtime

@@ -12,6 +12,7 @@ mod domain;
 mod openapi;
 mod routes;
 mod startup;
+mod stock_gauges;
 
 pub use configuration::Settings;
 pub use openapi::ApiDoc;

@@ -87,6 +87,7 @@ impl Application {
     /// holds and closes the pool.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let housekeeping = tokio::spawn(prune_idempotency_keys_hourly(self.pool.clone(), shutdown.clone()));
+        tokio::spawn(crate::stock_gauges::run(self.pool.clone(), shutdown.clone()));
         stockflow_shared::service::serve_until_stopped(self.server, self.relay, shutdown).await?;
         housekeeping.await.ok();
         self.pool.disconnect().await.ok();

@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod problem;
 pub mod publisher;
+pub mod queue_metrics;
 pub mod request_id;
 pub mod service;
 pub mod shutdown;

@@ -1,6 +1,6 @@
 //! What both workers share: settings, connecting to SQS and finding their queue and
 //! its dead-letter queue, the `/health` and `/ready` port, and running the consumer
-//! until shutdown.
+//! (and the depth gauges of both queues, `queue_metrics`) until shutdown.
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use crate::config::{AwsSettings, HttpSettings};
 use crate::consumer::{Consumer, ConsumerSettings, Handler, QueueRoute};
 use crate::health::{self, Readiness};
 use crate::publisher::Publisher;
+use crate::queue_metrics::{self, WatchedQueue};
 
 /// Consumer pacing, shared by both workers (environment variables `WORKER_*`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -93,6 +94,8 @@ pub struct WorkerApp<H: Handler, R: Readiness> {
     listener: TcpListener,
     consumer: Consumer<H>,
     readiness: R,
+    sqs: aws_sdk_sqs::Client,
+    watched: Vec<WatchedQueue>,
 }
 
 impl<H: Handler, R: Readiness> WorkerApp<H, R> {
@@ -108,6 +111,17 @@ impl<H: Handler, R: Readiness> WorkerApp<H, R> {
         let port_variable = format!("{}_PORT", service.to_uppercase().replace('-', "_"));
         let listener = http.listen(port, service, &port_variable)?;
         let port = listener.local_addr()?.port();
+        let watched = vec![
+            WatchedQueue {
+                name: context.route.queue_name.clone(),
+                url: context.route.queue_url.clone(),
+            },
+            WatchedQueue {
+                name: context.route.dlq_name.clone(),
+                url: context.route.dlq_url.clone(),
+            },
+        ];
+        let sqs = context.sqs.clone();
         let consumer = Consumer::new(
             service,
             context.sqs,
@@ -121,6 +135,8 @@ impl<H: Handler, R: Readiness> WorkerApp<H, R> {
             listener,
             consumer,
             readiness,
+            sqs,
+            watched,
         })
     }
 
@@ -131,7 +147,9 @@ impl<H: Handler, R: Readiness> WorkerApp<H, R> {
     /// Consumes until `shutdown`, finishes what it holds, then stops the health port.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let (handle, server) = health::serve_worker_endpoints(self.listener, self.readiness)?;
+        let gauges = tokio::spawn(queue_metrics::run(self.sqs, self.watched, shutdown.clone()));
         self.consumer.run(shutdown).await;
+        gauges.await.ok();
         handle.stop(true).await;
         server.await.ok();
         Ok(())

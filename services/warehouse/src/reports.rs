@@ -55,6 +55,29 @@ pub async fn open_restocks(pool: &Pool) -> Result<Vec<OpenRestockAge>, mysql_asy
         .collect())
 }
 
+/// How many restock requests are open, and how long the oldest has been.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OpenRestockSummary {
+    pub open: i64,
+    /// Zero when none is open.
+    pub oldest_age_seconds: f64,
+}
+
+pub async fn open_restock_summary(pool: &Pool) -> Result<OpenRestockSummary, mysql_async::Error> {
+    let mut conn = pool.get_conn().await?;
+    let (open, oldest_micros): (i64, Option<i64>) = conn
+        .query_first(
+            "SELECT COUNT(*), TIMESTAMPDIFF(MICROSECOND, MIN(requested_at), CURRENT_TIMESTAMP(6)) \
+             FROM restock_requests WHERE open_sku IS NOT NULL",
+        )
+        .await?
+        .unwrap_or((0, None));
+    Ok(OpenRestockSummary {
+        open,
+        oldest_age_seconds: oldest_micros.unwrap_or(0).max(0) as f64 / 1e6,
+    })
+}
+
 /// The books of the skus matching a SQL `LIKE` pattern, summed.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Books {

@@ -1,0 +1,51 @@
+//! Stock and open restock requests as Prometheus gauges, read from the warehouse
+//! every few seconds through the warehouse's reports (two small queries; the checkout
+//! path is not touched):
+//! - `warehouse_stock_units{sku}`: units in stock per product;
+//! - `restock_requests_open`: restock requests not yet fulfilled;
+//! - `restock_request_oldest_open_age_seconds`: how long the oldest of them has been
+//!   open (0 when none is).
+//!
+//! Every sales replica exports the same values (the database is shared): aggregate
+//! with `max`, never `sum`. A failed read keeps the last values and is logged once
+//! per failure streak.
+
+use std::time::Duration;
+
+use mysql_async::Pool;
+use tokio_util::sync::CancellationToken;
+use warehouse::reports;
+
+/// How often the warehouse is read.
+const READ_EVERY: Duration = Duration::from_secs(5);
+
+/// Reads the gauges every [`READ_EVERY`] until `shutdown`.
+pub async fn run(pool: Pool, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(READ_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match read(&pool).await {
+            Ok(()) => failing = false,
+            Err(err) if !failing => {
+                failing = true;
+                tracing::warn!(error = %err, "cannot read stock and restock requests for /metrics; keeping the last values and retrying every {} s", READ_EVERY.as_secs());
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+async fn read(pool: &Pool) -> Result<(), mysql_async::Error> {
+    for line in reports::stock_table(pool).await? {
+        metrics::gauge!("warehouse_stock_units", "sku" => line.sku).set(line.stock as f64);
+    }
+    let restocks = reports::open_restock_summary(pool).await?;
+    metrics::gauge!("restock_requests_open").set(restocks.open as f64);
+    metrics::gauge!("restock_request_oldest_open_age_seconds").set(restocks.oldest_age_seconds);
+    Ok(())
+}
