@@ -8,6 +8,7 @@ mod answer;
 mod configuration;
 mod domain;
 mod openapi;
+mod republish;
 mod routes;
 mod startup;
 mod store;
