@@ -10,12 +10,14 @@
 //! The databases and the CloudFormation stack are removed when the test ends, also when
 //! it fails (a guard does it on drop), and the stack's deletion is awaited.
 
+pub mod checks;
 pub mod cleanup;
 pub mod ctl;
 pub mod cutoff;
 pub mod metrics;
 pub mod process;
 pub mod replicas;
+pub mod shop;
 
 use std::future::Future;
 use std::time::Duration;

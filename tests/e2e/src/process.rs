@@ -46,6 +46,7 @@ impl TestEnv {
             ("WORKER_RETRY_BASE_SECONDS", "1".into()),
             ("WORKER_VISIBILITY_SECONDS", "3".into()),
             ("RUST_LOG", "info".into()),
+            ("LOG_FORMAT", "json".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
