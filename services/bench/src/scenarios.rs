@@ -20,9 +20,9 @@ use crate::bare::BareService;
 use crate::load::{self, HttpClient, Stats};
 use crate::report::{self, Report};
 use crate::system::{self, Config, CpuMeter, RssSampler, Services};
+use crate::{Args, ceiling, progress};
 use stockflow_devstack::service::Ports;
 use stockflow_devstack::topology::Topology;
-use crate::{Args, ceiling, progress};
 
 const SPREAD_STOCK: i64 = 10_000_000;
 const RESTOCK_REORDER: i64 = 10;

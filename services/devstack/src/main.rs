@@ -124,7 +124,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 say(line);
             }
             // A service that does not stop on SIGTERM is a defect: say so in the exit status.
-            Ok(if ignored_sigterm { ExitCode::from(3) } else { ExitCode::SUCCESS })
+            Ok(if ignored_sigterm {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::MysqlCheck { mysql_url } => {
             let server = MysqlServer::parse(&mysql_url)?;
@@ -161,7 +165,8 @@ async fn up(launcher: &Launcher, replicas: usize) -> anyhow::Result<()> {
         for service in group {
             let live: Vec<_> = (0..replicas).filter_map(|i| launcher.recorded(service, i)).collect();
             // A port another program holds: only our own replicas may share it.
-            let shared_port_free = !service.shares_port() || !live.is_empty() || port_free(launcher.ports.of(service, 0));
+            let shared_port_free =
+                !service.shares_port() || !live.is_empty() || port_free(launcher.ports.of(service, 0));
             for index in 0..replicas {
                 if let Some(replica) = live.iter().find(|r| r.index == index) {
                     say(format_args!(
@@ -173,7 +178,11 @@ async fn up(launcher: &Launcher, replicas: usize) -> anyhow::Result<()> {
                     continue;
                 }
                 let port = launcher.ports.of(service, index);
-                let free = if service.shares_port() { shared_port_free } else { port_free(port) };
+                let free = if service.shares_port() {
+                    shared_port_free
+                } else {
+                    port_free(port)
+                };
                 if !free {
                     anyhow::bail!(
                         "port {port} (for {} replica {index}) is taken by another process; stop it or set {}",

@@ -96,7 +96,10 @@ mod tests {
     #[test]
     fn reads_host_port_and_user_and_hides_the_password() {
         let server = MysqlServer::parse("mysql://app:s3cret@db.internal:3307").unwrap();
-        assert_eq!((server.host(), server.port(), server.user()), ("db.internal".into(), 3307, "app".into()));
+        assert_eq!(
+            (server.host(), server.port(), server.user()),
+            ("db.internal".into(), 3307, "app".into())
+        );
         assert_eq!(server.redacted(), "mysql://app:***@db.internal:3307");
         let default_port = MysqlServer::parse("mysql://root@127.0.0.1").unwrap();
         assert_eq!(default_port.port(), 3306);

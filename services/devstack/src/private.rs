@@ -49,9 +49,7 @@ impl Instance {
     }
 
     fn exited(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_none_or(|c| !matches!(c.try_wait(), Ok(None)))
+        self.child.as_mut().is_none_or(|c| !matches!(c.try_wait(), Ok(None)))
     }
 
     /// `kill -9` of its whole process group; returns once the process is reaped.
@@ -103,7 +101,11 @@ impl PrivateMariadb {
         let install = Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
-            .args(["--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"])
+            .args([
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
             .stdin(Stdio::null())
             .output()
             .await

@@ -59,8 +59,7 @@ impl Launcher {
             "{} is not built: run `cargo build --bins` (add --release for the release profile)",
             binary.display()
         );
-        std::fs::create_dir_all(&self.run_dir)
-            .with_context(|| format!("cannot create {}", self.run_dir.display()))?;
+        std::fs::create_dir_all(&self.run_dir).with_context(|| format!("cannot create {}", self.run_dir.display()))?;
         let log_path = self.log_file(service, index);
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -77,7 +76,13 @@ impl Launcher {
         command
             .env("FACTORY_URL", format!("http://127.0.0.1:{}", self.ports.factory))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .envs(self.service_env.get(&service).into_iter().flatten().map(|(k, v)| (k, v)))
+            .envs(
+                self.service_env
+                    .get(&service)
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k, v)),
+            )
             .envs(extra.iter().map(|(k, v)| (k, v)))
             .env(service.port_variable(), port.to_string())
             .stdin(Stdio::null())
@@ -240,10 +245,11 @@ impl Replica {
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
         for extension in ["pid", "bin"] {
-            let _ = std::fs::remove_file(
-                self.run_dir
-                    .join(format!("{}-{}.{extension}", self.service.name(), self.index)),
-            );
+            let _ = std::fs::remove_file(self.run_dir.join(format!(
+                "{}-{}.{extension}",
+                self.service.name(),
+                self.index
+            )));
         }
         Ok(status)
     }
@@ -285,9 +291,7 @@ impl Stack {
     }
 
     pub fn replica(&self, service: Service, index: usize) -> Option<&Replica> {
-        self.replicas
-            .iter()
-            .find(|r| r.service == service && r.index == index)
+        self.replicas.iter().find(|r| r.service == service && r.index == index)
     }
 
     /// Every replica's URL (its own port for a worker, the shared one for sales and factory).
@@ -406,7 +410,11 @@ pub async fn stop_recorded(run_dir: &Path, grace: Duration) -> anyhow::Result<Ve
                 stopped.push(format!(
                     "stopped {} replica {index} (pid {pid}){}",
                     service.name(),
-                    if killed { ": it ignored SIGTERM and was killed" } else { "" }
+                    if killed {
+                        ": it ignored SIGTERM and was killed"
+                    } else {
+                        ""
+                    }
                 ));
             }
             None => {
@@ -424,12 +432,20 @@ pub async fn stop_recorded(run_dir: &Path, grace: Duration) -> anyhow::Result<Ve
 pub fn runs_as(pid: u32, binary: &Path) -> bool {
     let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
         .is_some_and(|zombie| !zombie);
     alive
         && std::fs::read(format!("/proc/{pid}/cmdline"))
             .ok()
-            .and_then(|cmdline| cmdline.split(|b| *b == 0).next().map(|arg0| arg0 == binary.as_os_str().as_encoded_bytes()))
+            .and_then(|cmdline| {
+                cmdline
+                    .split(|b| *b == 0)
+                    .next()
+                    .map(|arg0| arg0 == binary.as_os_str().as_encoded_bytes())
+            })
             .unwrap_or(false)
 }
 

@@ -41,7 +41,9 @@ impl Application {
             Duration::from_millis(settings.outbox_sweep_ms),
         );
 
-        let listener = settings.http.listen_shared(settings.sales_port, "sales", "SALES_PORT")?;
+        let listener = settings
+            .http
+            .listen_shared(settings.sales_port, "sales", "SALES_PORT")?;
         let port = listener.local_addr()?.port();
         let workers = stockflow_shared::service::http_workers(settings.sales_workers);
         let worker_pools = db::WorkerPools::new(&settings.database, &settings.warehouse_db, workers)?;

@@ -155,7 +155,9 @@ mod tests {
         let http = HttpSettings::default();
         let first = http.listen_shared(0, "sales", "SALES_PORT").expect("binds");
         let port = first.local_addr().unwrap().port();
-        let second = http.listen_shared(port, "sales", "SALES_PORT").expect("a replica joins the port");
+        let second = http
+            .listen_shared(port, "sales", "SALES_PORT")
+            .expect("a replica joins the port");
         assert_eq!(second.local_addr().unwrap().port(), port);
         let err = http.listen(port, "stock-worker", "STOCK_WORKER_PORT").unwrap_err();
         assert!(format!("{err:#}").contains("STOCK_WORKER_PORT"), "{err:#}");

@@ -41,11 +41,15 @@ impl TestEnv {
 
     /// Waits until no restock request is open and the work queues are empty.
     pub async fn settle(&self, deadline: Duration) {
-        eventually("every restock request fulfilled and the queues empty", deadline, || async {
-            let open = self.open_restock_requests().await;
-            let busy = self.queue_depth(names::STOCK_QUEUE).await + self.queue_depth(names::STOCK_INC_QUEUE).await;
-            (open == 0 && busy == 0).then_some(())
-        })
+        eventually(
+            "every restock request fulfilled and the queues empty",
+            deadline,
+            || async {
+                let open = self.open_restock_requests().await;
+                let busy = self.queue_depth(names::STOCK_QUEUE).await + self.queue_depth(names::STOCK_INC_QUEUE).await;
+                (open == 0 && busy == 0).then_some(())
+            },
+        )
         .await
     }
 
@@ -62,7 +66,10 @@ impl TestEnv {
                  WHERE a.restock_request_id = r.id) <> 1",
             )
             .await;
-        assert_eq!(not_once, 0, "restock requests without exactly one applied production order");
+        assert_eq!(
+            not_once, 0,
+            "restock requests without exactly one applied production order"
+        );
         let doubled = self
             .factory_scalar("SELECT COUNT(*) - COUNT(DISTINCT message_group_id) FROM production_orders")
             .await;

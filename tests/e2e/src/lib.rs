@@ -24,9 +24,9 @@ use std::time::Duration;
 
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
+use stockflow_devstack::topology::Topology;
 use stockflow_shared::config::{AwsSettings, DatabaseSettings, HttpSettings};
 use stockflow_shared::worker::WorkerSettings;
-use stockflow_devstack::topology::Topology;
 use stockflow_shared::{aws, db};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -120,10 +120,9 @@ impl TestEnv {
             stockflow_prefix: prefix,
         };
         let database = DatabaseSettings {
-            mysql_url: setup
-                .mysql_url
-                .clone()
-                .unwrap_or_else(|| std::env::var("MYSQL_URL").unwrap_or_else(|_| DatabaseSettings::default().mysql_url)),
+            mysql_url: setup.mysql_url.clone().unwrap_or_else(|| {
+                std::env::var("MYSQL_URL").unwrap_or_else(|_| DatabaseSettings::default().mysql_url)
+            }),
             db_pool_max: 16,
         };
         let sdk = aws::sdk_config(&aws).await;
@@ -142,7 +141,9 @@ impl TestEnv {
                 ],
             )
             .await
-            .expect("deploying the test topology to LocalStack failed: is LocalStack running? (scripts/test starts it)");
+            .expect(
+                "deploying the test topology to LocalStack failed: is LocalStack running? (scripts/test starts it)",
+            );
             cleanup.stack(cloudformation, topology);
         }
         Self {
@@ -453,7 +454,10 @@ impl TestEnv {
                 .expect("service task panicked")
                 .expect("service ended with an error");
         }
-        self.cleanup.run().await.expect("removing the test's databases and stack");
+        self.cleanup
+            .run()
+            .await
+            .expect("removing the test's databases and stack");
     }
 }
 

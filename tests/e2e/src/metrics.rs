@@ -11,7 +11,9 @@ pub fn sum(text: &str, series: &str) -> f64 {
             let (name, value) = line.rsplit_once(' ')?;
             let matches = name == series
                 || name.starts_with(series)
-                    && (series.ends_with('{') || series.ends_with(',') || name[series.len()..].starts_with(['{', ',', '}']));
+                    && (series.ends_with('{')
+                        || series.ends_with(',')
+                        || name[series.len()..].starts_with(['{', ',', '}']));
             matches.then(|| value.parse::<f64>().ok()).flatten()
         })
         .sum()
@@ -37,7 +39,10 @@ mod tests {
                     outbox_published_total_other 100\n\
                     restock_events_republished_total 2\n";
         assert_eq!(sum(text, "outbox_published_total"), 7.0);
-        assert_eq!(sum(text, "outbox_published_total{topic=\"stock_empty\",path=\"sweep\""), 4.0);
+        assert_eq!(
+            sum(text, "outbox_published_total{topic=\"stock_empty\",path=\"sweep\""),
+            4.0
+        );
         assert_eq!(sum(text, "restock_events_republished_total"), 2.0);
         assert_eq!(sum(text, "nothing"), 0.0);
     }

@@ -61,14 +61,20 @@ async fn competing_relays_and_consumers_duplicate_messages_never_effects() {
     assert!(attempts >= 40);
     for service in ["stock-worker", "stock-inc-worker"] {
         let total: f64 = received.iter().filter(|r| r.0 == service).map(|r| r.2).sum();
-        assert!(total >= 40.0, "{service} replicas received {total} messages for 40 restocks");
+        assert!(
+            total >= 40.0,
+            "{service} replicas received {total} messages for 40 restocks"
+        );
     }
     // ...duplicates of effects never.
     env.assert_exactly_once().await;
     for sku in &skus {
         assert_eq!(env.stock(sku).await, 3, "{sku} restocked once");
     }
-    stack.stop(Duration::from_secs(20)).await.expect("every replica stops on SIGTERM");
+    stack
+        .stop(Duration::from_secs(20))
+        .await
+        .expect("every replica stops on SIGTERM");
     env.stop().await;
 }
 
@@ -86,7 +92,10 @@ async fn a_sales_replica_killed_after_commit_before_publish_loses_no_shortage() 
 
     relay.freeze();
     let answers = env.buy_each(&skus).await;
-    assert!(answers.iter().all(|a| a.status == 409), "shortages are answered: {answers:?}");
+    assert!(
+        answers.iter().all(|a| a.status == 409),
+        "shortages are answered: {answers:?}"
+    );
     println!("16 shortages with SNS frozen: slowest answer {:?}", slowest(&answers));
     let pending = env
         .warehouse_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
@@ -222,7 +231,10 @@ async fn a_lost_message_is_published_again_past_the_bound_and_the_factory_announ
         stack.kill_9(Service::StockIncWorker, i).await.unwrap();
     }
     let lost_arrival = env.add_products("LOST-ARRIVAL", 1, 0, 6).await;
-    assert_eq!(env.purchase(json!({"sku": lost_arrival[0], "quantity": 1})).await.0, 409);
+    assert_eq!(
+        env.purchase(json!({"sku": lost_arrival[0], "quantity": 1})).await.0,
+        409
+    );
     eventually("the factory completed the order", Duration::from_secs(30), || async {
         (env.queue_depth(names::STOCK_INC_QUEUE).await >= 1).then_some(())
     })
@@ -236,7 +248,10 @@ async fn a_lost_message_is_published_again_past_the_bound_and_the_factory_announ
     assert_eq!(env.stock(&lost_order[0]).await, 4);
     assert_eq!(env.stock(&lost_arrival[0]).await, 6);
     let events = env
-        .warehouse_count("SELECT COUNT(*) FROM outbox WHERE payload LIKE CONCAT('%', ?, '%')", &lost_order[0])
+        .warehouse_count(
+            "SELECT COUNT(*) FROM outbox WHERE payload LIKE CONCAT('%', ?, '%')",
+            &lost_order[0],
+        )
         .await;
     assert!(events >= 2, "the lost stock_empty was enqueued again ({events} events)");
     let announced = env
@@ -245,7 +260,10 @@ async fn a_lost_message_is_published_again_past_the_bound_and_the_factory_announ
              WHERE p.product_id LIKE 'LOST-ARRIVAL%'",
         )
         .await;
-    assert!(announced >= 2, "the factory published the completion again ({announced} events)");
+    assert!(
+        announced >= 2,
+        "the factory published the completion again ({announced} events)"
+    );
     env.assert_exactly_once().await;
     stack.stop(Duration::from_secs(20)).await.expect("clean stop");
     env.stop().await;
