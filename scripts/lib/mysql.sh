@@ -3,7 +3,7 @@
 #   source scripts/lib/mysql.sh
 #   mysql_check                    # fails with advice when MYSQL_URL's server does not answer
 #   mysql_drop_databases db...     # DROP DATABASE IF EXISTS each (the services create and seed
-#                                  # them again at start); needs the mariadb or mysql client
+#                                  # them again at start); uses the built stockflow-devstack
 
 MYSQL_URL="${MYSQL_URL:-mysql://root@127.0.0.1:3306}"
 
@@ -21,27 +21,16 @@ mysql_check() {
 }
 
 mysql_drop_databases() {
-  local client="" c db host port user pass sql=""
-  for c in mariadb mysql; do command -v "$c" >/dev/null 2>&1 && { client="$c"; break; }; done
-  if [ -z "$client" ]; then
-    echo "[mysql] ERROR: no mariadb or mysql client on PATH to drop $*" \
-      "(Debian: apt-get install mariadb-client)" >&2
+  # MYSQL_URL is read by stockflow-devstack, as the services read it (built by scripts/test
+  # and scripts/up before this runs).
+  local root devstack
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  for devstack in "${CARGO_TARGET_DIR:-$root/target}"/{debug,release}/stockflow-devstack ""; do
+    [ -x "$devstack" ] && break
+  done
+  if [ -z "$devstack" ]; then
+    echo "[mysql] ERROR: stockflow-devstack is not built (cargo build --bins) to drop $*" >&2
     return 1
   fi
-  # host port user password from the URL (password percent-decoded)
-  read -r host port user pass < <(python3 - "$MYSQL_URL" <<'PY'
-import sys
-from urllib.parse import urlsplit, unquote
-u = urlsplit(sys.argv[1])
-print(u.hostname or "127.0.0.1", u.port or 3306, unquote(u.username or "root"), unquote(u.password or "") or "-")
-PY
-  ) || { echo "[mysql] ERROR: cannot parse MYSQL_URL=$MYSQL_URL" >&2; return 1; }
-  [ "$pass" = "-" ] && pass=""
-  for db in "$@"; do
-    case "$db" in *[!A-Za-z0-9_]* | "") echo "[mysql] ERROR: refusing database name '$db'" >&2; return 1 ;; esac
-    sql+="DROP DATABASE IF EXISTS \`$db\`; "
-  done
-  MYSQL_PWD="$pass" "$client" --protocol=TCP -h "$host" -P "$port" -u "$user" --connect-timeout=5 -e "$sql" \
-    || { echo "[mysql] ERROR: could not drop $*" >&2; return 1; }
-  echo "[mysql] dropped (if present): $*" >&2
+  MYSQL_URL="$MYSQL_URL" "$devstack" mysql-drop "$@" || { echo "[mysql] ERROR: could not drop $*" >&2; return 1; }
 }

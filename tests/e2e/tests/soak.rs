@@ -1,6 +1,7 @@
 //! The replica soak: two replicas of every service as real processes, on a private
 //! MariaDB, at least 5,000 purchases by 16 clients over dozens of skus, while faults
-//! drawn at random are injected one after another: `kill -9` of a sales, factory or
+//! drawn at random (in rounds: every kind once per round, in a random order; the load
+//! lasts until each kind happened) are injected one after another: `kill -9` of a sales, factory or
 //! worker replica (started again), the factory failing with 503, SNS unreachable for
 //! sales, a queue purged (messages lost outside stockflow), the database crashing.
 //!
@@ -241,20 +242,26 @@ async fn replicas_under_random_faults_keep_every_guarantee() {
     let deadline = started + Duration::from_secs(60 * minutes);
     let next = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
+    // The load lasts until every kind of fault happened at least once, too.
+    let every_kind = Arc::new(AtomicBool::new(false));
     let answers = Arc::new(Mutex::new(Vec::new()));
     let load = {
         let client = reqwest::Client::builder().timeout(CLIENT_TIMEOUT).build().unwrap();
         let buyers: Vec<_> = (0..CLIENTS)
             .map(|_| {
-                let (env, random, next, answers, client) = (
+                let (env, random, next, answers, client, every_kind) = (
                     env.clone(),
                     random.clone(),
                     next.clone(),
                     answers.clone(),
                     client.clone(),
+                    every_kind.clone(),
                 );
                 tokio::spawn(async move {
-                    while next.fetch_add(1, Ordering::Relaxed) < purchases || Instant::now() < deadline {
+                    while next.fetch_add(1, Ordering::Relaxed) < purchases
+                        || Instant::now() < deadline
+                        || !every_kind.load(Ordering::Relaxed)
+                    {
                         let sku = format!("SOAK-{:02}", random.below(SKUS));
                         let answer = purchase(&env, &client, &sku, 1 + random.below(3)).await;
                         answers.lock().unwrap().push(answer);
@@ -271,13 +278,21 @@ async fn replicas_under_random_faults_keep_every_guarantee() {
 
     let mut injected: Vec<Injected> = Vec::new();
     let mut last_purge = BTreeMap::new();
+    // Faults come in rounds, each round every kind once in a random order.
+    let mut round: Vec<Fault> = Vec::new();
     while !done.load(Ordering::Relaxed) {
         // The fault schedule's pace: one fault every 1-3 s.
         tokio::time::sleep(Duration::from_millis(1000 + random.below(2000))).await;
         if done.load(Ordering::Relaxed) {
             break;
         }
-        let fault = FAULTS[random.below(FAULTS.len() as u64) as usize];
+        if round.is_empty() {
+            round = FAULTS.to_vec();
+            for i in (1..round.len()).rev() {
+                round.swap(i, random.below(i as u64 + 1) as usize);
+            }
+        }
+        let fault = round.pop().expect("a fault");
         let from = Instant::now();
         if inject(fault, &env, &mut stack, &mut database, &sns, &random, &mut last_purge).await {
             injected.push(Injected {
@@ -285,6 +300,8 @@ async fn replicas_under_random_faults_keep_every_guarantee() {
                 from,
                 to: Instant::now(),
             });
+            let kinds: std::collections::BTreeSet<Fault> = injected.iter().map(|i| i.fault).collect();
+            every_kind.store(kinds.len() == FAULTS.len(), Ordering::Relaxed);
         }
     }
     load.await.unwrap();
