@@ -73,8 +73,11 @@ impl Launcher {
                 .env_clear()
                 .env("PATH", std::env::var("PATH").unwrap_or_default());
         }
+        // The workers call the factory on its port here, unless told otherwise.
+        if !(self.inherit_env && std::env::var_os("FACTORY_URL").is_some()) {
+            command.env("FACTORY_URL", format!("http://127.0.0.1:{}", self.ports.factory));
+        }
         command
-            .env("FACTORY_URL", format!("http://127.0.0.1:{}", self.ports.factory))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .envs(
                 self.service_env

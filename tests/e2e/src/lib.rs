@@ -458,6 +458,8 @@ impl TestEnv {
             .run()
             .await
             .expect("removing the test's databases and stack");
+        // The service logs of a passing test are not needed (a failing one keeps them).
+        let _ = std::fs::remove_dir_all(process::run_dir(&self.id));
     }
 }
 

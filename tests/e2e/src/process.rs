@@ -22,6 +22,11 @@ pub fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// Where the service processes of test `id` keep their logs and pids.
+pub fn run_dir(id: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("stockflow-e2e-{id}"))
+}
+
 impl TestEnv {
     /// Every service's variables for this test: its databases, its topology, and test
     /// pacing (short polls and back-offs, production in no time, quick sweeps).
@@ -56,7 +61,7 @@ impl TestEnv {
     /// A launcher for `replicas` of each service on free ports, logs in a folder of this
     /// test's own (printed, kept after the test for a look).
     pub fn launcher(&self, replicas: usize) -> Launcher {
-        let run_dir = std::env::temp_dir().join(format!("stockflow-e2e-{}", self.id));
+        let run_dir = run_dir(&self.id);
         println!("service logs: {}", run_dir.display());
         Launcher {
             bin_dir: bin_dir(),

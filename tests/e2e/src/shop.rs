@@ -13,6 +13,12 @@ use crate::TestEnv;
 /// dependency is down.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// After the database restarts, each connection a pool held before the crash fails the
+/// one request that next uses it (then the pool replaces it): a few 503s can follow the
+/// first sale after the restart. That tail is part of the outage, bounded in time by
+/// this and in number by the pooled connections (`DB_POOL_MAX` per replica).
+pub const DB_RECOVERY_SLACK: Duration = Duration::from_secs(10);
+
 /// A client that opens a new connection per request.
 pub fn spreading_client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -24,15 +24,12 @@ use stockflow_devstack::process::Stack;
 use stockflow_devstack::service::Service;
 use stockflow_e2e::cutoff::Cutoff;
 use stockflow_e2e::replicas::{set, set_all};
-use stockflow_e2e::shop::{Answer, CLIENT_TIMEOUT};
+use stockflow_e2e::shop::{Answer, CLIENT_TIMEOUT, DB_RECOVERY_SLACK};
 use stockflow_e2e::{Setup, TestEnv};
 use stockflow_shared::aws::names;
 
 const SKUS: u64 = 30;
 const CLIENTS: usize = 16;
-/// After the database restarts, sales may answer 503 a little longer while its pools
-/// replace the dead connections: this much is counted as part of the outage.
-const DB_RECOVERY_SLACK: Duration = Duration::from_secs(10);
 
 /// xorshift64*: reproducible from the printed seed, no dependency needed.
 struct Random(AtomicU64);
