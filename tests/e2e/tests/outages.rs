@@ -128,7 +128,10 @@ async fn localstack_hanging_past_every_timeout_loses_nothing_and_ready_says_so()
     localstack.freeze().expect("SIGSTOP");
     let frozen_at = Instant::now();
     let pid = localstack.pid().expect("running");
-    assert_eq!(process_state(pid), 'T', "LocalStack is stopped");
+    eventually("LocalStack is stopped (state T)", Duration::from_secs(10), || async {
+        (process_state(pid) == 'T').then_some(())
+    })
+    .await;
     let during = env.buy_each(&shortages).await;
     assert!(
         during.iter().all(|a| a.status == 409),
