@@ -5,9 +5,9 @@
 #                                  # the client's error and advice when the server does not
 #                                  # answer or refuses the login
 #   mysql_drop_databases db...     # DROP DATABASE IF EXISTS each (the services create and seed
-#                                  # them again at start)
-# Both need the mariadb or mysql command-line client (Debian: apt-get install mariadb-client):
-# a port that answers says nothing about the user, the password or the privileges.
+#                                  # them again at start); uses the built stockflow-devstack
+# mysql_check needs the mariadb or mysql command-line client (Debian: apt-get install
+# mariadb-client): a port that answers says nothing about the user, the password or the privileges.
 
 MYSQL_URL="${MYSQL_URL:-mysql://root@127.0.0.1:3306}"
 
@@ -51,11 +51,16 @@ mysql_check() {
 }
 
 mysql_drop_databases() {
-  local db sql=""
-  for db in "$@"; do
-    case "$db" in *[!A-Za-z0-9_]* | "") _mysql_say "ERROR: refusing database name '$db'"; return 1 ;; esac
-    sql+="DROP DATABASE IF EXISTS \`$db\`; "
+  # MYSQL_URL is read by stockflow-devstack, as the services read it (built by scripts/test
+  # and scripts/up before this runs).
+  local root devstack
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  for devstack in "${CARGO_TARGET_DIR:-$root/target}"/{debug,release}/stockflow-devstack ""; do
+    [ -x "$devstack" ] && break
   done
-  _mysql_sql "$sql" || { _mysql_say "ERROR: could not drop $*"; return 1; }
-  _mysql_say "dropped (if present): $*"
+  if [ -z "$devstack" ]; then
+    echo "[mysql] ERROR: stockflow-devstack is not built (cargo build --bins) to drop $*" >&2
+    return 1
+  fi
+  MYSQL_URL="$MYSQL_URL" "$devstack" mysql-drop "$@" || { echo "[mysql] ERROR: could not drop $*" >&2; return 1; }
 }

@@ -21,8 +21,10 @@ use warehouse::{invariant, reports};
 use crate::bare::BareService;
 use crate::load::{self, HttpClient, Stats};
 use crate::report::{self, Report};
-use crate::system::{self, Config, CpuMeter, Ports, RssSampler, Services};
+use crate::system::{self, Config, CpuMeter, RssSampler, Services};
 use crate::{Args, ceiling, progress};
+use stockflow_devstack::service::Ports;
+use stockflow_devstack::topology::Topology;
 
 const SPREAD_STOCK: i64 = 10_000_000;
 const RESTOCK_REORDER: i64 = 10;
@@ -69,17 +71,17 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
     progress(format!(
         "deploying localstack/stockflow.yaml twice: prefix {prefix} (services) and {hop_prefix} (bare hops)"
     ));
+    let (params, hop_params) = ([("Prefix", prefix.clone())], [("Prefix", hop_prefix.clone())]);
     let (a, b) = tokio::join!(
-        system::deploy_stack(&cf, &stacks[0], &prefix),
-        system::deploy_stack(&cf, &stacks[1], &hop_prefix)
+        Topology::deploy(&cf, &stacks[0], &params),
+        Topology::deploy(&cf, &stacks[1], &hop_params)
     );
-    a?;
-    b?;
+    let topologies = [a?, b?];
 
     let warehouse_db = format!("bench_{id}_warehouse");
     let factory_db = format!("bench_{id}_factory");
     let ceiling_db = format!("bench_{id}_ceiling");
-    let ports = Ports::free()?;
+    let ports = Ports::free(1)?;
     let log_dir = args
         .out
         .parent()
@@ -99,7 +101,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
     };
     progress(format!(
         "starting {} from {} (sales :{}, factory :{}; logs in {})",
-        system::SERVICES.join(", "),
+        system::service_names().join(", "),
         args.bin_dir.display(),
         ports.sales,
         ports.factory,
@@ -152,8 +154,10 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         for name in [&warehouse_db, &factory_db, &ceiling_db] {
             conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`")).await.ok();
         }
-        for stack in &stacks {
-            cf.delete_stack().stack_name(stack).send().await.ok();
+        for topology in &topologies {
+            if let Err(err) = topology.delete(&cf).await {
+                progress(format!("{err:#}"));
+            }
         }
     }
     result?;
@@ -294,7 +298,7 @@ async fn scenarios(
         "| service | RSS idle MiB | peak RSS under spread MiB | target idle < 30 | target load < 100 |\n|---|---|---|---|---|\n",
     );
     let mut all_met = true;
-    for name in system::SERVICES {
+    for name in system::service_names() {
         let i = idle.get(name).copied().unwrap_or_default() as f64 / 1024.0;
         let l = under_load.get(name).copied().unwrap_or_default() as f64 / 1024.0;
         all_met &= i < 30.0 && (l < 100.0);

@@ -1,92 +1,23 @@
 //! The system under test: a private copy of the AWS topology (the CloudFormation
 //! template deployed with a unique prefix), private databases, and the four release
-//! binaries as processes, whose memory and CPU are read from /proc.
+//! binaries as processes (started by `stockflow-devstack`, as `scripts/up` and the tests
+//! start them), whose memory and CPU are read from /proc.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use aws_sdk_cloudformation::types::{Parameter, StackStatus};
-use tokio::process::{Child, Command};
+use stockflow_devstack::process::{Launcher, Stack};
+use stockflow_devstack::service::{Ports, Service};
 
-use crate::load::{HttpClient, Outcome};
-
-/// The template LocalStack's ready hook deploys; deployed here once per prefix.
-pub const TEMPLATE: &str = include_str!("../../../localstack/stockflow.yaml");
-
-pub const SERVICES: [&str; 4] = ["sales", "factory", "stock-worker", "stock-inc-worker"];
-
-/// Deploys the template with `prefix` as a stack of its own; waits for CREATE_COMPLETE.
-pub async fn deploy_stack(cf: &aws_sdk_cloudformation::Client, stack: &str, prefix: &str) -> anyhow::Result<()> {
-    let param = |k: &str, v: &str| Parameter::builder().parameter_key(k).parameter_value(v).build();
-    cf.create_stack()
-        .stack_name(stack)
-        .template_body(TEMPLATE)
-        .parameters(param("Prefix", prefix))
-        .send()
-        .await
-        .with_context(|| format!("CreateStack {stack} failed: is LocalStack running?"))?;
-    let start = Instant::now();
-    loop {
-        let out = cf.describe_stacks().stack_name(stack).send().await?;
-        match out.stacks().first().and_then(|s| s.stack_status().cloned()) {
-            Some(StackStatus::CreateComplete) => return Ok(()),
-            Some(StackStatus::CreateInProgress) | None => {}
-            Some(other) => anyhow::bail!("stack {stack} ended in {other:?}"),
-        }
-        anyhow::ensure!(
-            start.elapsed() < Duration::from_secs(90),
-            "stack {stack} not created in 90 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// The services' names, in start order.
+pub fn service_names() -> [&'static str; 4] {
+    Service::ALL.map(Service::name)
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; the service binds it right after).
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// Where each service listens.
-#[derive(Clone, Debug)]
-pub struct Ports {
-    pub sales: u16,
-    pub factory: u16,
-    pub stock_worker: u16,
-    pub stock_inc_worker: u16,
-}
-
-impl Ports {
-    /// Four distinct free ports: all four are bound before any is released (one port bound
-    /// and released at a time can come back twice, and a service then answered on
-    /// another's port).
-    pub fn free() -> anyhow::Result<Self> {
-        let listeners = (0..4)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let ports = listeners
-            .iter()
-            .map(|l| Ok(l.local_addr()?.port()))
-            .collect::<std::io::Result<Vec<u16>>>()?;
-        Ok(Self {
-            sales: ports[0],
-            factory: ports[1],
-            stock_worker: ports[2],
-            stock_inc_worker: ports[3],
-        })
-    }
-
-    pub fn of(&self, service: &str) -> u16 {
-        match service {
-            "sales" => self.sales,
-            "factory" => self.factory,
-            "stock-worker" => self.stock_worker,
-            _ => self.stock_inc_worker,
-        }
-    }
 }
 
 /// Settings shared by every service process of this run.
@@ -105,143 +36,64 @@ pub struct Config {
     pub sales_env: Vec<(String, String)>,
 }
 
-struct Proc {
-    child: Child,
-    pid: u32,
-}
-
-/// The four service processes.
+/// The four service processes, one of each.
 pub struct Services {
-    config: Config,
-    procs: BTreeMap<&'static str, Proc>,
+    stack: Stack,
 }
 
 impl Services {
     pub async fn start(config: Config) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.log_dir)?;
-        let mut services = Self {
-            config,
-            procs: BTreeMap::new(),
+        let mut env: Vec<(String, String)> = [
+            ("MYSQL_URL", config.mysql_url.as_str()),
+            ("WAREHOUSE_DB", &config.warehouse_db),
+            ("FACTORY_DB", &config.factory_db),
+            ("AWS_ENDPOINT_URL", &config.aws_endpoint),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("STOCKFLOW_PREFIX", &config.prefix),
+            ("BIND_HOST", "127.0.0.1"),
+            ("FACTORY_PRODUCTION_SECONDS", "0"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        env.extend(config.env);
+        let launcher = Launcher {
+            bin_dir: config.bin_dir,
+            run_dir: config.log_dir,
+            ports: config.ports,
+            env,
+            service_env: BTreeMap::from([(Service::Sales, config.sales_env)]),
+            inherit_env: false,
+            kill_on_drop: true,
+            ready_timeout: Duration::from_secs(90),
         };
-        for name in SERVICES {
-            services.spawn(name, &[])?;
-        }
-        for name in SERVICES {
-            services.wait_ready(name).await?;
-        }
-        Ok(services)
-    }
-
-    fn spawn(&mut self, name: &'static str, extra: &[(String, String)]) -> anyhow::Result<()> {
-        let c = &self.config;
-        let binary = c.bin_dir.join(name);
-        anyhow::ensure!(
-            binary.exists(),
-            "{} not built (cargo build --release --bins)",
-            binary.display()
-        );
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(c.log_dir.join(format!("{name}.log")))?;
-        let mut command = Command::new(&binary);
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("MYSQL_URL", &c.mysql_url)
-            .env("WAREHOUSE_DB", &c.warehouse_db)
-            .env("FACTORY_DB", &c.factory_db)
-            .env("AWS_ENDPOINT_URL", &c.aws_endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("STOCKFLOW_PREFIX", &c.prefix)
-            .env("BIND_HOST", "127.0.0.1")
-            .env("SALES_PORT", c.ports.sales.to_string())
-            .env("FACTORY_PORT", c.ports.factory.to_string())
-            .env("STOCK_WORKER_PORT", c.ports.stock_worker.to_string())
-            .env("STOCK_INC_WORKER_PORT", c.ports.stock_inc_worker.to_string())
-            .env("FACTORY_URL", format!("http://127.0.0.1:{}", c.ports.factory))
-            .env("FACTORY_PRODUCTION_SECONDS", "0");
-        for (k, v) in &c.env {
-            command.env(k, v);
-        }
-        if name == "sales" {
-            for (k, v) in &c.sales_env {
-                command.env(k, v);
-            }
-        }
-        for (k, v) in extra {
-            command.env(k, v);
-        }
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
-        let pid = child.id().context("no pid")?;
-        self.procs.insert(name, Proc { child, pid });
-        Ok(())
-    }
-
-    async fn wait_ready(&mut self, name: &'static str) -> anyhow::Result<()> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.config.ports.of(name)));
-        let mut http = HttpClient::new(addr);
-        let start = Instant::now();
-        loop {
-            if http.get("/ready").await == Outcome::Sold {
-                return Ok(());
-            }
-            if let Some(p) = self.procs.get_mut(name)
-                && let Ok(Some(status)) = p.child.try_wait()
-            {
-                anyhow::bail!(
-                    "{name} exited ({status}) during start; see {}",
-                    self.config.log_dir.join(format!("{name}.log")).display()
-                );
-            }
-            anyhow::ensure!(
-                start.elapsed() < Duration::from_secs(90),
-                "{name} not ready within 90 s (http://{addr}/ready)"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        Ok(Self {
+            stack: Stack::start(launcher, 1).await?,
+        })
     }
 
     /// Restarts one service with `extra` variables on top (the knob sweep; the factory's
     /// production time during the hot phase).
     pub async fn restart(&mut self, name: &'static str, extra: &[(String, String)]) -> anyhow::Result<()> {
-        if let Some(p) = self.procs.remove(name) {
-            terminate(p).await;
-        }
-        self.spawn(name, extra)?;
-        self.wait_ready(name).await
+        let service = Service::from_name(name).ok_or_else(|| anyhow::anyhow!("no service {name}"))?;
+        self.stack.restart(service, 0, extra).await
     }
 
     pub fn pids(&self) -> Vec<(&'static str, u32)> {
-        self.procs.iter().map(|(name, p)| (*name, p.pid)).collect()
+        self.stack.pids()
     }
 
     /// SIGTERM to each process this run started (by pid), SIGKILL after 25 s.
-    pub async fn stop(mut self) {
-        let procs = std::mem::take(&mut self.procs);
-        futures::future::join_all(procs.into_values().map(terminate)).await;
+    pub async fn stop(self) {
+        if let Err(err) = self.stack.stop(Duration::from_secs(25)).await {
+            eprintln!("{err:#}");
+        }
     }
 
     pub fn log_dir(&self) -> &Path {
-        &self.config.log_dir
-    }
-}
-
-async fn terminate(mut p: Proc) {
-    let _ = Command::new("kill").args(["-TERM", &p.pid.to_string()]).status().await;
-    if tokio::time::timeout(Duration::from_secs(25), p.child.wait())
-        .await
-        .is_err()
-    {
-        let _ = p.child.kill().await;
+        &self.stack.launcher.run_dir
     }
 }
 

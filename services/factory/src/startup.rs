@@ -63,7 +63,9 @@ impl Application {
         let production_time = Duration::try_from_secs_f64(settings.factory_production_seconds)
             .map_err(|_| anyhow::anyhow!("FACTORY_PRODUCTION_SECONDS must be a number of seconds ≥ 0"))?;
 
-        let listener = settings.http.listen(settings.factory_port, "factory", "FACTORY_PORT")?;
+        let listener = settings
+            .http
+            .listen_shared(settings.factory_port, "factory", "FACTORY_PORT")?;
         let port = listener.local_addr()?.port();
         let workers = stockflow_shared::service::http_workers(0);
         let worker_pools = db::WorkerPools::new(&settings.database, &settings.factory_db, workers)?;

@@ -73,6 +73,7 @@ pub async fn create(
     let idempotency_key = idempotency_key.map(IdempotencyKey::as_str);
     let mut conn = pool.get_conn().await?;
     if let Some(existing) = find_by_key(&mut conn, idempotency_key).await? {
+        announce_again_if_completed(&mut conn, &existing).await?;
         return Ok((existing, false));
     }
     let id = Uuid::new_v4();
@@ -126,6 +127,43 @@ async fn find_on(conn: &mut Conn, id: Uuid) -> anyhow::Result<Option<ProductionO
         )
         .await?;
     Ok(row.map(from_row))
+}
+
+/// A repeated request for an order already completed: its `stock_arrival` is written to
+/// the outbox again (the relay publishes it). The repeat means the requester has not seen
+/// the order through (the completion was lost on the way, e.g. a broker that restarted
+/// empty), and without a new completion its restock request would stay open for ever. The
+/// warehouse applies a production order once, so a completion it already has is harmless.
+async fn announce_again_if_completed(conn: &mut Conn, order: &ProductionOrder) -> anyhow::Result<()> {
+    let Some(produced_at) = order.completed_at else {
+        return Ok(()); // still in production: the production line announces it when done
+    };
+    let correlation_id: Option<String> = conn
+        .exec_first(
+            "SELECT correlation_id FROM production_orders WHERE id = ?",
+            (order.id.to_string(),),
+        )
+        .await?;
+    let event = StockArrival {
+        production_order_id: order.id,
+        restock_request_id: order.message_group_id.parse().ok(),
+        sku: order.product_id.clone(),
+        quantity: order.quantity,
+        ordered_at: order.created_at,
+        produced_at,
+    };
+    let mut tx = conn.start_transaction(db::tx_opts()).await?;
+    outbox::enqueue(
+        &mut tx,
+        &event,
+        &order.id.to_string(),
+        &correlation_id.unwrap_or_default(),
+    )
+    .await?;
+    tx.commit().await?;
+    metrics::counter!("production_completions_announced_again_total").increment(1);
+    tracing::info!(production_order_id = %order.id, "repeated request for a completed order: its completion is published again");
+    Ok(())
 }
 
 async fn find_by_key(conn: &mut Conn, key: Option<&str>) -> anyhow::Result<Option<ProductionOrder>> {

@@ -25,6 +25,9 @@ pub struct Settings {
     pub sales_workers: usize,
     /// `OUTBOX_SWEEP_MS`: how often the relay looks for events left unpublished.
     pub outbox_sweep_ms: u64,
+    /// `RESTOCK_REPUBLISH_SECONDS`: a restock request open longer than this has its
+    /// `stock_empty` event published again (a lost message delays a restock, never drops it).
+    pub restock_republish_seconds: u64,
 }
 
 impl Default for Settings {
@@ -38,6 +41,7 @@ impl Default for Settings {
             warehouse_db: warehouse::DEFAULT_DATABASE.into(),
             sales_workers: 1,
             outbox_sweep_ms: 1000,
+            restock_republish_seconds: 300,
         }
     }
 }

@@ -10,6 +10,7 @@ mod answer;
 mod configuration;
 mod domain;
 mod openapi;
+mod republish;
 mod routes;
 mod startup;
 mod stock_gauges;

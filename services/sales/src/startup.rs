@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use warehouse::checkout::Checkouts;
 
 use crate::Settings;
+use crate::republish::Republisher;
 use crate::routes;
 use utoipa::OpenApi;
 
@@ -23,6 +24,7 @@ pub struct Application {
     port: u16,
     server: Server,
     relay: Relay,
+    republisher: Republisher,
     pool: Pool,
 }
 
@@ -39,7 +41,9 @@ impl Application {
             Duration::from_millis(settings.outbox_sweep_ms),
         );
 
-        let listener = settings.http.listen(settings.sales_port, "sales", "SALES_PORT")?;
+        let listener = settings
+            .http
+            .listen_shared(settings.sales_port, "sales", "SALES_PORT")?;
         let port = listener.local_addr()?.port();
         let workers = stockflow_shared::service::http_workers(settings.sales_workers);
         let worker_pools = db::WorkerPools::new(&settings.database, &settings.warehouse_db, workers)?;
@@ -71,10 +75,15 @@ impl Application {
         .shutdown_timeout(10)
         .listen(listener)?
         .run();
+        let republisher = Republisher::new(
+            pool.clone(),
+            Duration::from_secs(settings.restock_republish_seconds.max(1)),
+        );
         Ok(Self {
             port,
             server,
             relay,
+            republisher,
             pool,
         })
     }
@@ -88,8 +97,10 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let housekeeping = tokio::spawn(prune_idempotency_keys_hourly(self.pool.clone(), shutdown.clone()));
         tokio::spawn(crate::stock_gauges::run(self.pool.clone(), shutdown.clone()));
+        let republisher = tokio::spawn(self.republisher.run(shutdown.clone()));
         stockflow_shared::service::serve_until_stopped(self.server, self.relay, shutdown).await?;
         housekeeping.await.ok();
+        republisher.await.ok();
         self.pool.disconnect().await.ok();
         tracing::info!("sales stopped");
         Ok(())

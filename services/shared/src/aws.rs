@@ -24,7 +24,9 @@ pub mod names {
 
 /// Builds the shared SDK configuration.
 pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(settings.aws_region.clone()));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(settings.aws_region.clone()))
+        .timeout_config(timeouts());
     if !settings.aws_endpoint_url.is_empty() {
         loader = loader.endpoint_url(&settings.aws_endpoint_url);
         if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && std::env::var_os("AWS_PROFILE").is_none() {
@@ -38,6 +40,16 @@ pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
         }
     }
     loader.load().await
+}
+
+/// No AWS call waits for ever: a broker that hangs (LocalStack stopped, a network
+/// partition) fails the attempt, and the caller's retry or back-off takes over. One
+/// attempt may take up to 30 s because an SQS long poll waits up to 20 s for messages.
+fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(std::time::Duration::from_secs(30))
+        .build()
 }
 
 /// Resolves the environment's resource names to URLs and ARNs.

@@ -74,7 +74,8 @@ pub struct HttpSettings {
 
 impl HttpSettings {
     /// Binds `port` on the configured host (0 picks a free port); the error names the
-    /// variable to change.
+    /// variable to change. The port is this process's alone (a worker's health port:
+    /// each replica must be observable on its own).
     pub fn listen(&self, port: u16, service: &str, port_variable: &str) -> anyhow::Result<std::net::TcpListener> {
         std::net::TcpListener::bind((self.bind_host.as_str(), port)).with_context(|| {
             format!(
@@ -82,6 +83,39 @@ impl HttpSettings {
                 self.bind_host
             )
         })
+    }
+
+    /// Binds `port` with `SO_REUSEPORT`, so that replicas of an HTTP service share it and
+    /// the kernel spreads connections among them (no load balancer needed on one host).
+    /// Another process can join only if it sets the option too and runs as the same user.
+    pub fn listen_shared(
+        &self,
+        port: u16,
+        service: &str,
+        port_variable: &str,
+    ) -> anyhow::Result<std::net::TcpListener> {
+        let context = || {
+            format!(
+                "{service} cannot listen on {}:{port} (a process other than a {service} replica holds it? \
+                 set {port_variable} or BIND_HOST)",
+                self.bind_host
+            )
+        };
+        let address = std::net::ToSocketAddrs::to_socket_addrs(&(self.bind_host.as_str(), port))
+            .with_context(context)?
+            .next()
+            .with_context(context)?;
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(address),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )
+        .with_context(context)?;
+        socket.set_reuse_address(true).with_context(context)?;
+        socket.set_reuse_port(true).with_context(context)?;
+        socket.bind(&address.into()).with_context(context)?;
+        socket.listen(1024).with_context(context)?;
+        Ok(socket.into())
     }
 }
 
@@ -117,6 +151,19 @@ mod tests {
             assert_eq!(loaded.db.mysql_url, "mysql://root@127.0.0.1:3306");
             Ok(())
         });
+    }
+
+    #[test]
+    fn replicas_share_a_port_and_a_plain_listener_does_not() {
+        let http = HttpSettings::default();
+        let first = http.listen_shared(0, "sales", "SALES_PORT").expect("binds");
+        let port = first.local_addr().unwrap().port();
+        let second = http
+            .listen_shared(port, "sales", "SALES_PORT")
+            .expect("a replica joins the port");
+        assert_eq!(second.local_addr().unwrap().port(), port);
+        let err = http.listen(port, "stock-worker", "STOCK_WORKER_PORT").unwrap_err();
+        assert!(format!("{err:#}").contains("STOCK_WORKER_PORT"), "{err:#}");
     }
 
     #[test]

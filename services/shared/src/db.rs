@@ -159,9 +159,12 @@ pub fn is_retryable(err: &mysql_async::Error) -> bool {
 
 /// Answers whether the database takes a query now (for `/ready`).
 pub async fn ping(pool: &Pool) -> anyhow::Result<()> {
-    let mut conn = pool.get_conn().await?;
-    conn.ping().await?;
-    Ok(())
+    crate::health::within("the database", async {
+        let mut conn = pool.get_conn().await?;
+        conn.ping().await?;
+        Ok(())
+    })
+    .await
 }
 
 fn validate_identifier(name: &str) -> anyhow::Result<()> {

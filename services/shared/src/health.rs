@@ -10,6 +10,21 @@ use serde_json::json;
 
 use crate::problem::resource;
 
+/// How long one readiness check may take: a dependency that hangs (a frozen broker, a
+/// database that accepts connections and never answers) is reported as such instead of
+/// making `/ready` hang.
+pub const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs one readiness check within [`CHECK_TIMEOUT`].
+pub async fn within<F>(what: &str, check: F) -> anyhow::Result<()>
+where
+    F: Future<Output = anyhow::Result<()>>,
+{
+    tokio::time::timeout(CHECK_TIMEOUT, check)
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("{what} did not answer within {CHECK_TIMEOUT:?}")))
+}
+
 /// A service's dependency checks, each named (`database`, `sqs`, …).
 pub trait Readiness: Send + Sync + 'static {
     fn checks(&self) -> impl Future<Output = Vec<(&'static str, anyhow::Result<()>)>>;

@@ -7,6 +7,9 @@ use serde::Serialize;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
+/// `Retry-After` of every 503 answer, in seconds.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
 /// A problem answer. `kind` becomes the `type` URI `/problems/{kind}`.
 #[derive(Debug, Clone, Serialize, thiserror::Error, utoipa::ToSchema)]
 #[error("{title}: {detail}")]
@@ -80,9 +83,12 @@ impl ResponseError for Problem {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .content_type(CONTENT_TYPE)
-            .json(self)
+        let mut response = HttpResponse::build(self.status_code());
+        if self.status == StatusCode::SERVICE_UNAVAILABLE.as_u16() {
+            // A dependency is down for a moment: tell clients when to try again.
+            response.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
+        }
+        response.content_type(CONTENT_TYPE).json(self)
     }
 }
 
@@ -163,5 +169,13 @@ mod tests {
         assert_eq!(body["status"], 422);
         assert_eq!(body["title"], "Invalid request field");
         assert_eq!(body["detail"], "quantity must be between 1 and 1000");
+    }
+
+    #[test]
+    fn unavailable_says_when_to_retry() {
+        let response = Problem::unavailable("the database is down").error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+        assert_eq!(response.headers().get("content-type").unwrap(), CONTENT_TYPE);
     }
 }

@@ -110,10 +110,13 @@ impl Publisher {
 
     /// Checks that SNS answers (for `/ready`).
     pub async fn ping(&self) -> anyhow::Result<()> {
-        if let Some(arn) = self.topic_arns.values().next() {
-            self.sns.get_topic_attributes().topic_arn(arn).send().await?;
-        }
-        Ok(())
+        crate::health::within("SNS", async {
+            if let Some(arn) = self.topic_arns.values().next() {
+                self.sns.get_topic_attributes().topic_arn(arn).send().await?;
+            }
+            Ok(())
+        })
+        .await
     }
 }
 

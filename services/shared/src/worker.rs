@@ -78,13 +78,16 @@ impl WorkerContext {
 
     /// Checks that SQS answers for the worker's queue (for `/ready`).
     pub async fn ping(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> anyhow::Result<()> {
-        sqs.get_queue_attributes()
-            .queue_url(queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-            .send()
-            .await
-            .context("SQS does not answer")?;
-        Ok(())
+        health::within("SQS", async {
+            sqs.get_queue_attributes()
+                .queue_url(queue_url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                .send()
+                .await
+                .context("SQS does not answer")?;
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -9,6 +9,7 @@ mod idempotency;
 pub mod invariant;
 pub mod products;
 pub mod reports;
+pub mod republish;
 pub mod restock;
 mod schema;
 

@@ -4,27 +4,34 @@
 //! ports. Tests therefore run in parallel without sharing any state.
 //!
 //! Needs LocalStack (`AWS_ENDPOINT_URL`, default http://127.0.0.1:4566) and MySQL
-//! (`MYSQL_URL`, default mysql://root@127.0.0.1:3306); `scripts/test` starts both.
+//! (`MYSQL_URL`, default mysql://root@127.0.0.1:3306); `scripts/test` starts both. A
+//! test that crashes or freezes one of them starts a private one instead ([`Setup`]).
+//!
+//! The databases and the CloudFormation stack are removed when the test ends, also when
+//! it fails (a guard does it on drop), and the stack's deletion is awaited.
 
+pub mod checks;
+pub mod cleanup;
 pub mod ctl;
 pub mod cutoff;
+pub mod metrics;
 pub mod process;
+pub mod replicas;
+pub mod shop;
 
 use std::future::Future;
 use std::time::Duration;
 
-use anyhow::Context;
-use aws_sdk_cloudformation::types::{Parameter, StackStatus};
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
+use stockflow_devstack::topology::Topology;
 use stockflow_shared::config::{AwsSettings, DatabaseSettings, HttpSettings};
 use stockflow_shared::worker::WorkerSettings;
 use stockflow_shared::{aws, db};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// The CloudFormation template, the same file LocalStack's ready hook deploys.
-pub const TEMPLATE: &str = include_str!("../../../localstack/stockflow.yaml");
+use crate::cleanup::Cleanup;
 
 /// Polls `check` every 100 ms until it returns `Some`, or fails after `deadline`.
 pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
@@ -56,12 +63,32 @@ pub struct TestEnv {
     pub sns: aws_sdk_sns::Client,
     pub resources: aws::Resources,
     pub http: reqwest::Client,
-    cloudformation: aws_sdk_cloudformation::Client,
-    stack_name: String,
+    cleanup: Cleanup,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
     pub sales_url: Option<String>,
     pub factory_url: Option<String>,
+}
+
+/// Where a test's world lives: the shared MySQL and LocalStack (the default), or
+/// private ones the test started.
+pub struct Setup {
+    pub max_receive_count: u32,
+    /// A private MySQL server's URL instead of `MYSQL_URL`.
+    pub mysql_url: Option<String>,
+    /// A private LocalStack whose ready hook already deployed the topology under
+    /// `prefix` (nothing is deployed then): `(endpoint, prefix)`.
+    pub localstack: Option<(String, String)>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            max_receive_count: 3,
+            mysql_url: None,
+            localstack: None,
+        }
+    }
 }
 
 impl TestEnv {
@@ -71,25 +98,60 @@ impl TestEnv {
     }
 
     pub async fn with_max_receive_count(max_receive_count: u32) -> Self {
+        Self::with(Setup {
+            max_receive_count,
+            ..Setup::default()
+        })
+        .await
+    }
+
+    pub async fn with(setup: Setup) -> Self {
         stockflow_shared::telemetry::init("e2e");
         let id = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+        let (endpoint, prefix) = setup.localstack.clone().unwrap_or_else(|| {
+            (
+                std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into()),
+                format!("t{id}_"),
+            )
+        });
         let aws = AwsSettings {
-            aws_endpoint_url: std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into()),
+            aws_endpoint_url: endpoint,
             aws_region: "us-east-1".into(),
-            stockflow_prefix: format!("t{id}_"),
+            stockflow_prefix: prefix,
         };
         let database = DatabaseSettings {
-            mysql_url: std::env::var("MYSQL_URL").unwrap_or_else(|_| DatabaseSettings::default().mysql_url),
+            mysql_url: setup.mysql_url.clone().unwrap_or_else(|| {
+                std::env::var("MYSQL_URL").unwrap_or_else(|_| DatabaseSettings::default().mysql_url)
+            }),
             db_pool_max: 16,
         };
         let sdk = aws::sdk_config(&aws).await;
-        let mut env = Self {
-            warehouse_db: format!("sf_{id}_warehouse"),
-            factory_db: format!("sf_{id}_factory"),
-            stack_name: format!("stockflow-t{id}"),
+        let warehouse_db = format!("sf_{id}_warehouse");
+        let factory_db = format!("sf_{id}_factory");
+        let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
+        let mut cleanup = Cleanup::new(&database.mysql_url, vec![warehouse_db.clone(), factory_db.clone()]);
+        if setup.localstack.is_none() {
+            let topology = Topology::deploy(
+                &cloudformation,
+                &format!("stockflow-t{id}"),
+                &[
+                    ("Prefix", aws.stockflow_prefix.clone()),
+                    ("MaxReceiveCount", setup.max_receive_count.to_string()),
+                    ("AlarmPeriodSeconds", "10".into()),
+                ],
+            )
+            .await
+            .expect(
+                "deploying the test topology to LocalStack failed: is LocalStack running? (scripts/test starts it)",
+            );
+            cleanup.stack(cloudformation, topology);
+        }
+        Self {
+            warehouse_db,
+            factory_db,
+            cleanup,
             sqs: aws_sdk_sqs::Client::new(&sdk),
             sns: aws_sdk_sns::Client::new(&sdk),
-            cloudformation: aws_sdk_cloudformation::Client::new(&sdk),
             resources: aws::Resources::new(&aws),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -102,45 +164,6 @@ impl TestEnv {
             tasks: Vec::new(),
             sales_url: None,
             factory_url: None,
-        };
-        env.deploy_topology(max_receive_count).await.expect(
-            "deploying the test topology to LocalStack failed: is LocalStack running? (scripts/test starts it)",
-        );
-        env
-    }
-
-    async fn deploy_topology(&mut self, max_receive_count: u32) -> anyhow::Result<()> {
-        let param = |k: &str, v: String| Parameter::builder().parameter_key(k).parameter_value(v).build();
-        self.cloudformation
-            .create_stack()
-            .stack_name(&self.stack_name)
-            .template_body(TEMPLATE)
-            .parameters(param("Prefix", self.aws.stockflow_prefix.clone()))
-            .parameters(param("MaxReceiveCount", max_receive_count.to_string()))
-            .parameters(param("AlarmPeriodSeconds", "10".into()))
-            .send()
-            .await
-            .context("CreateStack failed")?;
-        let start = tokio::time::Instant::now();
-        loop {
-            let out = self
-                .cloudformation
-                .describe_stacks()
-                .stack_name(&self.stack_name)
-                .send()
-                .await?;
-            let status = out.stacks().first().and_then(|s| s.stack_status().cloned());
-            match status {
-                Some(StackStatus::CreateComplete) => return Ok(()),
-                Some(StackStatus::CreateInProgress) | None => {}
-                Some(other) => anyhow::bail!("stack {} ended in {other:?}", self.stack_name),
-            }
-            anyhow::ensure!(
-                start.elapsed() < Duration::from_secs(60),
-                "stack {} not created within 60 s",
-                self.stack_name
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -171,6 +194,7 @@ impl TestEnv {
             combine: Default::default(),
             sales_workers: 2,
             outbox_sweep_ms: 200,
+            restock_republish_seconds: 300,
         }
     }
 
@@ -422,7 +446,8 @@ impl TestEnv {
         (status, response.json().await.unwrap_or_default())
     }
 
-    /// Stops the services, then removes the databases and the topology.
+    /// Stops the services, then removes the databases and the topology (the stack's
+    /// deletion awaited).
     pub async fn stop(self) {
         self.shutdown.cancel();
         for task in self.tasks {
@@ -430,19 +455,12 @@ impl TestEnv {
                 .expect("service task panicked")
                 .expect("service ended with an error");
         }
-        let admin = db::connect(&self.database, "mysql").await.unwrap();
-        let mut conn = admin.get_conn().await.unwrap();
-        for name in [&self.warehouse_db, &self.factory_db] {
-            conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
-                .await
-                .unwrap();
-        }
-        self.cloudformation
-            .delete_stack()
-            .stack_name(&self.stack_name)
-            .send()
+        self.cleanup
+            .run()
             .await
-            .ok();
+            .expect("removing the test's databases and stack");
+        // The service logs of a passing test are not needed (a failing one keeps them).
+        let _ = std::fs::remove_dir_all(process::run_dir(&self.id));
     }
 }
 

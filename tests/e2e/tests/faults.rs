@@ -67,6 +67,21 @@ async fn a_factory_slower_than_the_timeout_still_makes_one_order() {
         (env.stock("SLOW-1").await == 3).then_some(())
     })
     .await;
+    // The fault happened: the worker's call timed out (counted as unavailable), and after
+    // its back-off it called again with the same Idempotency-Key (the factory replayed the
+    // order it had finished meanwhile, and announced its completion again).
+    let factory = env.factory_url.clone().expect("factory started");
+    let metrics = eventually("the retry reached the factory", Duration::from_secs(30), || async {
+        let metrics = env.get_text(&format!("{factory}/metrics")).await;
+        let replayed = stockflow_e2e::metrics::sum(&metrics, r#"production_orders_total{result="replayed""#);
+        (replayed >= 1.0).then_some(metrics)
+    })
+    .await;
+    let timed_out =
+        stockflow_e2e::metrics::sum(&metrics, r#"factory_call_duration_seconds_count{outcome="unavailable""#);
+    assert!(timed_out >= 1.0, "the worker's call timed out: {metrics}");
+    env.settle(RESTOCK_DEADLINE).await;
+    assert_eq!(env.stock("SLOW-1").await, 3, "restocked once");
     assert_eq!(
         env.factory_count("SELECT COUNT(*) FROM production_orders WHERE product_id = ?", "SLOW-1")
             .await,
@@ -223,51 +238,60 @@ async fn malformed_messages_are_dead_lettered_at_once_and_the_rest_flows() {
 async fn killed_database_connections_lose_no_sale() {
     let mut env = TestEnv::new().await;
     env.start_sales().await;
-    env.add_product("KILL-1", 10_000, 10).await;
-    let admin = stockflow_shared::db::connect(&env.database, "mysql").await.unwrap();
+    env.add_product("KILL-1", 100, 10).await;
+    let pool = env.warehouse().await;
+    let mut observer = pool.get_conn().await.unwrap();
+    let mut holder = pool.get_conn().await.unwrap();
 
-    let mut answers = Vec::new();
-    for _ in 0..5 {
-        let burst = (0..40).map(|_| env.purchase(json!({"sku": "KILL-1", "quantity": 1})));
-        let (burst_answers, _) = tokio::join!(join_all(burst), async {
-            let mut conn = admin.get_conn().await.unwrap();
-            let ids: Vec<u64> = conn
-                .exec(
-                    "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ?",
-                    (&env.warehouse_db,),
-                )
-                .await
-                .unwrap();
-            for id in ids {
-                conn.query_drop(format!("KILL {id}")).await.ok();
-            }
-        });
-        answers.extend(burst_answers);
+    // Hold the product row, so that five checkouts wait inside their transaction...
+    holder.query_drop("BEGIN").await.unwrap();
+    holder
+        .query_drop("SELECT stock FROM products WHERE sku = 'KILL-1' FOR UPDATE")
+        .await
+        .unwrap();
+    let buyers: Vec<_> = (0..5)
+        .map(|_| {
+            let (http, url) = (env.http.clone(), env.sales("/checkout"));
+            tokio::spawn(async move {
+                let response = http
+                    .post(url)
+                    .json(&json!({"sku": "KILL-1", "quantity": 1}))
+                    .send()
+                    .await
+                    .expect("sales answers");
+                let retry_after = response.headers().get("retry-after").cloned();
+                (response.status().as_u16(), retry_after)
+            })
+        })
+        .collect();
+    let waiting = env.await_waiting(&mut observer, "UPDATE products", 5).await;
+    // ...then kill their connections mid-statement.
+    for id in &waiting {
+        observer.query_drop(format!("KILL {id}")).await.unwrap();
     }
+    eventually("the killed connections are gone", Duration::from_secs(10), || async {
+        let mut conn = pool.get_conn().await.ok()?;
+        let left = env.warehouse_connections(&mut conn, "").await;
+        waiting.is_disjoint(&left).then_some(())
+    })
+    .await;
+    holder.query_drop("COMMIT").await.unwrap();
 
-    let sold = answers.iter().filter(|(s, _)| *s == 200).count() as i64;
-    let retry_later = answers.iter().filter(|(s, _)| *s == 503).count() as i64;
-    assert_eq!(
-        sold + retry_later,
-        answers.len() as i64,
-        "only sold or 'retry shortly': {answers:?}"
-    );
-    let recorded = env
-        .warehouse_count("SELECT COUNT(*) FROM orders WHERE sku = ?", "KILL-1")
-        .await;
-    // Every sale answered is recorded. A connection killed between the server's
-    // commit and its reply leaves a recorded sale answered 503: the client retries with
-    // its Idempotency-Key and gets the recorded answer.
-    assert!(recorded >= sold, "answered sold {sold}, recorded {recorded}");
+    let answers: Vec<_> = join_all(buyers).await.into_iter().map(Result::unwrap).collect();
     assert!(
-        recorded - sold <= retry_later,
-        "answered sold {sold}, recorded {recorded}, 503s {retry_later}"
+        answers
+            .iter()
+            .all(|(status, retry_after)| *status == 503 && retry_after.is_some()),
+        "each purchase whose connection was killed is answered 503 with Retry-After: {answers:?}"
     );
     assert_eq!(
-        env.stock("KILL-1").await,
-        10_000 - recorded,
-        "stock matches the recorded sales"
+        env.warehouse_count("SELECT COUNT(*) FROM orders WHERE sku = ?", "KILL-1")
+            .await,
+        0,
+        "a purchase answered 503 was not recorded"
     );
+    assert_eq!(env.stock("KILL-1").await, 100, "nothing was sold");
+    // Sales replaces the dead connections by itself.
     eventually("sales sells again", Duration::from_secs(20), || async {
         (env.purchase(json!({"sku": "KILL-1", "quantity": 1})).await.0 == 200).then_some(())
     })
@@ -275,6 +299,7 @@ async fn killed_database_connections_lose_no_sale() {
     let ready = env.http.get(env.sales("/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     assert!(env.invariant().await.holds());
+    drop((observer, holder));
     env.stop().await;
 }
 

@@ -37,6 +37,26 @@ fn shortage(sku: &str) -> StockEmpty {
     }
 }
 
+/// Messages visible and hidden (in some consumer's hand) on a queue.
+async fn visible_and_hidden(env: &TestEnv, base: &str) -> (i64, i64) {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let out = env
+        .sqs
+        .get_queue_attributes()
+        .queue_url(env.queue_url(base).await)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .expect("queue attributes");
+    let attrs = out.attributes().cloned().unwrap_or_default();
+    let get = |name: &A| attrs.get(name).and_then(|v| v.parse::<i64>().ok()).unwrap_or_default();
+    (
+        get(&A::ApproximateNumberOfMessages),
+        get(&A::ApproximateNumberOfMessagesNotVisible),
+    )
+}
+
 async fn production_orders(env: &TestEnv, sku: &str) -> i64 {
     env.factory_count("SELECT COUNT(*) FROM production_orders WHERE product_id = ?", sku)
         .await
@@ -126,16 +146,29 @@ async fn sigterm_finishes_messages_in_hand_and_exits_cleanly() {
             ("FACTORY_URL", factory.clone()),
             ("WORKER_SHUTDOWN_SECONDS", "10".into()),
             ("FACTORY_TIMEOUT_MS", "5000".into()),
+            // A message abandoned at exit would stay hidden this long: longer than the test
+            // looks, so "none hidden after exit" means every one in hand was finished.
+            ("WORKER_VISIBILITY_SECONDS", "60".into()),
         ],
     );
-    eventually("messages in hand", DEADLINE, || async {
-        let held = env.queue_depth(names::STOCK_QUEUE).await > 0 && env.peek(names::STOCK_QUEUE).await.len() < 6;
-        held.then_some(())
+    let held = eventually("messages in hand", DEADLINE, || async {
+        let (_, hidden) = visible_and_hidden(&env, names::STOCK_QUEUE).await;
+        (hidden > 0).then_some(hidden)
     })
     .await;
+    let ordered_at_sigterm = production_orders(&env, "TERM-1").await;
 
     let status = worker.terminate(Duration::from_secs(15)).await;
     assert!(status.success(), "clean exit, got {status:?}");
+    let ordered_at_exit = production_orders(&env, "TERM-1").await;
+    let (_, hidden_at_exit) = visible_and_hidden(&env, names::STOCK_QUEUE).await;
+    // The fault happened: messages were in hand when SIGTERM came, and their factory
+    // calls (1.5 s each) were still running; the worker finished them before it exited.
+    assert!(
+        ordered_at_exit > ordered_at_sigterm,
+        "{held} messages in hand at SIGTERM; orders placed {ordered_at_sigterm} then, {ordered_at_exit} at exit"
+    );
+    assert_eq!(hidden_at_exit, 0, "no message was left in hand (hidden) at exit");
 
     env.arm_factory_faults(json!({"delay_ms": 0})).await;
     let restarted = ServiceProcess::start(&env, "stock-worker", &[("FACTORY_URL", factory)]);

@@ -1,24 +1,34 @@
-//! A mixed soak: thousands of purchases over dozens of skus while the workers are
-//! killed with `kill -9` and the factory fails at random. At the end, for every sku,
-//! initial + produced − sold == stock; every restock request is fulfilled or its
-//! message sits in a dead-letter queue; no stock ever went below zero (a CHECK
-//! constraint refuses it, and the books would not balance).
+//! The replica soak: two replicas of every service as real processes, on a private
+//! MariaDB, at least 5,000 purchases by 16 clients over dozens of skus, while faults
+//! drawn at random (in rounds: every kind once per round, in a random order; the load
+//! lasts until each kind happened) are injected one after another: `kill -9` of a sales, factory or
+//! worker replica (started again), the factory failing with 503, SNS unreachable for
+//! sales, a queue purged (messages lost outside stockflow), the database crashing.
 //!
-//! Bounded: 2,000 purchases by 16 clients, a fault every 2 s while they run.
+//! The soak counts each fault it actually injected and fails if fewer than four kinds
+//! happened. At the end: the ledger holds for every sku; no restock request is open;
+//! each has exactly one applied production order; the dead-letter queues are empty;
+//! every purchase answered 200 has its order row; no 5xx outside the database outages.
+//!
+//! CI runs the short form; `scripts/soak --minutes M` the same for longer
+//! (`SOAK_MINUTES`, `SOAK_PURCHASES`, `SOAK_SEED`).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use mysql_async::prelude::Queryable;
-use serde_json::json;
-use stockflow_e2e::process::ServiceProcess;
-use stockflow_e2e::{TestEnv, eventually};
+use stockflow_devstack::private::PrivateMariadb;
+use stockflow_devstack::process::Stack;
+use stockflow_devstack::service::Service;
+use stockflow_e2e::cutoff::Cutoff;
+use stockflow_e2e::replicas::{set, set_all};
+use stockflow_e2e::shop::{Answer, CLIENT_TIMEOUT, DB_RECOVERY_SLACK};
+use stockflow_e2e::{Setup, TestEnv};
 use stockflow_shared::aws::names;
 
 const SKUS: u64 = 30;
-const PURCHASES: u64 = 2_000;
 const CLIENTS: usize = 16;
 
 /// xorshift64*: reproducible from the printed seed, no dependency needed.
@@ -35,24 +45,186 @@ impl Random {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Fault {
+    KillSales,
+    KillFactory,
+    KillWorker,
+    FactoryErrors,
+    SnsCut,
+    QueuePurged,
+    DatabaseCrash,
+}
+
+const FAULTS: [Fault; 7] = [
+    Fault::KillSales,
+    Fault::KillFactory,
+    Fault::KillWorker,
+    Fault::FactoryErrors,
+    Fault::SnsCut,
+    Fault::QueuePurged,
+    Fault::DatabaseCrash,
+];
+
+/// One injected fault: what, and from when to when it lasted.
+struct Injected {
+    fault: Fault,
+    from: Instant,
+    to: Instant,
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// A purchase as a careful client makes it: with an Idempotency-Key, sent again on the
+/// same key when the connection broke (a sales replica killed under it).
+async fn purchase(env: &TestEnv, client: &reqwest::Client, sku: &str, quantity: u64) -> Answer {
+    let key = uuid::Uuid::new_v4().to_string();
+    let mut tries = 0;
+    loop {
+        let sent_at = Instant::now();
+        let sent = client
+            .post(env.sales("/checkout"))
+            .header("idempotency-key", &key)
+            .json(&serde_json::json!({"sku": sku, "quantity": quantity}))
+            .send()
+            .await;
+        tries += 1;
+        match sent {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                return Answer {
+                    status,
+                    latency: sent_at.elapsed(),
+                    content_type: String::new(),
+                    retry_after,
+                    body: response.json().await.unwrap_or_default(),
+                    sent_at,
+                };
+            }
+            Err(err) if err.is_timeout() || tries >= 10 => {
+                return Answer {
+                    status: 0,
+                    latency: sent_at.elapsed(),
+                    content_type: String::new(),
+                    retry_after: None,
+                    body: serde_json::json!({"error": err.to_string()}),
+                    sent_at,
+                };
+            }
+            // The connection broke: the pace of a client's retry, not a wait for a condition.
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Injects `fault` and undoes it; returns false when it could not be injected.
+async fn inject(
+    fault: Fault,
+    env: &TestEnv,
+    stack: &mut Stack,
+    database: &mut PrivateMariadb,
+    sns: &Cutoff,
+    random: &Random,
+    last_purge: &mut BTreeMap<&'static str, Instant>,
+) -> bool {
+    let replica = random.below(2) as usize;
+    let pause = Duration::from_millis(500 + random.below(2000));
+    match fault {
+        Fault::KillSales | Fault::KillFactory | Fault::KillWorker => {
+            let service = match fault {
+                Fault::KillSales => Service::Sales,
+                Fault::KillFactory => Service::Factory,
+                _ if random.below(2) == 0 => Service::StockWorker,
+                _ => Service::StockIncWorker,
+            };
+            stack.kill_9(service, replica).await.expect("kill -9");
+            stack
+                .launch(service, replica, &[])
+                .await
+                .expect("the replica starts again");
+        }
+        Fault::FactoryErrors => {
+            env.arm_factory_faults(serde_json::json!({"fail_next": 1 + random.below(3), "status": 503}))
+                .await
+        }
+        Fault::SnsCut => {
+            sns.cut();
+            tokio::time::sleep(pause).await; // how long the fault lasts
+            sns.restore();
+        }
+        Fault::QueuePurged => {
+            let queue = if random.below(2) == 0 {
+                names::STOCK_QUEUE
+            } else {
+                names::STOCK_INC_QUEUE
+            };
+            // SQS allows one purge per queue a minute.
+            if last_purge
+                .get(queue)
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(61))
+            {
+                return false;
+            }
+            let purged = env.sqs.purge_queue().queue_url(env.queue_url(queue).await).send().await;
+            if purged.is_err() {
+                return false;
+            }
+            last_purge.insert(queue, Instant::now());
+        }
+        Fault::DatabaseCrash => {
+            database.kill_9().await.expect("kill -9 mariadbd");
+            tokio::time::sleep(pause).await; // how long the fault lasts
+            database.restart().await.expect("mariadbd restarts");
+        }
+    }
+    true
+}
+
+fn percentile(latencies: &mut [Duration], p: f64) -> Duration {
+    if latencies.is_empty() {
+        return Duration::ZERO;
+    }
+    latencies.sort();
+    latencies[((latencies.len() - 1) as f64 * p) as usize]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thousands_of_purchases_with_random_faults_keep_the_books_balanced() {
-    let seed = std::env::var("SOAK_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    println!("soak seed {seed} (rerun with SOAK_SEED={seed})");
+async fn replicas_under_random_faults_keep_every_guarantee() {
+    let seed = env_number(
+        "SOAK_SEED",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1,
+    );
+    let purchases = env_number("SOAK_PURCHASES", 5_000).max(5_000);
+    let minutes = env_number("SOAK_MINUTES", 0);
+    println!("soak seed {seed} (rerun with SOAK_SEED={seed}); {purchases} purchases at least, {minutes} min at least");
     let random = Arc::new(Random(AtomicU64::new(seed)));
 
-    let mut env = TestEnv::with_max_receive_count(10).await;
-    env.start_sales().await;
-    let factory = env.start_factory().await;
+    let mut database = PrivateMariadb::start().await.expect("private MariaDB");
+    let mut env = TestEnv::with(Setup {
+        mysql_url: Some(database.url()),
+        max_receive_count: 10,
+        ..Setup::default()
+    })
+    .await;
+    let sns = Cutoff::start(env.aws.aws_endpoint_url.trim_start_matches("http://")).await;
+    let sns_url = sns.url();
+    let mut stack = env
+        .start_replicas(2, |l| {
+            set(l, Service::Sales, "AWS_ENDPOINT_URL", sns_url);
+            set_all(l, "RESTOCK_REPUBLISH_SECONDS", "10");
+        })
+        .await;
     for i in 0..SKUS {
         env.add_product(
             &format!("SOAK-{i:02}"),
@@ -61,95 +233,170 @@ async fn thousands_of_purchases_with_random_faults_keep_the_books_balanced() {
         )
         .await;
     }
-    let worker_env = [
-        ("FACTORY_URL", factory.clone()),
-        ("WORKER_CONCURRENCY", "8".to_string()),
-    ];
-    let mut stock_worker = ServiceProcess::start(&env, "stock-worker", &worker_env);
-    let mut stock_inc_worker = ServiceProcess::start(&env, "stock-inc-worker", &[]);
 
     let env = Arc::new(env);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(60 * minutes);
+    let next = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    // The load lasts until every kind of fault happened at least once, too.
+    let every_kind = Arc::new(AtomicBool::new(false));
+    let answers = Arc::new(Mutex::new(Vec::new()));
     let load = {
-        let (env, random) = (env.clone(), random.clone());
-        tokio::spawn(async move {
-            futures::stream::iter(0..PURCHASES)
-                .map(|_| {
-                    let sku = format!("SOAK-{:02}", random.below(SKUS));
-                    let quantity = 1 + random.below(3);
-                    let env = env.clone();
-                    async move { env.purchase(json!({"sku": sku, "quantity": quantity})).await.0 }
+        let client = reqwest::Client::builder().timeout(CLIENT_TIMEOUT).build().unwrap();
+        let buyers: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let (env, random, next, answers, client, every_kind) = (
+                    env.clone(),
+                    random.clone(),
+                    next.clone(),
+                    answers.clone(),
+                    client.clone(),
+                    every_kind.clone(),
+                );
+                tokio::spawn(async move {
+                    while next.fetch_add(1, Ordering::Relaxed) < purchases
+                        || Instant::now() < deadline
+                        || !every_kind.load(Ordering::Relaxed)
+                    {
+                        let sku = format!("SOAK-{:02}", random.below(SKUS));
+                        let answer = purchase(&env, &client, &sku, 1 + random.below(3)).await;
+                        answers.lock().unwrap().push(answer);
+                    }
                 })
-                .buffer_unordered(CLIENTS)
-                .collect::<Vec<u16>>()
-                .await
+            })
+            .collect();
+        let done = done.clone();
+        tokio::spawn(async move {
+            futures::future::join_all(buyers).await;
+            done.store(true, Ordering::Relaxed);
         })
     };
 
-    // Faults while the load runs: kill -9 a worker and restart it, or make the factory fail.
-    let mut faults = 0;
-    while !load.is_finished() {
-        tokio::time::sleep(Duration::from_secs(2)).await; // the fault schedule's pace, not a wait for a condition
-        match random.below(3) {
-            0 => {
-                stock_worker.kill_9().await;
-                stock_worker = ServiceProcess::start(&env, "stock-worker", &worker_env);
-            }
-            1 => {
-                stock_inc_worker.kill_9().await;
-                stock_inc_worker = ServiceProcess::start(&env, "stock-inc-worker", &[]);
-            }
-            _ => {
-                env.arm_factory_faults(json!({"fail_next": 1 + random.below(3), "status": 503}))
-                    .await
+    let mut injected: Vec<Injected> = Vec::new();
+    let mut last_purge = BTreeMap::new();
+    // Faults come in rounds, each round every kind once in a random order.
+    let mut round: Vec<Fault> = Vec::new();
+    while !done.load(Ordering::Relaxed) {
+        // The fault schedule's pace: one fault every 1-3 s.
+        tokio::time::sleep(Duration::from_millis(1000 + random.below(2000))).await;
+        if done.load(Ordering::Relaxed) {
+            break;
+        }
+        if round.is_empty() {
+            round = FAULTS.to_vec();
+            for i in (1..round.len()).rev() {
+                round.swap(i, random.below(i as u64 + 1) as usize);
             }
         }
-        faults += 1;
+        let fault = round.pop().expect("a fault");
+        let from = Instant::now();
+        if inject(fault, &env, &mut stack, &mut database, &sns, &random, &mut last_purge).await {
+            injected.push(Injected {
+                fault,
+                from,
+                to: Instant::now(),
+            });
+            let kinds: std::collections::BTreeSet<Fault> = injected.iter().map(|i| i.fault).collect();
+            every_kind.store(kinds.len() == FAULTS.len(), Ordering::Relaxed);
+        }
     }
-    let answers = load.await.unwrap();
-    println!("{} purchases, {faults} faults injected", answers.len());
-    assert!(
-        answers.iter().all(|s| *s == 200 || *s == 409),
-        "only sold or out of stock"
-    );
-    assert!(answers.contains(&200) && answers.contains(&409));
+    load.await.unwrap();
+    let load_time = started.elapsed();
+    let answers = std::mem::take(&mut *answers.lock().unwrap());
 
-    // Let the pipeline settle: every restock request fulfilled or dead-lettered.
-    let pool = env.warehouse().await;
-    let dead_lettered = eventually("restock requests settled", Duration::from_secs(180), || async {
-        let mut conn = pool.get_conn().await.ok()?;
-        let open: Vec<String> = conn
-            .query("SELECT id FROM restock_requests WHERE status <> 'fulfilled'")
-            .await
-            .ok()?;
-        let mut dead = Vec::new();
-        for queue in [names::STOCK_DLQ, names::STOCK_INC_DLQ] {
-            dead.extend(
-                env.peek(queue)
-                    .await
-                    .into_iter()
-                    .filter_map(|m| m.body().map(str::to_string)),
+    let mut counts: BTreeMap<Fault, usize> = BTreeMap::new();
+    for i in &injected {
+        *counts.entry(i.fault).or_default() += 1;
+    }
+    println!(
+        "{} purchases in {:.1} s ({:.0}/s); faults injected: {counts:?}",
+        answers.len(),
+        load_time.as_secs_f64(),
+        answers.len() as f64 / load_time.as_secs_f64()
+    );
+    // What each fault did to latency and throughput while it lasted.
+    for fault in FAULTS {
+        let during: Vec<&Answer> = answers
+            .iter()
+            .filter(|a| {
+                injected
+                    .iter()
+                    .any(|i| i.fault == fault && a.sent_at >= i.from && a.sent_at <= i.to)
+            })
+            .collect();
+        let lasted: f64 = injected
+            .iter()
+            .filter(|i| i.fault == fault)
+            .map(|i| (i.to - i.from).as_secs_f64())
+            .sum();
+        if lasted > 0.0 {
+            let mut latencies: Vec<Duration> = during.iter().map(|a| a.latency).collect();
+            println!(
+                "  during {fault:?} ({lasted:.1} s in all): {:.0} purchases/s, p50 {:?}, p99 {:?}, 503s {}",
+                during.len() as f64 / lasted,
+                percentile(&mut latencies, 0.5),
+                percentile(&mut latencies, 0.99),
+                during.iter().filter(|a| a.status == 503).count()
             );
         }
-        let busy = env.queue_depth(names::STOCK_QUEUE).await + env.queue_depth(names::STOCK_INC_QUEUE).await;
-        let all_accounted = open.iter().all(|id| dead.iter().any(|body| body.contains(id.as_str())));
-        (busy == 0 && all_accounted).then_some(dead.len())
-    })
-    .await;
-    println!("{dead_lettered} restock message(s) dead-lettered");
+    }
+    assert!(
+        counts.len() >= 4,
+        "only {} kinds of fault happened ({counts:?}): a soak without faults proves nothing",
+        counts.len()
+    );
+    assert!(answers.len() as u64 >= purchases, "{} purchases", answers.len());
 
+    // Sold or out of stock; 503 only while the database was down (and recovering).
+    let outage = |a: &Answer| {
+        injected.iter().any(|i| {
+            i.fault == Fault::DatabaseCrash && a.sent_at + a.latency >= i.from && a.sent_at <= i.to + DB_RECOVERY_SLACK
+        })
+    };
+    let unexpected: Vec<&Answer> = answers
+        .iter()
+        .filter(|a| !(matches!(a.status, 200 | 409) || a.status == 503 && outage(a)))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "{} answers neither sold, out of stock nor a 503 in a database outage, e.g. {:?}",
+        unexpected.len(),
+        unexpected.iter().take(3).collect::<Vec<_>>()
+    );
+
+    // Let the pipeline settle; a lost message is published again after 10 s.
+    env.settle(Duration::from_secs(240)).await;
+    env.assert_exactly_once().await;
     let report = env.invariant().await;
-    assert!(report.holds(), "{:#?}", report.violations);
     assert_eq!(
         report.balances.iter().filter(|b| b.sku.starts_with("SOAK-")).count(),
         SKUS as usize
     );
-    assert!(report.balances.iter().all(|b| b.stock >= 0));
-    let sold: i64 = report.balances.iter().map(|b| b.sold).sum();
-    println!(
-        "sold {sold} units; produced {}",
-        report.balances.iter().map(|b| b.produced).sum::<i64>()
+    let pool = env.warehouse().await;
+    let mut conn = pool.get_conn().await.unwrap();
+    let orders: Vec<u64> = conn.query("SELECT id FROM orders").await.unwrap();
+    let orders: std::collections::BTreeSet<u64> = orders.into_iter().collect();
+    let sold: Vec<u64> = answers
+        .iter()
+        .filter(|a| a.status == 200)
+        .map(|a| a.body["order_id"].as_u64().expect("order_id"))
+        .collect();
+    let missing: Vec<&u64> = sold.iter().filter(|id| !orders.contains(id)).collect();
+    assert!(
+        missing.is_empty(),
+        "sales answered 200 without an order row: {missing:?}"
     );
-    stock_worker.terminate(Duration::from_secs(20)).await;
-    stock_inc_worker.terminate(Duration::from_secs(20)).await;
-    Arc::try_unwrap(env).ok().expect("no other handle").stop().await;
+    drop(conn);
+    println!(
+        "checks passed: ledger for {SKUS} skus, 0 open requests, one applied production order each, \
+         DLQs empty, {} sales each with its order row, no 5xx outside {} database outage(s)",
+        sold.len(),
+        counts.get(&Fault::DatabaseCrash).copied().unwrap_or_default()
+    );
+    stack
+        .stop(Duration::from_secs(30))
+        .await
+        .expect("every replica stops on SIGTERM");
+    Arc::try_unwrap(env).ok().expect("one handle").stop().await;
 }

@@ -1,0 +1,378 @@
+//! Private instances for the tests that crash or freeze a dependency: a MariaDB server
+//! and a LocalStack of their own (own port, own data directory or `FILESYSTEM_ROOT`),
+//! never the shared ones other tests depend on. Each can be killed with `kill -9`,
+//! frozen with SIGSTOP and thawed, and started again on the same directory. Dropping one
+//! kills it and removes its directory, also when the test failed.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::process::{Child, Command};
+
+use crate::mysql::MysqlServer;
+use crate::process::{signal_group, tail};
+
+/// The repository's `localstack/` folder (ready hook and template).
+const LOCALSTACK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../localstack");
+/// The LocalStack version whose venv `scripts/lib/localstack.sh` installs.
+const LOCALSTACK_VERSION: &str = "4.13.1";
+
+/// A directory of its own under the system's temp dir.
+fn private_dir(kind: &str) -> anyhow::Result<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .subsec_nanos();
+    let dir = std::env::temp_dir().join(format!("stockflow-{kind}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A process of a private instance, started in its own process group.
+struct Instance {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Instance {
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
+    fn signal(&self, signal: i32) -> anyhow::Result<()> {
+        signal_group(self.pid().context("not running")?, signal)
+    }
+
+    fn exited(&mut self) -> bool {
+        self.child.as_mut().is_none_or(|c| !matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// `kill -9` of its whole process group; returns once the process is reaped.
+    async fn kill_9(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id() {
+                signal_group(pid, libc::SIGCONT).ok(); // a frozen group dies as well, but be sure
+                signal_group(pid, libc::SIGKILL)?;
+            }
+            tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .context("not gone 10 s after SIGKILL")??;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid() {
+            signal_group(pid, libc::SIGCONT).ok();
+            signal_group(pid, libc::SIGKILL).ok();
+            // Give the kernel a moment to release its files before the directory goes.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists() {
+                if let Some(child) = self.child.as_mut()
+                    && matches!(child.try_wait(), Ok(Some(_)))
+                {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// A MariaDB server of a test's own, run from the machine's `mariadbd`.
+pub struct PrivateMariadb {
+    dir: PathBuf,
+    port: u16,
+    instance: Instance,
+}
+
+impl PrivateMariadb {
+    /// Initializes a data directory and starts the server on a free port.
+    pub async fn start() -> anyhow::Result<Self> {
+        let dir = private_dir("mariadb")?;
+        let data = dir.join("data");
+        let install = Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args([
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .context("cannot run mariadb-install-db (Debian: apt-get install mariadb-server)")?;
+        anyhow::ensure!(
+            install.status.success(),
+            "mariadb-install-db failed: {}",
+            String::from_utf8_lossy(&install.stderr)
+        );
+        let mut server = Self {
+            port: free_port()?,
+            instance: Instance {
+                child: None,
+                log: dir.join("mariadbd.log"),
+            },
+            dir,
+        };
+        server.launch().await?;
+        Ok(server)
+    }
+
+    /// `mysql://root@127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("mysql://root@127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.instance.pid()
+    }
+
+    async fn launch(&mut self) -> anyhow::Result<()> {
+        let data = self.dir.join("data");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.instance.log)?;
+        let mariadbd = ["/usr/sbin/mariadbd", "/usr/local/sbin/mariadbd"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or("mariadbd");
+        let child = Command::new(mariadbd)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--port={}", self.port))
+            .arg(format!("--socket={}", data.join("s.sock").display()))
+            .args(["--bind-address=127.0.0.1", "--user=root", "--max-connections=500"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start mariadbd")?;
+        self.instance.child = Some(child);
+        let server = MysqlServer::parse(&self.url())?;
+        let start = Instant::now();
+        loop {
+            if server.check().await.is_ok() {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                !self.instance.exited(),
+                "mariadbd exited during start:\n{}",
+                tail(&self.instance.log, 20)
+            );
+            anyhow::ensure!(
+                start.elapsed() < Duration::from_secs(60),
+                "mariadbd does not accept logins after 60 s:\n{}",
+                tail(&self.instance.log, 20)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `kill -9` of the server; returns once it is gone.
+    pub async fn kill_9(&mut self) -> anyhow::Result<()> {
+        self.instance.kill_9().await
+    }
+
+    /// Starts the server again on the same data directory and port (crash recovery runs).
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.launch().await
+    }
+}
+
+impl Drop for PrivateMariadb {
+    fn drop(&mut self) {
+        // The instance's own Drop kills the server first (fields drop after this body, so
+        // kill explicitly here before removing the directory).
+        let instance = std::mem::replace(
+            &mut self.instance,
+            Instance {
+                child: None,
+                log: PathBuf::new(),
+            },
+        );
+        drop(instance);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A LocalStack of a test's own, from the venv `scripts/lib/localstack.sh` installs;
+/// its ready hook deploys the topology with the given prefix, at every start.
+pub struct PrivateLocalstack {
+    dir: PathBuf,
+    port: u16,
+    prefix: String,
+    max_receive_count: u32,
+    instance: Instance,
+}
+
+impl PrivateLocalstack {
+    /// Starts LocalStack on a free port and waits until its hook deployed the topology.
+    pub async fn start(prefix: &str, max_receive_count: u32) -> anyhow::Result<Self> {
+        let dir = private_dir("localstack")?;
+        let mut localstack = Self {
+            port: free_port()?,
+            prefix: prefix.to_string(),
+            max_receive_count,
+            instance: Instance {
+                child: None,
+                log: dir.join("localstack.log"),
+            },
+            dir,
+        };
+        localstack.launch().await?;
+        Ok(localstack)
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.instance.pid()
+    }
+
+    fn venv() -> PathBuf {
+        let cache = std::env::var_os("STOCKFLOW_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/stockflow"));
+        cache.join(format!("localstack-{LOCALSTACK_VERSION}-venv"))
+    }
+
+    /// Stages the hook and the template where LocalStack reads them (as `ls_start` does).
+    fn stage(&self) -> anyhow::Result<PathBuf> {
+        let fs = self.dir.join("fs");
+        let hooks = fs.join("etc/localstack/init/ready.d");
+        std::fs::create_dir_all(&hooks)?;
+        let source = Path::new(LOCALSTACK_DIR);
+        for entry in std::fs::read_dir(source.join("init/ready.d"))? {
+            let entry = entry?;
+            std::fs::copy(entry.path(), hooks.join(entry.file_name()))?;
+        }
+        std::fs::copy(source.join("stockflow.yaml"), fs.join("etc/localstack/stockflow.yaml"))?;
+        Ok(fs)
+    }
+
+    async fn launch(&mut self) -> anyhow::Result<()> {
+        let venv = Self::venv();
+        let python = venv.join("bin/python");
+        anyhow::ensure!(
+            python.exists(),
+            "no LocalStack venv at {} (scripts/up or scripts/test installs it)",
+            venv.display()
+        );
+        let fs = self.stage()?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.instance.log)?;
+        let endpoint = self.endpoint();
+        let path = format!(
+            "{}:{}",
+            venv.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let child = Command::new(python)
+            .args(["-m", "localstack.runtime.main"])
+            .current_dir(&self.dir)
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", std::env::var("HOME").unwrap_or_default())
+            .env("GATEWAY_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("LOCALSTACK_HOST", format!("127.0.0.1:{}", self.port))
+            .env("SERVICES", "sns,sqs,cloudwatch,cloudformation,sts")
+            .env("SQS_ENDPOINT_STRATEGY", "path")
+            .env("FILESYSTEM_ROOT", &fs)
+            .env("OVERRIDE_IN_DOCKER", "0")
+            .env("DNS_ADDRESS", "0")
+            .env("SKIP_SSL_CERT_DOWNLOAD", "1")
+            .env("DISABLE_EVENTS", "1")
+            .env("LOCALSTACK_TELEMETRY_DISABLED", "1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("STOCKFLOW_AWS_ENDPOINT", &endpoint)
+            .env("STOCKFLOW_PREFIX", &self.prefix)
+            .env("STOCKFLOW_MAX_RECEIVE_COUNT", self.max_receive_count.to_string())
+            .env("STOCKFLOW_ALARM_PERIOD_SECONDS", "10")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start LocalStack")?;
+        self.instance.child = Some(child);
+
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+        let start = Instant::now();
+        loop {
+            if let Ok(response) = http.get(format!("{endpoint}/_localstack/init/ready")).send().await
+                && let Ok(body) = response.json::<serde_json::Value>().await
+                && body["completed"] == true
+            {
+                let scripts = body["scripts"].as_array().cloned().unwrap_or_default();
+                anyhow::ensure!(
+                    scripts.iter().all(|s| s["state"] == "SUCCESSFUL"),
+                    "LocalStack's ready hook failed: {body}\n{}",
+                    tail(&self.instance.log, 30)
+                );
+                return Ok(());
+            }
+            anyhow::ensure!(
+                !self.instance.exited(),
+                "LocalStack exited during start:\n{}",
+                tail(&self.instance.log, 30)
+            );
+            anyhow::ensure!(
+                start.elapsed() < Duration::from_secs(180),
+                "LocalStack not ready with its topology after 180 s:\n{}",
+                tail(&self.instance.log, 30)
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// SIGSTOP: LocalStack still accepts connections (the kernel does) and never answers.
+    pub fn freeze(&self) -> anyhow::Result<()> {
+        self.instance.signal(libc::SIGSTOP)
+    }
+
+    /// SIGCONT after [`Self::freeze`].
+    pub fn thaw(&self) -> anyhow::Result<()> {
+        self.instance.signal(libc::SIGCONT)
+    }
+
+    /// `kill -9`, then a fresh start on the same port: queues and messages are gone (kept
+    /// in memory), and the hook deploys the topology again.
+    pub async fn restart_empty(&mut self) -> anyhow::Result<()> {
+        self.instance.kill_9().await?;
+        self.launch().await
+    }
+}
+
+impl Drop for PrivateLocalstack {
+    fn drop(&mut self) {
+        let instance = std::mem::replace(
+            &mut self.instance,
+            Instance {
+                child: None,
+                log: PathBuf::new(),
+            },
+        );
+        drop(instance);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,284 @@
+//! Two replicas of every service as real processes (sales and factory sharing their
+//! ports), and the faults that lose data when there are several: a sales replica killed
+//! after its commit and before its publish, the factory killed mid-production, relays
+//! and consumers competing for the same rows and messages, and a message lost outside
+//! stockflow. Each test proves its fault happened, then that nothing was lost or doubled.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use stockflow_devstack::service::Service;
+use stockflow_e2e::cutoff::Cutoff;
+use stockflow_e2e::metrics::scrape;
+use stockflow_e2e::replicas::{set, set_all};
+use stockflow_e2e::shop::slowest;
+use stockflow_e2e::{TestEnv, eventually};
+use stockflow_shared::aws::names;
+
+const SETTLE: Duration = Duration::from_secs(120);
+
+/// The restock requests a sales replica opened, from its JSON log ("out of stock" with
+/// `opened: true`): the events only its fast path would have published.
+fn opened_by(log: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|v| v["message"] == "out of stock" && v["opened"] == true)
+        .filter_map(|v| v["restock_request_id"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn competing_relays_and_consumers_duplicate_messages_never_effects() {
+    let mut env = TestEnv::new().await;
+    let stack = env.start_replicas(2, |_| {}).await;
+    let skus = env.add_products("RACE", 40, 0, 3).await;
+
+    let answers = env.buy_each(&skus).await;
+    assert!(answers.iter().all(|a| a.status == 409), "{answers:?}");
+    env.settle(SETTLE).await;
+
+    // Publishes and deliveries, counted: duplicates of messages are allowed...
+    let published = env
+        .warehouse_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NOT NULL AND topic = 'stock_empty'")
+        .await;
+    let attempts = env
+        .warehouse_scalar("SELECT COALESCE(SUM(attempts), 0) FROM outbox WHERE topic = 'stock_empty'")
+        .await;
+    let mut received = Vec::new();
+    for service in [Service::StockWorker, Service::StockIncWorker] {
+        for replica in stack.replicas(service) {
+            received.push((
+                service.name(),
+                replica.index,
+                scrape(&env.http, &replica.url(), "messages_received_total").await,
+            ));
+        }
+    }
+    println!("stock_empty events {published}, publish attempts {attempts}, received per worker replica {received:?}");
+    assert_eq!(published, 40, "every event published");
+    assert!(attempts >= 40);
+    for service in ["stock-worker", "stock-inc-worker"] {
+        let total: f64 = received.iter().filter(|r| r.0 == service).map(|r| r.2).sum();
+        assert!(
+            total >= 40.0,
+            "{service} replicas received {total} messages for 40 restocks"
+        );
+    }
+    // ...duplicates of effects never.
+    env.assert_exactly_once().await;
+    for sku in &skus {
+        assert_eq!(env.stock(sku).await, 3, "{sku} restocked once");
+    }
+    stack
+        .stop(Duration::from_secs(20))
+        .await
+        .expect("every replica stops on SIGTERM");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sales_replica_killed_after_commit_before_publish_loses_no_shortage() {
+    let mut env = TestEnv::new().await;
+    let localstack = env.aws.aws_endpoint_url.trim_start_matches("http://").to_string();
+    // Sales reaches SNS through a relay the test can freeze (a broker that hangs).
+    let relay = Cutoff::start(&localstack).await;
+    let relay_url = relay.url();
+    let mut stack = env
+        .start_replicas(2, |l| set(l, Service::Sales, "AWS_ENDPOINT_URL", relay_url))
+        .await;
+    let skus = env.add_products("K9S", 16, 0, 2).await;
+
+    relay.freeze();
+    let answers = env.buy_each(&skus).await;
+    assert!(
+        answers.iter().all(|a| a.status == 409),
+        "shortages are answered: {answers:?}"
+    );
+    println!("16 shortages with SNS frozen: slowest answer {:?}", slowest(&answers));
+    let pending = env
+        .warehouse_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
+        .await;
+    assert_eq!(pending, 16, "committed, and no event got through");
+
+    // Kill the replica that committed the most shortages, its publishes still in flight.
+    let opened: Vec<Vec<String>> = (0..2)
+        .map(|i| opened_by(stack.replica(Service::Sales, i).unwrap().log()))
+        .collect();
+    let victim = if opened[0].len() >= opened[1].len() { 0 } else { 1 };
+    let orphans = opened[victim].clone();
+    assert!(!orphans.is_empty(), "the victim committed shortages: {opened:?}");
+    stack.kill_9(Service::Sales, victim).await.expect("kill -9");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", stack.launcher.ports.sales)).is_ok(),
+        "the survivor still serves the shared port"
+    );
+    let left = env
+        .warehouse_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
+        .await;
+    assert_eq!(left, 16, "the killed replica published nothing before it died");
+
+    let thawed = Instant::now();
+    relay.restore();
+    env.settle(SETTLE).await;
+    println!(
+        "after SNS returned: every shortage restocked in {:.1} s",
+        thawed.elapsed().as_secs_f64()
+    );
+    // Only the survivor's sweeper can have published the orphans.
+    let swept = scrape(
+        &env.http,
+        &env.sales(""),
+        r#"outbox_published_total{topic="stock_empty",path="sweep""#,
+    )
+    .await;
+    assert!(
+        swept >= orphans.len() as f64,
+        "the survivor swept {swept} events, the killed replica left {}",
+        orphans.len()
+    );
+    for id in &orphans {
+        let applied = env
+            .warehouse_count(
+                "SELECT COUNT(*) FROM applied_production_orders WHERE restock_request_id = ?",
+                id,
+            )
+            .await;
+        assert_eq!(applied, 1, "orphaned restock request {id} applied once");
+    }
+    env.assert_exactly_once().await;
+    stack.stop(Duration::from_secs(20)).await.expect("clean stop");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_factory_killed_mid_production_completes_every_order_once_after_restart() {
+    let mut env = TestEnv::new().await;
+    let mut stack = env
+        .start_replicas(2, |l| set(l, Service::Factory, "FACTORY_PRODUCTION_SECONDS", "4"))
+        .await;
+    let skus = env.add_products("K9F", 12, 0, 5).await;
+
+    let answers = env.buy_each(&skus).await;
+    assert!(answers.iter().all(|a| a.status == 409), "{answers:?}");
+    eventually("every production order placed", Duration::from_secs(60), || async {
+        (env.factory_scalar("SELECT COUNT(*) FROM production_orders").await == 12).then_some(())
+    })
+    .await;
+    let in_production = env
+        .factory_scalar("SELECT COUNT(*) FROM production_orders WHERE completed_at IS NULL")
+        .await;
+    assert!(in_production > 0, "orders are still in production");
+    let killed_at = Instant::now();
+    for i in 0..2 {
+        stack.kill_9(Service::Factory, i).await.expect("kill -9");
+    }
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", stack.launcher.ports.factory)).is_err(),
+        "no factory process is left"
+    );
+    let unfinished = env
+        .factory_scalar("SELECT COUNT(*) FROM production_orders WHERE completed_at IS NULL")
+        .await;
+    assert!(unfinished > 0, "the crash left orders unfinished");
+
+    for i in 0..2 {
+        stack.launch(Service::Factory, i, &[]).await.expect("factory restarts");
+    }
+    env.settle(SETTLE).await;
+    println!(
+        "factory down with {unfinished} orders unfinished; all restocked {:.1} s after the crash",
+        killed_at.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        env.factory_scalar("SELECT COUNT(*) FROM production_orders").await,
+        12,
+        "no order was placed twice"
+    );
+    env.assert_exactly_once().await;
+    for sku in &skus {
+        assert_eq!(env.stock(sku).await, 5);
+    }
+    stack.stop(Duration::from_secs(20)).await.expect("clean stop");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_message_is_published_again_past_the_bound_and_the_factory_announces_again() {
+    let mut env = TestEnv::new().await;
+    let mut stack = env
+        .start_replicas(2, |l| set_all(l, "RESTOCK_REPUBLISH_SECONDS", "4"))
+        .await;
+    // stock_empty lost: no stock-worker reads the queue while it is purged.
+    for i in 0..2 {
+        stack.kill_9(Service::StockWorker, i).await.unwrap();
+    }
+    let lost_order = env.add_products("LOST-ORDER", 1, 0, 4).await;
+    assert_eq!(env.purchase(json!({"sku": lost_order[0], "quantity": 1})).await.0, 409);
+    eventually("the stock_empty event published", Duration::from_secs(30), || async {
+        (env.queue_depth(names::STOCK_QUEUE).await == 1).then_some(())
+    })
+    .await;
+    purge(&env, names::STOCK_QUEUE).await;
+    assert_eq!(env.queue_depth(names::STOCK_QUEUE).await, 0, "the message is gone");
+    for i in 0..2 {
+        stack.launch(Service::StockWorker, i, &[]).await.unwrap();
+    }
+
+    // stock_arrival lost: the factory completed the order, its completion never applied.
+    for i in 0..2 {
+        stack.kill_9(Service::StockIncWorker, i).await.unwrap();
+    }
+    let lost_arrival = env.add_products("LOST-ARRIVAL", 1, 0, 6).await;
+    assert_eq!(
+        env.purchase(json!({"sku": lost_arrival[0], "quantity": 1})).await.0,
+        409
+    );
+    eventually("the factory completed the order", Duration::from_secs(30), || async {
+        (env.queue_depth(names::STOCK_INC_QUEUE).await >= 1).then_some(())
+    })
+    .await;
+    purge(&env, names::STOCK_INC_QUEUE).await;
+    for i in 0..2 {
+        stack.launch(Service::StockIncWorker, i, &[]).await.unwrap();
+    }
+
+    env.settle(SETTLE).await;
+    assert_eq!(env.stock(&lost_order[0]).await, 4);
+    assert_eq!(env.stock(&lost_arrival[0]).await, 6);
+    let events = env
+        .warehouse_count(
+            "SELECT COUNT(*) FROM outbox WHERE payload LIKE CONCAT('%', ?, '%')",
+            &lost_order[0],
+        )
+        .await;
+    assert!(events >= 2, "the lost stock_empty was enqueued again ({events} events)");
+    let announced = env
+        .factory_scalar(
+            "SELECT COUNT(*) FROM outbox o JOIN production_orders p ON o.aggregate_id = p.id \
+             WHERE p.product_id LIKE 'LOST-ARRIVAL%'",
+        )
+        .await;
+    assert!(
+        announced >= 2,
+        "the factory published the completion again ({announced} events)"
+    );
+    env.assert_exactly_once().await;
+    stack.stop(Duration::from_secs(20)).await.expect("clean stop");
+    env.stop().await;
+}
+
+/// Empties a queue of this test's topology, as a broker losing its messages would.
+async fn purge(env: &TestEnv, base: &str) {
+    env.sqs
+        .purge_queue()
+        .queue_url(env.queue_url(base).await)
+        .send()
+        .await
+        .expect("purge");
+    eventually("the purge took effect", Duration::from_secs(30), || async {
+        (env.queue_depth(base).await == 0).then_some(())
+    })
+    .await;
+}
