@@ -14,6 +14,11 @@ use crate::config::DatabaseSettings;
 
 /// How long a pooled connection may sit idle before it is closed (down to one per pool).
 const IDLE_CONNECTION_TTL: Duration = Duration::from_secs(60);
+/// Prepared statements kept per connection (mysql_async's default is 32). A combined
+/// checkout's statements come in about a hundred shapes (its `IN` lists rounded to powers
+/// of two, one `INSERT` per batch size); mind the server's `max_prepared_stmt_count`
+/// (16,382 by default) across connections and replicas (docs/scaling.md).
+const STATEMENT_CACHE: usize = 128;
 
 /// Opens a pool on `database`, creating the database first if it does not exist.
 pub async fn connect(settings: &DatabaseSettings, database: &str) -> anyhow::Result<Pool> {
@@ -103,6 +108,8 @@ pub fn pool_opts(database: Opts, max: usize) -> anyhow::Result<Opts> {
                 // cached. Open transactions are still rolled back when a connection comes back.
                 .with_reset_connection(false),
         )
+        // Room for the few shapes of statements a combined checkout prepares (warehouse::checkout).
+        .stmt_cache_size(STATEMENT_CACHE)
         .init(vec![
             "SET SESSION time_zone = '+00:00'",
             "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",

@@ -295,7 +295,7 @@ async fn a_batch_whose_connection_is_killed_answers_no_sale_it_did_not_record() 
     let victim: u64 = loop {
         let waiting: Option<u64> = admin
             .exec_first(
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT p.stock%FOR UPDATE'",
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT p.sku, p.stock%FOR UPDATE'",
                 (&db.name,),
             )
             .await

@@ -210,7 +210,7 @@ async fn connections_go_back_to_the_pool_after_a_burst() {
             tokio::spawn(async move { env.purchase(json!({"sku": sku, "quantity": 1})).await })
         })
         .collect();
-    let burst_connections = env.await_waiting(&mut observer, "SELECT p.stock", 4).await;
+    let burst_connections = env.await_waiting(&mut observer, "SELECT p.sku, p.stock", 4).await;
     blocker.query_drop("COMMIT").await.unwrap();
     for purchase in burst {
         let (status, body) = purchase.await.unwrap();

@@ -91,7 +91,7 @@ async fn a_restock_landing_while_a_purchase_waits_for_the_product_sells_instead(
         let env = env.clone();
         tokio::spawn(async move { env.purchase(json!({"sku": "RACE-1", "quantity": 1})).await })
     };
-    env.await_waiting(&mut observer, "SELECT p.stock", 1).await;
+    env.await_waiting(&mut observer, "SELECT p.sku, p.stock", 1).await;
     restock
         .exec_drop(
             "UPDATE restock_requests SET fulfilled_at = CURRENT_TIMESTAMP(6) WHERE id = ?",

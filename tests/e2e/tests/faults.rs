@@ -243,7 +243,7 @@ async fn killed_database_connections_lose_no_sale() {
     let mut observer = pool.get_conn().await.unwrap();
     let mut holder = pool.get_conn().await.unwrap();
 
-    // Hold the product row, so that five checkouts wait inside their transaction...
+    // Hold the product row, so that the checkouts wait inside their transaction...
     holder.query_drop("BEGIN").await.unwrap();
     holder
         .query_drop("SELECT stock FROM products WHERE sku = 'KILL-1' FOR UPDATE")
@@ -264,15 +264,29 @@ async fn killed_database_connections_lose_no_sale() {
             })
         })
         .collect();
-    let waiting = env.await_waiting(&mut observer, "UPDATE products", 5).await;
-    // ...then kill their connections mid-statement.
-    for id in &waiting {
-        observer.query_drop(format!("KILL {id}")).await.unwrap();
+    // ...then kill the connection of every checkout transaction that waits on the row,
+    // until every purchase has its answer: the purchases share transactions (the first
+    // goes alone, the others queue meanwhile and share the next), so each killed
+    // connection fails every purchase of its batch.
+    let mut killed = std::collections::BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !buyers.iter().all(|buyer| buyer.is_finished()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the purchases never all answered"
+        );
+        for id in env.warehouse_connections(&mut observer, "SELECT p.sku, p.stock").await {
+            if killed.insert(id) {
+                observer.query_drop(format!("KILL {id}")).await.unwrap();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(!killed.is_empty(), "a checkout connection was killed mid-statement");
     eventually("the killed connections are gone", Duration::from_secs(10), || async {
         let mut conn = pool.get_conn().await.ok()?;
         let left = env.warehouse_connections(&mut conn, "").await;
-        waiting.is_disjoint(&left).then_some(())
+        killed.is_disjoint(&left).then_some(())
     })
     .await;
     holder.query_drop("COMMIT").await.unwrap();

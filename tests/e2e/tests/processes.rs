@@ -218,7 +218,7 @@ async fn sigterm_lets_a_checkout_in_flight_finish() {
         .json(&json!({"sku": "TERM-S", "quantity": 1}))
         .send();
     let purchase = tokio::spawn(purchase);
-    env.await_waiting(&mut observer, "SELECT p.stock", 1).await;
+    env.await_waiting(&mut observer, "SELECT p.sku, p.stock", 1).await;
 
     let stopping = tokio::spawn(sales.terminate(Duration::from_secs(20)));
     eventually("sales refuses new connections", DEADLINE, || async {

@@ -1,15 +1,16 @@
 //! One combined checkout transaction over a batch of purchases.
 //!
 //! Locks are taken in one order by every batch, so batches never deadlock each other:
-//! idempotency keys first (sorted), then product rows (sorted by sku). For each sku the
-//! product row is locked and read, and its purchases are allocated in arrival order:
-//! each takes its quantity if that much is left, else it is a shortage (a later, smaller
-//! purchase may still fit; this is what one transaction per purchase in arrival order
-//! would do). The stock is then decremented once by the sum sold, conditionally, with
-//! one order row per purchase; shortages join the sku's open restock request in one
-//! statement, or open one and write its `stock_empty` event to the outbox.
+//! idempotency keys first (sorted), then product rows (in primary-key order). The product
+//! rows of all the batch's skus are locked and read in one statement, and each sku's
+//! purchases are allocated in arrival order: each takes its quantity if that much is
+//! left, else it is a shortage (a later, smaller purchase may still fit; this is what one
+//! transaction per purchase in arrival order would do). One statement then decrements
+//! every sku by the units it sold, conditionally, and one writes an order row per sold
+//! purchase; shortages join the sku's open restock request in one statement, or open one
+//! and write its `stock_empty` event to the outbox.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -69,11 +70,7 @@ async fn run(pool: &Pool, purchases: &[Purchase]) -> Result<Committed, mysql_asy
     let plans = claim_keys(&mut tx, purchases).await?;
 
     let mut outcomes: Vec<Option<Outcome>> = vec![None; purchases.len()];
-    let mut events = Vec::new();
-    for (sku, indices) in by_sku(purchases, &plans) {
-        let event = settle_sku(&mut tx, sku, &indices, purchases, &mut outcomes).await?;
-        events.extend(event);
-    }
+    let events = settle(&mut tx, &by_sku(purchases, &plans), purchases, &mut outcomes).await?;
     for (i, plan) in plans.iter().enumerate() {
         if let (Plan::Proceed(Some(key)), Some(outcome)) = (plan, &outcomes[i]) {
             idempotency::save(&mut tx, key, outcome).await?;
@@ -154,93 +151,180 @@ struct LockedProduct {
     open_request: Option<String>,
 }
 
-/// Locks the sku's product row, allocates its purchases in arrival order, sells and
-/// records the shortages; returns the `stock_empty` event if a request was opened.
-async fn settle_sku(
+/// A purchase sold within the batch: its index and the sku's stock left after it.
+struct Sold {
+    purchase: usize,
+    remaining_stock: i64,
+}
+
+/// A sku's purchases that did not fit: (purchase, shortfall), with the product they want.
+struct Short<'a> {
+    sku: &'a str,
+    product: LockedProduct,
+    purchases: Vec<(usize, i64)>,
+}
+
+/// Locks every sku's product row, allocates each sku's purchases in arrival order, sells
+/// (one decrement for all skus, one order row per purchase) and records the shortages;
+/// returns the `stock_empty` events of the requests it opened. The statements do not
+/// multiply with the skus: a batch costs the same round trips whatever it holds, save
+/// for the skus that run short.
+async fn settle(
     tx: &mut Transaction<'_>,
-    sku: &str,
-    indices: &[usize],
+    groups: &BTreeMap<&str, Vec<usize>>,
     purchases: &[Purchase],
     outcomes: &mut [Option<Outcome>],
-) -> Result<Option<Enqueued>, mysql_async::Error> {
-    let row: Option<(i64, i64, String, Option<String>)> = tx
-        .exec_first(
-            "SELECT p.stock, p.reorder_quantity, p.factory_id, r.id FROM products p \
-             LEFT JOIN restock_requests r ON r.open_sku = p.sku WHERE p.sku = ? FOR UPDATE",
-            (sku,),
-        )
-        .await?;
-    let Some((stock, reorder_quantity, factory_id, open_request)) = row else {
-        for &i in indices {
-            outcomes[i] = Some(Outcome::UnknownSku);
-        }
-        return Ok(None);
-    };
-    let product = LockedProduct {
-        stock,
-        reorder_quantity,
-        factory_id,
-        open_request,
-    };
-    let mut left = product.stock;
-    let mut sold: Vec<(usize, i64)> = Vec::new(); // (purchase, stock left after it)
-    let mut short: Vec<(usize, i64)> = Vec::new(); // (purchase, shortfall)
-    for &i in indices {
-        let quantity = i64::from(purchases[i].quantity);
-        if quantity <= left {
-            left -= quantity;
-            sold.push((i, left));
-        } else {
-            short.push((i, quantity - left));
-        }
+) -> Result<Vec<Enqueued>, mysql_async::Error> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
     }
-    if !sold.is_empty() {
-        let order_ids = sell(tx, sku, product.stock - left, &sold, purchases).await?;
-        for ((i, remaining_stock), order_id) in sold.into_iter().zip(order_ids) {
-            outcomes[i] = Some(Outcome::Sold {
-                order_id,
-                remaining_stock,
+    let skus: Vec<&str> = groups.keys().copied().collect();
+    let mut products = lock_products(tx, &skus).await?;
+    let mut sold: Vec<Sold> = Vec::new();
+    let mut totals: Vec<(&str, i64)> = Vec::new(); // sku, units sold
+    let mut shortages: Vec<Short> = Vec::new();
+    for (&sku, indices) in groups {
+        let Some(product) = products.remove(sku) else {
+            for &i in indices {
+                outcomes[i] = Some(Outcome::UnknownSku);
+            }
+            continue;
+        };
+        let mut left = product.stock;
+        let mut short = Vec::new();
+        for &i in indices {
+            let quantity = i64::from(purchases[i].quantity);
+            if quantity <= left {
+                left -= quantity;
+                sold.push(Sold {
+                    purchase: i,
+                    remaining_stock: left,
+                });
+            } else {
+                short.push((i, quantity - left));
+            }
+        }
+        if left < product.stock {
+            totals.push((sku, product.stock - left));
+        }
+        if !short.is_empty() {
+            shortages.push(Short {
+                sku,
+                product,
+                purchases: short,
             });
         }
     }
-    if short.is_empty() {
-        return Ok(None);
+    if !sold.is_empty() {
+        decrement(tx, &totals).await?;
+        let order_ids = insert_orders(tx, &sold, purchases).await?;
+        for (sale, order_id) in sold.iter().zip(order_ids) {
+            outcomes[sale.purchase] = Some(Outcome::Sold {
+                order_id,
+                remaining_stock: sale.remaining_stock,
+            });
+        }
     }
-    let (request_id, event) = record_shortages(tx, sku, &product, &short, purchases).await?;
-    for (i, _) in short {
-        outcomes[i] = Some(Outcome::OutOfStock {
-            restock_request_id: request_id,
-        });
+    let mut events = Vec::new();
+    for short in shortages {
+        let (request_id, event) = record_shortages(tx, short.sku, &short.product, &short.purchases, purchases).await?;
+        for (i, _) in short.purchases {
+            outcomes[i] = Some(Outcome::OutOfStock {
+                restock_request_id: request_id,
+            });
+        }
+        events.extend(event);
     }
-    Ok(event)
+    Ok(events)
 }
 
-/// Decrements the stock by `total` (conditionally, though the row is locked) and
-/// writes one order per sold purchase; returns their order ids in the same order.
-async fn sell(
+/// Placeholders for an `IN` list of `n` values, rounded up to a power of two (the values
+/// are padded with their last one), so that the statements of batches come in a few
+/// shapes that stay in the connection's statement cache.
+fn in_list(n: usize) -> String {
+    vec!["?"; n.max(1).next_power_of_two()].join(", ")
+}
+
+fn padded<T: Clone>(values: &[T]) -> Vec<T> {
+    let mut out = values.to_vec();
+    if let Some(last) = values.last() {
+        out.resize(values.len().next_power_of_two(), last.clone());
+    }
+    out
+}
+
+/// Locks the product rows of `skus` with their open restock request, in primary-key
+/// order (so batches never wait on each other in opposite orders).
+async fn lock_products(
     tx: &mut Transaction<'_>,
-    sku: &str,
-    total: i64,
-    sold: &[(usize, i64)],
-    purchases: &[Purchase],
-) -> Result<Vec<u64>, mysql_async::Error> {
+    skus: &[&str],
+) -> Result<HashMap<String, LockedProduct>, mysql_async::Error> {
+    let rows: Vec<(String, i64, i64, String, Option<String>)> = tx
+        .exec(
+            format!(
+                "SELECT p.sku, p.stock, p.reorder_quantity, p.factory_id, r.id FROM products p \
+                 LEFT JOIN restock_requests r ON r.open_sku = p.sku WHERE p.sku IN ({}) ORDER BY p.sku FOR UPDATE",
+                in_list(skus.len())
+            ),
+            padded(skus),
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(sku, stock, reorder_quantity, factory_id, open_request)| {
+            let product = LockedProduct {
+                stock,
+                reorder_quantity,
+                factory_id,
+                open_request,
+            };
+            (sku, product)
+        })
+        .collect())
+}
+
+/// Decrements each sku's stock by the units it sold, in one statement, conditionally
+/// (though the rows are locked): every sku's row must change.
+async fn decrement(tx: &mut Transaction<'_>, totals: &[(&str, i64)]) -> Result<(), mysql_async::Error> {
+    let padded_totals = padded(totals);
+    let case = format!("CASE sku {} END", vec!["WHEN ? THEN ?"; padded_totals.len()].join(" "));
+    let mut params: Vec<mysql_async::Value> = Vec::new();
+    for _ in 0..2 {
+        for (sku, units) in &padded_totals {
+            params.push((*sku).into());
+            params.push((*units).into());
+        }
+    }
+    params.extend(padded_totals.iter().map(|(sku, _)| mysql_async::Value::from(*sku)));
     tx.exec_drop(
-        "UPDATE products SET stock = stock - ? WHERE sku = ? AND stock >= ?",
-        (total, sku, total),
+        format!(
+            "UPDATE products SET stock = stock - {case} WHERE stock >= {case} AND sku IN ({})",
+            in_list(totals.len())
+        ),
+        params,
     )
     .await?;
-    if tx.affected_rows() != 1 {
+    if tx.affected_rows() != totals.len() as u64 {
         return Err(mysql_async::Error::Other(
-            format!("the locked stock of {sku} changed under the checkout").into(),
+            "the locked stock changed under the checkout".into(),
         ));
     }
+    Ok(())
+}
+
+/// Writes one order per sold purchase; returns their order ids in the same order.
+async fn insert_orders(
+    tx: &mut Transaction<'_>,
+    sold: &[Sold],
+    purchases: &[Purchase],
+) -> Result<Vec<u64>, mysql_async::Error> {
     let placeholders = vec!["(?, ?, ?, ?)"; sold.len()].join(", ");
     let params: Vec<mysql_async::Value> = sold
         .iter()
-        .flat_map(|&(i, _)| {
-            let p = &purchases[i];
+        .flat_map(|sale| {
+            let p = &purchases[sale.purchase];
             [
-                sku.into(),
+                p.sku.as_str().into(),
                 p.quantity.into(),
                 p.requester.as_str().into(),
                 p.correlation_id.as_str().into(),
@@ -257,17 +341,26 @@ async fn sell(
         return Ok(vec![first]);
     }
     // The ids of a multi-row insert increase in row order, but need not be consecutive
-    // (MySQL 8's interleaved auto-increment). Orders of this sku are written only under
-    // its product row's lock, which this transaction holds: these are exactly ours.
+    // (MySQL 8's interleaved auto-increment). Orders of a sku are written only under its
+    // product row's lock, which this transaction holds for every sku here: the rows of
+    // these skus from `first` on are exactly ours.
+    let mut skus: Vec<&str> = sold.iter().map(|sale| purchases[sale.purchase].sku.as_str()).collect();
+    skus.dedup();
+    let mut params: Vec<mysql_async::Value> = vec![first.into()];
+    params.extend(padded(&skus).into_iter().map(mysql_async::Value::from));
+    params.push((sold.len() as u64).into());
     let ids: Vec<u64> = tx
         .exec(
-            "SELECT id FROM orders WHERE sku = ? AND id >= ? ORDER BY id LIMIT ?",
-            (sku, first, sold.len() as u64),
+            format!(
+                "SELECT id FROM orders WHERE id >= ? AND sku IN ({}) ORDER BY id LIMIT ?",
+                in_list(skus.len())
+            ),
+            params,
         )
         .await?;
     if ids.len() != sold.len() {
         return Err(mysql_async::Error::Other(
-            format!("wrote {} orders of {sku} but read back {}", sold.len(), ids.len()).into(),
+            format!("wrote {} orders but read back {}", sold.len(), ids.len()).into(),
         ));
     }
     Ok(ids)
