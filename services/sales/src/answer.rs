@@ -52,7 +52,7 @@ pub fn render(outcome: &Outcome, request: &CheckoutRequest) -> Option<HttpRespon
             quantity: request.quantity.get(),
             remaining_stock: *remaining_stock,
         }),
-        Outcome::OutOfStock { restock_request_id } => HttpResponse::Conflict().json(OutOfStock {
+        Outcome::OutOfStock { restock_request_id, .. } => HttpResponse::Conflict().json(OutOfStock {
             status: "out_of_stock".into(),
             message: OUT_OF_STOCK_MESSAGE.into(),
             sku: request.sku.to_string(),

@@ -108,18 +108,23 @@ async fn five_hundred_buyers_of_a_hundred_units_buy_exactly_a_hundred() {
 
     let mut sold = Vec::new();
     let mut short = 0;
+    let mut opened = 0;
     for answer in answers {
         match answer.expect("no database error") {
             Recorded::Fresh(Outcome::Sold {
                 order_id,
                 remaining_stock,
             }) => sold.push((order_id, remaining_stock)),
-            Recorded::Fresh(Outcome::OutOfStock { .. }) => short += 1,
+            Recorded::Fresh(Outcome::OutOfStock { opened: first, .. }) => {
+                short += 1;
+                opened += usize::from(first);
+            }
             other => panic!("unexpected answer {other:?}"),
         }
     }
     assert_eq!(sold.len(), 100, "exactly the stock is sold");
     assert_eq!(short, 400);
+    assert_eq!(opened, 1, "one shortage opened the request, the others joined it");
     assert_eq!(db.orders("FLASH").await, 100, "every sale has its order row");
     assert_eq!(products::stock(&db.pool, "FLASH").await.unwrap(), Some(0));
     // Every order id is distinct and every remaining stock from 99 down to 0 was answered once.
@@ -167,7 +172,10 @@ async fn a_large_purchase_that_does_not_fit_leaves_the_stock_to_later_small_ones
         })
         .collect();
     assert!(matches!(outcomes[0], Outcome::Sold { remaining_stock: 2, .. }));
-    assert!(matches!(outcomes[1], Outcome::OutOfStock { .. }), "4 does not fit in 2");
+    assert!(
+        matches!(outcomes[1], Outcome::OutOfStock { opened: true, .. }),
+        "4 does not fit in 2, and opens the restock request"
+    );
     assert!(
         matches!(outcomes[2], Outcome::Sold { remaining_stock: 0, .. }),
         "2 still fits"

@@ -65,8 +65,11 @@ pub async fn checkout(
             order_id,
             remaining_stock,
         } => tracing::debug!(sku = %request.sku, quantity = request.quantity.get(), order_id, remaining_stock, "sold"),
-        Outcome::OutOfStock { restock_request_id } => {
-            tracing::info!(sku = %request.sku, quantity = request.quantity.get(), %restock_request_id, "out of stock")
+        Outcome::OutOfStock {
+            restock_request_id,
+            opened,
+        } => {
+            tracing::info!(sku = %request.sku, quantity = request.quantity.get(), %restock_request_id, opened, "out of stock")
         }
         Outcome::UnknownSku => {}
     }

@@ -228,9 +228,12 @@ async fn settle(
     let mut events = Vec::new();
     for short in shortages {
         let (request_id, event) = record_shortages(tx, short.sku, &short.product, &short.purchases, purchases).await?;
+        // The first shortage opened the request if there was none.
+        let opener = event.as_ref().map(|_| short.purchases[0].0);
         for (i, _) in short.purchases {
             outcomes[i] = Some(Outcome::OutOfStock {
                 restock_request_id: request_id,
+                opened: opener == Some(i),
             });
         }
         events.extend(event);

@@ -50,6 +50,10 @@ pub enum Outcome {
     /// Not enough stock: the restock request open for the sku (opened or joined).
     OutOfStock {
         restock_request_id: RestockRequestId,
+        /// This purchase opened the request (its `stock_empty` event is on its way);
+        /// not recorded for replays.
+        #[serde(default, skip_serializing)]
+        opened: bool,
     },
     UnknownSku,
 }
