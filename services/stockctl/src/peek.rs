@@ -1,12 +1,15 @@
 //! Reading a queue without taking messages away.
 //!
-//! Each receive uses `VisibilityTimeout=0`, so a message stays visible to everyone
-//! else; SQS still counts the receive (`ApproximateReceiveCount` rises), which only
-//! matters on a queue with a redrive policy: stockctl peeks only at DLQs and at
-//! `ops_alert_queue`, which have none. Receives repeat, de-duplicated by message id,
-//! until the queue's visible count is reached or a few rounds bring nothing new.
+//! A scan receives with a short visibility timeout, so that each receive brings
+//! messages not seen yet (a queue may answer every receive with the same first ten, as
+//! LocalStack does), and then makes every message it saw visible again at once
+//! (`ChangeMessageVisibility` 0); were stockctl to die mid-scan, they reappear after
+//! the timeout anyway. SQS counts the receives (`ApproximateReceiveCount` rises), which
+//! only matters on a queue with a redrive policy: stockctl peeks only at DLQs and at
+//! `ops_alert_queue`, which have none. Receives repeat until the queue's visible count
+//! is reached or a few rounds bring nothing new.
 
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, Message, MessageSystemAttributeName};
 
 use crate::context::Ctx;
 
@@ -14,6 +17,8 @@ use crate::context::Ctx;
 const MAX_ROUNDS: usize = 100;
 /// Rounds in a row with nothing new before the scan ends.
 const IDLE_ROUNDS: usize = 3;
+/// How long a scanned message stays hidden if the scan never releases it.
+const SCAN_VISIBILITY_SECONDS: i32 = 30;
 
 pub async fn peek_all(ctx: &Ctx, url: &str) -> anyhow::Result<Vec<Message>> {
     let (visible, _) = ctx.depth(url).await?;
@@ -29,7 +34,7 @@ pub async fn peek_all(ctx: &Ctx, url: &str) -> anyhow::Result<Vec<Message>> {
             .queue_url(url)
             .max_number_of_messages(10)
             .wait_time_seconds(1)
-            .visibility_timeout(0)
+            .visibility_timeout(SCAN_VISIBILITY_SECONDS)
             .message_attribute_names("All")
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
@@ -51,8 +56,35 @@ pub async fn peek_all(ctx: &Ctx, url: &str) -> anyhow::Result<Vec<Message>> {
             idle = 0;
         }
     }
+    release(ctx, url, &seen).await?;
     seen.sort_by_key(|m| sent_timestamp(m).unwrap_or(0));
     Ok(seen)
+}
+
+/// Makes the scanned messages visible again, ten per call.
+async fn release(ctx: &Ctx, url: &str, messages: &[Message]) -> anyhow::Result<()> {
+    for chunk in messages.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .set_receipt_handle(m.receipt_handle().map(str::to_string))
+                    .visibility_timeout(0)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        ctx.sqs
+            .change_message_visibility_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| ctx.aws_error("cannot make the scanned messages visible again", e))?;
+    }
+    Ok(())
 }
 
 /// A message attribute's string value.

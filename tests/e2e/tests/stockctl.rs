@@ -248,6 +248,29 @@ async fn redrive_sends_a_refused_restock_back_and_it_completes_once() {
     env.stop().await;
 }
 
+/// A DLQ holding more than one receive's ten messages is listed whole, and left whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dlq_list_shows_every_message_of_a_full_dlq_and_leaves_them_there() {
+    let env = TestEnv::new().await;
+    for i in 0..25 {
+        env.send_raw(names::STOCK_INC_DLQ, &format!("junk {i}")).await;
+    }
+    eventually("the DLQ holds the messages", DEADLINE, || async {
+        (env.queue_depth(names::STOCK_INC_DLQ).await == 25).then_some(())
+    })
+    .await;
+    let (code, list) = ctl_json(&env, &["dlq", "list", "--queue", "stock-inc"]).await;
+    assert_eq!(code, 0, "{list:#}");
+    let listed = list["queues"][0]["messages"].as_array().unwrap().len();
+    assert_eq!(listed, 25, "every message is listed: {list:#}");
+    // Left in place, and visible again at once: a second scan right away sees them all
+    // (hidden messages would not be listed until their timeout ran out).
+    assert_eq!(env.queue_depth(names::STOCK_INC_DLQ).await, 25);
+    let (_, again) = ctl_json(&env, &["dlq", "list", "--queue", "stock-inc"]).await;
+    assert_eq!(again["queues"][0]["messages"].as_array().unwrap().len(), 25);
+    env.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_with_yes_empties_only_the_chosen_dlq() {
     let env = TestEnv::new().await;
