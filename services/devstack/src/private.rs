@@ -67,6 +67,21 @@ impl Instance {
     }
 }
 
+impl Instance {
+    /// Kills the server and waits for it (what dropping it does), then removes its
+    /// directory: the server's files must be closed before they go.
+    fn stop_then_remove(&mut self, dir: &std::path::Path) {
+        drop(std::mem::replace(
+            self,
+            Instance {
+                child: None,
+                log: PathBuf::new(),
+            },
+        ));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 impl Drop for Instance {
     fn drop(&mut self) {
         if let Some(pid) = self.pid() {
@@ -193,17 +208,7 @@ impl PrivateMariadb {
 
 impl Drop for PrivateMariadb {
     fn drop(&mut self) {
-        // The instance's own Drop kills the server first (fields drop after this body, so
-        // kill explicitly here before removing the directory).
-        let instance = std::mem::replace(
-            &mut self.instance,
-            Instance {
-                child: None,
-                log: PathBuf::new(),
-            },
-        );
-        drop(instance);
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.instance.stop_then_remove(&self.dir);
     }
 }
 
@@ -365,14 +370,6 @@ impl PrivateLocalstack {
 
 impl Drop for PrivateLocalstack {
     fn drop(&mut self) {
-        let instance = std::mem::replace(
-            &mut self.instance,
-            Instance {
-                child: None,
-                log: PathBuf::new(),
-            },
-        );
-        drop(instance);
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.instance.stop_then_remove(&self.dir);
     }
 }

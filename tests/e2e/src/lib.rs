@@ -477,6 +477,12 @@ impl TestEnv {
 
     /// Messages visible plus in flight on a queue.
     pub async fn queue_depth(&self, base: &str) -> i64 {
+        let (visible, hidden) = self.visible_and_hidden(base).await;
+        visible + hidden
+    }
+
+    /// Messages visible and hidden (in some consumer's hand) on a queue.
+    pub async fn visible_and_hidden(&self, base: &str) -> (i64, i64) {
         use aws_sdk_sqs::types::QueueAttributeName as A;
         let out = self
             .sqs
@@ -489,7 +495,10 @@ impl TestEnv {
             .expect("queue attributes");
         let attrs = out.attributes().cloned().unwrap_or_default();
         let get = |name: &A| attrs.get(name).and_then(|v| v.parse::<i64>().ok()).unwrap_or_default();
-        get(&A::ApproximateNumberOfMessages) + get(&A::ApproximateNumberOfMessagesNotVisible)
+        (
+            get(&A::ApproximateNumberOfMessages),
+            get(&A::ApproximateNumberOfMessagesNotVisible),
+        )
     }
 
     /// Publishes an event to its topic in this test's topology.

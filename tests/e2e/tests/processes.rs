@@ -37,26 +37,6 @@ fn shortage(sku: &str) -> StockEmpty {
     }
 }
 
-/// Messages visible and hidden (in some consumer's hand) on a queue.
-async fn visible_and_hidden(env: &TestEnv, base: &str) -> (i64, i64) {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    let out = env
-        .sqs
-        .get_queue_attributes()
-        .queue_url(env.queue_url(base).await)
-        .attribute_names(A::ApproximateNumberOfMessages)
-        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .expect("queue attributes");
-    let attrs = out.attributes().cloned().unwrap_or_default();
-    let get = |name: &A| attrs.get(name).and_then(|v| v.parse::<i64>().ok()).unwrap_or_default();
-    (
-        get(&A::ApproximateNumberOfMessages),
-        get(&A::ApproximateNumberOfMessagesNotVisible),
-    )
-}
-
 async fn production_orders(env: &TestEnv, sku: &str) -> i64 {
     env.factory_count("SELECT COUNT(*) FROM production_orders WHERE product_id = ?", sku)
         .await
@@ -152,7 +132,7 @@ async fn sigterm_finishes_messages_in_hand_and_exits_cleanly() {
         ],
     );
     let held = eventually("messages in hand", DEADLINE, || async {
-        let (_, hidden) = visible_and_hidden(&env, names::STOCK_QUEUE).await;
+        let (_, hidden) = env.visible_and_hidden(names::STOCK_QUEUE).await;
         (hidden > 0).then_some(hidden)
     })
     .await;
@@ -161,7 +141,7 @@ async fn sigterm_finishes_messages_in_hand_and_exits_cleanly() {
     let status = worker.terminate(Duration::from_secs(15)).await;
     assert!(status.success(), "clean exit, got {status:?}");
     let ordered_at_exit = production_orders(&env, "TERM-1").await;
-    let (_, hidden_at_exit) = visible_and_hidden(&env, names::STOCK_QUEUE).await;
+    let (_, hidden_at_exit) = env.visible_and_hidden(names::STOCK_QUEUE).await;
     // The fault happened: messages were in hand when SIGTERM came, and their factory
     // calls (1.5 s each) were still running; the worker finished them before it exited.
     assert!(
