@@ -104,7 +104,7 @@ pub async fn create(
             true,
         )),
         // Two requests with one key raced: the other one won.
-        Err(mysql_async::Error::Server(err)) if err.code == 1062 => {
+        Err(err) if db::is_duplicate_key(&err) => {
             let existing = find_by_key(&mut conn, idempotency_key).await?;
             Ok((
                 existing.ok_or_else(|| anyhow::anyhow!("duplicate key but no order found"))?,

@@ -1,10 +1,12 @@
 //! Stock and open restock requests as Prometheus gauges, read from the warehouse
-//! every few seconds through the warehouse's reports (two small queries; the checkout
+//! every few seconds through the warehouse's reports (three small queries; the checkout
 //! path is not touched):
 //! - `warehouse_stock_units{sku}`: units in stock per product;
 //! - `restock_requests_open`: restock requests not yet fulfilled;
 //! - `restock_request_oldest_open_age_seconds`: how long the oldest of them has been
-//!   open (0 when none is).
+//!   open (0 when none is);
+//! - `surplus_arrivals_unsettled`: production orders that arrived for an already
+//!   fulfilled restock request and wait for a person's decision (`stockctl surplus`).
 //!
 //! Every sales replica exports the same values (the database is shared): aggregate
 //! with `max`, never `sum`. A failed read keeps the last values and is logged once
@@ -47,5 +49,7 @@ async fn read(pool: &Pool) -> Result<(), mysql_async::Error> {
     let restocks = reports::open_restock_summary(pool).await?;
     metrics::gauge!("restock_requests_open").set(restocks.open as f64);
     metrics::gauge!("restock_request_oldest_open_age_seconds").set(restocks.oldest_age_seconds);
+    let surplus = reports::unsettled_surplus(pool).await?;
+    metrics::gauge!("surplus_arrivals_unsettled").set(surplus.len() as f64);
     Ok(())
 }

@@ -159,9 +159,24 @@ pub fn tx_opts() -> mysql_async::TxOpts {
     mysql_async::TxOpts::default()
 }
 
-/// Deadlocks (1213) and lock wait timeouts (1205) succeed when tried again.
+/// MySQL's error codes that stockflow acts on, named once.
+pub mod code {
+    /// `ER_DUP_ENTRY`: an insert hit a primary or unique key.
+    pub const DUPLICATE_KEY: u16 = 1062;
+    /// `ER_LOCK_WAIT_TIMEOUT`.
+    pub const LOCK_WAIT_TIMEOUT: u16 = 1205;
+    /// `ER_LOCK_DEADLOCK`.
+    pub const DEADLOCK: u16 = 1213;
+}
+
+/// Deadlocks and lock wait timeouts succeed when tried again.
 pub fn is_retryable(err: &mysql_async::Error) -> bool {
-    matches!(err, mysql_async::Error::Server(server) if server.code == 1213 || server.code == 1205)
+    matches!(err, mysql_async::Error::Server(server) if server.code == code::DEADLOCK || server.code == code::LOCK_WAIT_TIMEOUT)
+}
+
+/// An insert hit a primary or unique key: the row exists already.
+pub fn is_duplicate_key(err: &mysql_async::Error) -> bool {
+    matches!(err, mysql_async::Error::Server(server) if server.code == code::DUPLICATE_KEY)
 }
 
 /// Answers whether the database takes a query now (for `/ready`).

@@ -86,6 +86,29 @@ impl Event for OpsAlert {
     const TOPIC: &'static str = names::OPS_ALERTS_TOPIC;
 }
 
+/// A production order arrived for a restock request that another order had fulfilled
+/// (a factory that lost its database, a second factory). Its goods were not added to
+/// stock: they physically arrived, so a person decides (`stockctl surplus settle`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SurplusArrival {
+    pub production_order_id: Uuid,
+    pub restock_request_id: RestockRequestId,
+    /// The production order that had fulfilled the request.
+    pub fulfilled_by: Option<Uuid>,
+    pub sku: String,
+    /// Units that arrived and were not added.
+    pub quantity: u32,
+    /// The service that raised it.
+    pub service: String,
+    pub correlation_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl Event for SurplusArrival {
+    const TYPE: &'static str = "surplus_arrival";
+    const TOPIC: &'static str = names::OPS_ALERTS_TOPIC;
+}
+
 /// `null`, `""` and a missing field are all "no restock request".
 fn empty_as_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RestockRequestId>, D::Error> {
     match Option::<String>::deserialize(deserializer)?.as_deref() {

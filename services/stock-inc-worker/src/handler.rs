@@ -1,19 +1,60 @@
 //! What stock-inc-worker does with one `stock_arrival` message: apply it to the
-//! warehouse (once per production order) and say whether SQS may forget it.
+//! warehouse (once per production order, at most one order per restock request) and say
+//! whether SQS may forget it.
+//!
+//! A production order for a request another order fulfilled is not applied: it is
+//! recorded, counted (`stock_arrivals_surplus_total`) and sent to `ops_alerts` as a
+//! `surplus_arrival` alert. The message is deleted only once that alert is published, so
+//! the alert is never lost (a redelivery after a lost mark may send it twice).
 
+use chrono::Utc;
 use mysql_async::Pool;
 use stockflow_shared::consumer::{Delivery, Handler, Outcome};
-use stockflow_shared::events::StockArrival;
+use stockflow_shared::events::{StockArrival, SurplusArrival};
+use stockflow_shared::publisher::Publisher;
 
-use warehouse::restock::{self, Applied};
+use warehouse::restock::{self, Applied, Surplus};
 
 pub struct ApplyArrival {
     pool: Pool,
+    alerts: Publisher,
 }
 
 impl ApplyArrival {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool, alerts: Publisher) -> Self {
+        Self { pool, alerts }
+    }
+
+    /// Counts a newly recorded surplus arrival and alerts ops unless that was done.
+    async fn surplus(&self, delivery: &Delivery, arrival: &StockArrival, surplus: Surplus) -> Outcome {
+        let Some(restock_request_id) = arrival.restock_request_id else {
+            return Outcome::Retry(anyhow::anyhow!("a surplus arrival names no restock request"));
+        };
+        if surplus.newly_recorded {
+            metrics::counter!("stock_arrivals_surplus_total").increment(1);
+            tracing::warn!(sku = %arrival.sku, quantity = arrival.quantity, production_order_id = %arrival.production_order_id, restock_request_id = %restock_request_id, fulfilled_by = surplus.fulfilled_by.map(tracing::field::display), "a second production order for a fulfilled restock request: not applied, recorded for a person to settle");
+        }
+        if !surplus.alert_pending {
+            return Outcome::Done;
+        }
+        let alert = SurplusArrival {
+            production_order_id: arrival.production_order_id,
+            restock_request_id,
+            fulfilled_by: surplus.fulfilled_by,
+            sku: arrival.sku.clone(),
+            quantity: arrival.quantity,
+            service: "stock-inc-worker".into(),
+            correlation_id: Some(delivery.correlation_id.clone()),
+            at: Utc::now(),
+        };
+        if let Err(err) = self.alerts.publish(&alert, &delivery.correlation_id).await {
+            return Outcome::Retry(err.context("cannot alert ops of a surplus arrival; the message is retried"));
+        }
+        let order_id = arrival.production_order_id.to_string();
+        if let Err(err) = restock::mark_alerted(&self.pool, &order_id).await {
+            tracing::warn!(error = %err, production_order_id = %order_id, "the surplus alert was sent but not marked; a redelivery may send it again");
+        }
+        Outcome::Done
     }
 }
 
@@ -38,6 +79,7 @@ impl Handler for ApplyArrival {
                 tracing::info!(production_order_id = %arrival.production_order_id, "duplicate delivery: already applied, nothing changed");
                 Outcome::Done
             }
+            Ok(Applied::Surplus(surplus)) => self.surplus(delivery, &arrival, surplus).await,
             Ok(Applied::UnknownSku) => Outcome::Reject(format!(
                 "unknown sku {:?}: no such product in the warehouse",
                 arrival.sku

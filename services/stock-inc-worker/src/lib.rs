@@ -17,6 +17,7 @@ use handler::ApplyArrival;
 pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp<ApplyArrival, WarehouseReadiness>> {
     let pool = warehouse::open(&settings.database, &settings.warehouse_db).await?;
     let context = WorkerContext::connect(&settings.aws, names::STOCK_INC_QUEUE).await?;
+    let handler = ApplyArrival::new(pool.clone(), context.alerts.clone());
     let readiness = WarehouseReadiness {
         pool: pool.clone(),
         sqs: context.sqs.clone(),
@@ -28,7 +29,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp<ApplyArrival,
         &settings.http,
         settings.stock_inc_worker_port,
         context,
-        ApplyArrival::new(pool),
+        handler,
         readiness,
     )
 }

@@ -1,8 +1,10 @@
 //! `stockctl alerts`: the `ops_alert_queue` inbox.
 //!
-//! Two kinds of message arrive there through the `ops_alerts` topic: the workers'
-//! alerts (message attribute `event_type` = `ops_alert`, an [`OpsAlert`] body) and
-//! CloudWatch alarm notifications (a JSON body with `AlarmName`, `NewStateValue`, …).
+//! Three kinds of message arrive there through the `ops_alerts` topic: the workers'
+//! alerts (message attribute `event_type` = `ops_alert`, an [`OpsAlert`] body),
+//! stock-inc-worker's surplus arrivals (`surplus_arrival`, a [`SurplusArrival`] body: goods
+//! for a fulfilled restock request, not added to stock) and CloudWatch alarm
+//! notifications (a JSON body with `AlarmName`, `NewStateValue`, …).
 //! Reading is like an inbox: what is printed is deleted, so the next read shows only
 //! what is new; `--peek` leaves everything in place.
 //!
@@ -21,7 +23,7 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemA
 use serde::Serialize;
 use serde_json::{Value, json};
 use stockflow_shared::aws::names;
-use stockflow_shared::events::{ATTR_EVENT_TYPE, Event, OpsAlert};
+use stockflow_shared::events::{ATTR_EVENT_TYPE, Event, OpsAlert, SurplusArrival};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Ctx;
@@ -35,6 +37,8 @@ use crate::table::preview;
 pub enum Alert {
     /// Raised by a worker that dead-lettered a message.
     Worker { message_id: String, alert: OpsAlert },
+    /// A second production order arrived for a fulfilled restock request.
+    Surplus { message_id: String, alert: SurplusArrival },
     /// A CloudWatch alarm changed state.
     Alarm {
         message_id: String,
@@ -62,6 +66,11 @@ impl Alert {
             && let Ok(alert) = serde_json::from_str::<OpsAlert>(body)
         {
             return Alert::Worker { message_id, alert };
+        }
+        if attribute(message, ATTR_EVENT_TYPE).as_deref() == Some(SurplusArrival::TYPE)
+            && let Ok(alert) = serde_json::from_str::<SurplusArrival>(body)
+        {
+            return Alert::Surplus { message_id, alert };
         }
         if let Ok(value) = serde_json::from_str::<serde_json::Value>(body)
             && let Some(alarm_name) = value["AlarmName"].as_str()
@@ -103,6 +112,12 @@ impl Alert {
                 let _ = write!(line, "\n    error: {}", preview(&alert.error, 300));
                 line
             }
+            Alert::Surplus { alert, .. } => format!(
+                "{} SURPLUS {}\n    decide: `stockctl surplus settle {} --keep|--return` (docs/operations.md#surplus-arrival)",
+                alert.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                surplus_line(alert),
+                alert.production_order_id
+            ),
             Alert::Alarm {
                 alarm_name,
                 new_state,
@@ -122,6 +137,20 @@ impl Alert {
             }
         }
     }
+}
+
+/// What a surplus arrival is: which order brought what, for which request.
+fn surplus_line(alert: &SurplusArrival) -> String {
+    format!(
+        "production order {} brought {} x {} for restock request {}, already fulfilled by {}: not added to stock",
+        alert.production_order_id,
+        alert.quantity,
+        alert.sku,
+        alert.restock_request_id,
+        alert
+            .fulfilled_by
+            .map_or_else(|| "another order".to_string(), |id| id.to_string())
+    )
 }
 
 /// What a worker alert is about: ` sku=… restock=… message=…`.
@@ -153,6 +182,9 @@ impl Alert {
                 );
                 line.push_str(&subject(alert));
                 line
+            }
+            Alert::Surplus { alert, .. } => {
+                format!("{} found a surplus arrival: {}", alert.service, surplus_line(alert))
             }
             Alert::Alarm {
                 alarm_name,
@@ -214,6 +246,28 @@ impl Alert {
                         alert.message_id,
                         alert.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                         alert.message_id
+                    ))}],
+                }));
+            }
+            Alert::Surplus { alert, .. } => {
+                let none = "-".to_string();
+                blocks.push(json!({
+                    "type": "section",
+                    "fields": [
+                        field("Production order", &alert.production_order_id.to_string()),
+                        field("Restock request", &alert.restock_request_id.to_string()),
+                        field("Fulfilled by", &alert.fulfilled_by.map_or(none.clone(), |id| id.to_string())),
+                        field("SKU", &alert.sku),
+                        field("Quantity", &alert.quantity.to_string()),
+                        field("Correlation id", alert.correlation_id.as_ref().unwrap_or(&none)),
+                    ],
+                }));
+                blocks.push(json!({
+                    "type": "context",
+                    "elements": [{"type": "mrkdwn", "text": mrkdwn(&format!(
+                        "at {} · goods arrived and wait for a decision: `stockctl surplus settle {} --keep|--return` · runbook: docs/operations.md#surplus-arrival",
+                        alert.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        alert.production_order_id
                     ))}],
                 }));
             }
@@ -665,5 +719,49 @@ mod tests {
         assert!(matches!(Alert::decode(&typed), Alert::Worker { .. }));
         let untyped = Message::builder().message_id("m3").body(body).build();
         assert!(matches!(Alert::decode(&untyped), Alert::Other { .. }));
+    }
+
+    #[test]
+    fn a_surplus_arrival_is_its_own_kind_with_order_request_and_quantity() {
+        let alert = SurplusArrival {
+            production_order_id: uuid::Uuid::new_v4(),
+            restock_request_id: stockflow_shared::contracts::RestockRequestId::new(),
+            fulfilled_by: Some(uuid::Uuid::new_v4()),
+            sku: "CP-1".into(),
+            quantity: 5,
+            service: "stock-inc-worker".into(),
+            correlation_id: Some("c-1".into()),
+            at: chrono::Utc::now(),
+        };
+        let message = Message::builder()
+            .message_id("m4")
+            .body(serde_json::to_string(&alert).unwrap())
+            .message_attributes(
+                ATTR_EVENT_TYPE,
+                MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value("surplus_arrival")
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        let decoded = Alert::decode(&message);
+        assert!(
+            matches!(&decoded, Alert::Surplus { alert: a, .. } if *a == alert),
+            "{decoded:?}"
+        );
+        let human = decoded.human();
+        for part in [
+            alert.production_order_id.to_string(),
+            alert.restock_request_id.to_string(),
+            alert.fulfilled_by.unwrap().to_string(),
+            "5 x CP-1".to_string(),
+            "stockctl surplus settle".to_string(),
+        ] {
+            assert!(human.contains(&part), "{part} missing from {human}");
+        }
+        assert!(decoded.worth_a_message());
+        let blocks = serde_json::to_string(&decoded.slack_body()["blocks"]).unwrap();
+        assert!(blocks.contains(&alert.production_order_id.to_string()), "{blocks}");
     }
 }

@@ -1,6 +1,7 @@
 //! `stockctl`, the operator's command line: what the system holds and where it is
 //! stuck (`status`), the dead-letter queues (`dlq list|show|redrive|purge`), the ops
-//! alert inbox (`alerts`) and the stock invariant (`verify`).
+//! alert inbox (`alerts`), surplus arrivals (`surplus list|settle`) and the stock
+//! invariant (`verify`).
 //!
 //! Configured from the environment like the services (README "Configuration"). Each
 //! command is a function returning a serializable report, so tests call it in
@@ -14,13 +15,14 @@ pub mod context;
 pub mod dlq;
 pub mod peek;
 pub mod status;
+pub mod surplus;
 pub mod table;
 pub mod verify;
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 use stockflow_shared::config::{AwsSettings, DatabaseSettings};
 use tokio_util::sync::CancellationToken;
@@ -99,6 +101,12 @@ pub enum Command {
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=43_200))]
         retry_seconds: u64,
     },
+    /// Production orders that arrived for a restock request another order had fulfilled:
+    /// not added to stock, each waiting for a person's decision.
+    Surplus {
+        #[command(subcommand)]
+        command: SurplusCommand,
+    },
     /// Check the stock invariant: initial + produced - sold = stock for every sku,
     /// no negative stock, no restock request open too long. Exit 1 when violated.
     Verify {
@@ -137,6 +145,24 @@ pub enum DlqCommand {
         /// Do not ask (required when stdin is not a terminal).
         #[arg(long)]
         yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SurplusCommand {
+    /// The surplus arrivals that wait for a decision.
+    List,
+    /// Decide on one, once: keep its goods (added to stock) or return them.
+    #[command(group(ArgGroup::new("decision").required(true).args(["keep", "return_goods"])))]
+    Settle {
+        /// The surplus arrival's production order id.
+        production_order_id: uuid::Uuid,
+        /// Keep the goods: add its quantity to the sku's stock.
+        #[arg(long)]
+        keep: bool,
+        /// Return the goods: stock stays as it is.
+        #[arg(long = "return")]
+        return_goods: bool,
     },
 }
 
@@ -229,6 +255,30 @@ pub async fn run(
             }
         }
         Command::Dlq { command } => run_dlq(&ctx, command, json, out).await,
+        Command::Surplus {
+            command: SurplusCommand::List,
+        } => {
+            let report = surplus::list(&ctx).await?;
+            emit(out, json, &report, || report.human())?;
+            Ok(0)
+        }
+        Command::Surplus {
+            command:
+                SurplusCommand::Settle {
+                    production_order_id,
+                    keep,
+                    ..
+                },
+        } => {
+            let settlement = if keep {
+                warehouse::restock::Settlement::Kept
+            } else {
+                warehouse::restock::Settlement::Returned
+            };
+            let report = surplus::settle(&ctx, production_order_id, settlement).await?;
+            emit(out, json, &report, || report.human())?;
+            Ok(0)
+        }
     }
 }
 
@@ -345,6 +395,25 @@ mod tests {
         let cli = Cli::try_parse_from(["stockctl", "verify"]).unwrap();
         assert!(matches!(cli.command, Command::Verify { max_open_seconds: 600 }));
         assert!(Cli::try_parse_from(["stockctl", "alerts", "--follow", "--peek"]).is_err());
+        let order = "0b6a8f52-5d4e-4d7e-9a43-4f6f2b1f8c11";
+        for refused in [
+            vec!["stockctl", "surplus", "settle", order],
+            vec!["stockctl", "surplus", "settle", order, "--keep", "--return"],
+            vec!["stockctl", "surplus", "settle", "not-a-uuid", "--keep"],
+        ] {
+            assert!(Cli::try_parse_from(&refused).is_err(), "{refused:?}");
+        }
+        let cli = Cli::try_parse_from(["stockctl", "surplus", "settle", order, "--return"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Surplus {
+                command: SurplusCommand::Settle {
+                    keep: false,
+                    return_goods: true,
+                    ..
+                }
+            }
+        ));
         assert!(
             Cli::try_parse_from(["stockctl", "alerts", "--follow"])
                 .unwrap()

@@ -1,4 +1,5 @@
-//! `stockctl status`: stock, open restock requests, queue depths and alarm states.
+//! `stockctl status`: stock, open restock requests, surplus arrivals awaiting a decision,
+//! queue depths and alarm states.
 
 use std::fmt::Write;
 
@@ -7,7 +8,7 @@ use serde::Serialize;
 use stockflow_shared::aws::names;
 
 use warehouse::reports;
-pub use warehouse::reports::{OpenRestockAge as OpenRestock, StockLine as Product};
+pub use warehouse::reports::{OpenRestockAge as OpenRestock, StockLine as Product, SurplusLine};
 
 use crate::context::Ctx;
 use crate::table::Table;
@@ -59,12 +60,14 @@ pub struct StatusReport {
     pub attention: Vec<String>,
     pub products: Vec<Product>,
     pub open_restocks: Vec<OpenRestock>,
+    /// Production orders that arrived for fulfilled restock requests, not yet settled.
+    pub surplus: Vec<SurplusLine>,
     pub queues: Vec<QueueDepth>,
     pub alarms: Vec<Alarm>,
 }
 
 pub async fn status(ctx: &Ctx) -> anyhow::Result<StatusReport> {
-    let (products, open_restocks) = warehouse(ctx).await?;
+    let (products, open_restocks, surplus) = warehouse(ctx).await?;
     let mut queues = Vec::new();
     for base in QUEUES {
         let url = ctx.queue_url(base).await?;
@@ -78,20 +81,22 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<StatusReport> {
     }
     let alarms = alarms(ctx).await?;
     Ok(StatusReport {
-        attention: attention(&open_restocks, &queues, &alarms),
+        attention: attention(&open_restocks, &surplus, &queues, &alarms),
         products,
         open_restocks,
+        surplus,
         queues,
         alarms,
     })
 }
 
-async fn warehouse(ctx: &Ctx) -> anyhow::Result<(Vec<Product>, Vec<OpenRestock>)> {
+async fn warehouse(ctx: &Ctx) -> anyhow::Result<(Vec<Product>, Vec<OpenRestock>, Vec<SurplusLine>)> {
     let pool = ctx.warehouse().await?;
     let result = async {
         let products = reports::stock_table(&pool).await?;
         let open = reports::open_restocks(&pool).await?;
-        Ok::<_, mysql_async::Error>((products, open))
+        let surplus = reports::unsettled_surplus(&pool).await?;
+        Ok::<_, mysql_async::Error>((products, open, surplus))
     }
     .await;
     pool.disconnect().await.ok();
@@ -132,8 +137,19 @@ pub async fn alarms(ctx: &Ctx) -> anyhow::Result<Vec<Alarm>> {
 const STALE_RESTOCK_SECONDS: i64 = 600;
 
 /// The lines of the "needs attention" summary.
-fn attention(open: &[OpenRestock], queues: &[QueueDepth], alarms: &[Alarm]) -> Vec<String> {
+fn attention(open: &[OpenRestock], surplus: &[SurplusLine], queues: &[QueueDepth], alarms: &[Alarm]) -> Vec<String> {
     let mut lines = Vec::new();
+    for s in surplus {
+        lines.push(format!(
+            "production order {} brought {} x {} for restock request {}, which {} had fulfilled: not added to stock, decide with `stockctl surplus settle {} --keep|--return` (docs/operations.md#surplus-arrival)",
+            s.production_order_id,
+            s.quantity,
+            s.sku,
+            s.restock_request_id,
+            s.fulfilled_by.as_deref().unwrap_or("another order"),
+            s.production_order_id
+        ));
+    }
     for q in queues {
         let held = q.visible + q.in_flight;
         if held == 0 {
@@ -194,6 +210,14 @@ impl StatusReport {
             let _ = writeln!(out, "Open restock requests\n{}", open.render());
         }
 
+        if !self.surplus.is_empty() {
+            let _ = writeln!(
+                out,
+                "Surplus arrivals awaiting a decision\n{}",
+                surplus_table(&self.surplus).render()
+            );
+        }
+
         let mut queues = Table::new(&["queue", "visible", "in flight"]);
         for q in &self.queues {
             queues.row(vec![q.name.clone(), q.visible.to_string(), q.in_flight.to_string()]);
@@ -216,6 +240,31 @@ impl StatusReport {
         }
         out
     }
+}
+
+/// The surplus arrivals as a table (`status`, `surplus list`).
+pub fn surplus_table(surplus: &[SurplusLine]) -> Table {
+    let mut table = Table::new(&[
+        "production order",
+        "restock request",
+        "fulfilled by",
+        "sku",
+        "quantity",
+        "arrived",
+        "alerted",
+    ]);
+    for s in surplus {
+        table.row(vec![
+            s.production_order_id.clone(),
+            s.restock_request_id.clone(),
+            s.fulfilled_by.clone().unwrap_or_else(|| "-".into()),
+            s.sku.clone(),
+            s.quantity.to_string(),
+            s.arrived_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            if s.alerted { "yes" } else { "not yet" }.to_string(),
+        ]);
+    }
+    table
 }
 
 /// An alarm state (the SDK's enum) as its CloudWatch name, e.g. `"ALARM"`, in JSON.
@@ -242,7 +291,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn attention_names_dead_letters_alarms_unread_alerts_and_stale_restocks() {
+    fn attention_names_surplus_dead_letters_alarms_unread_alerts_and_stale_restocks() {
         let queue = |queue: &str, visible, in_flight| QueueDepth {
             queue: queue.into(),
             name: format!("p_{queue}"),
@@ -267,7 +316,7 @@ mod tests {
             shortages: 1,
             age_seconds: 5,
         };
-        assert!(attention(std::slice::from_ref(&young), &healthy, std::slice::from_ref(&ok)).is_empty());
+        assert!(attention(std::slice::from_ref(&young), &[], &healthy, std::slice::from_ref(&ok)).is_empty());
 
         let troubled = [queue(names::STOCK_DLQ, 1, 0), queue(names::OPS_ALERT_QUEUE, 2, 0)];
         let firing = Alarm {
@@ -279,10 +328,20 @@ mod tests {
             ..young
         };
         assert_eq!(serde_json::to_value(&firing).unwrap()["state"], "ALARM");
-        let lines = attention(&[old], &troubled, &[firing]);
+        let surplus = SurplusLine {
+            production_order_id: "po2".into(),
+            restock_request_id: "r0".into(),
+            fulfilled_by: Some("po1".into()),
+            sku: "S".into(),
+            quantity: 5,
+            arrived_at: chrono::NaiveDateTime::default(),
+            alerted: true,
+        };
+        let lines = attention(&[old], &[surplus], &troubled, &[firing]);
         assert_eq!(
             lines,
             [
+                "production order po2 brought 5 x S for restock request r0, which po1 had fulfilled: not added to stock, decide with `stockctl surplus settle po2 --keep|--return` (docs/operations.md#surplus-arrival)",
                 "1 message(s) in p_dead_letter_queue: `stockctl dlq list`",
                 "2 unread alert(s) in p_ops_alert_queue: `stockctl alerts`",
                 "alarm p_dead_letter_queue-not-empty is in ALARM: see docs/operations.md",

@@ -5,6 +5,7 @@
 
 use mysql_async::Transaction;
 use mysql_async::prelude::Queryable;
+use stockflow_shared::db;
 
 use crate::checkout::{KeyedRequest, Outcome, Recorded};
 
@@ -35,7 +36,7 @@ pub(crate) async fn claim(tx: &mut Transaction<'_>, keyed: &KeyedRequest) -> Res
         .await;
     match inserted {
         Ok(()) => Ok(Claim::Claimed),
-        Err(mysql_async::Error::Server(err)) if err.code == 1062 => Ok(Claim::Taken(recorded(tx, keyed).await?)),
+        Err(err) if db::is_duplicate_key(&err) => Ok(Claim::Taken(recorded(tx, keyed).await?)),
         Err(err) => Err(err),
     }
 }

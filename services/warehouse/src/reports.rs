@@ -1,6 +1,6 @@
 //! Read models for operators (`stockctl status`) and the bench: the stock table, the
-//! open restock requests with their age, the books of a set of skus and the timeline
-//! of their restocks.
+//! open restock requests with their age, the surplus arrivals awaiting a decision, the
+//! books of a set of skus and the timeline of their restocks.
 
 use chrono::NaiveDateTime;
 use mysql_async::Pool;
@@ -52,6 +52,49 @@ pub async fn open_restocks(pool: &Pool) -> Result<Vec<OpenRestockAge>, mysql_asy
             shortages,
             age_seconds,
         })
+        .collect())
+}
+
+/// A production order that arrived for an already fulfilled restock request and was not
+/// applied (`restock::Applied::Surplus`), not yet settled by a person.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SurplusLine {
+    pub production_order_id: String,
+    pub restock_request_id: String,
+    /// The production order that had fulfilled the request.
+    pub fulfilled_by: Option<String>,
+    pub sku: String,
+    pub quantity: i64,
+    pub arrived_at: NaiveDateTime,
+    /// Whether the ops alert about it was published.
+    pub alerted: bool,
+}
+
+/// A `surplus_arrivals` row as read: the fields of [`SurplusLine`], in order.
+type SurplusRow = (String, String, Option<String>, String, i64, NaiveDateTime, bool);
+
+/// The surplus arrivals that wait for a decision, oldest first.
+pub async fn unsettled_surplus(pool: &Pool) -> Result<Vec<SurplusLine>, mysql_async::Error> {
+    let mut conn = pool.get_conn().await?;
+    let rows: Vec<SurplusRow> = conn
+        .query(
+            "SELECT production_order_id, restock_request_id, fulfilled_by, sku, quantity, arrived_at, alerted_at IS NOT NULL \
+             FROM surplus_arrivals WHERE settlement IS NULL ORDER BY arrived_at, production_order_id",
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(production_order_id, restock_request_id, fulfilled_by, sku, quantity, arrived_at, alerted)| SurplusLine {
+                production_order_id,
+                restock_request_id,
+                fulfilled_by,
+                sku,
+                quantity,
+                arrived_at,
+                alerted,
+            },
+        )
         .collect())
 }
 

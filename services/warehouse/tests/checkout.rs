@@ -4,85 +4,20 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use mysql_async::Pool;
+mod common;
+
+use common::{TestDb, purchase};
 use mysql_async::prelude::Queryable;
-use stockflow_shared::config::DatabaseSettings;
 use warehouse::checkout::{self, Checkouts, CombineSettings, KeyedRequest, Outcome, Purchase, Recorded};
-use warehouse::products::{self, NewProduct};
+use warehouse::products;
 
-/// A fresh warehouse database, dropped when the test ends (whether it passed or not).
-struct TestDb {
-    pool: Pool,
-    settings: DatabaseSettings,
-    name: String,
-}
-
-impl TestDb {
-    async fn new() -> Self {
-        let mut settings = DatabaseSettings::default();
-        if let Ok(url) = std::env::var("MYSQL_URL") {
-            settings.mysql_url = url;
-        }
-        settings.db_pool_max = 8;
-        let name = format!("warehouse_test_{}", uuid::Uuid::new_v4().simple());
-        let pool = warehouse::open(&settings, &name)
-            .await
-            .expect("MySQL reachable at MYSQL_URL");
-        Self { pool, settings, name }
-    }
-
-    async fn product(&self, sku: &str, stock: i64) {
-        products::add(&self.pool, &[NewProduct::test(sku, stock, 10)])
-            .await
-            .unwrap();
-    }
-
-    async fn count(&self, sql: &str, sku: &str) -> i64 {
-        let mut conn = self.pool.get_conn().await.unwrap();
-        conn.exec_first::<i64, _, _>(sql, (sku,))
-            .await
-            .unwrap()
-            .unwrap_or_default()
-    }
-
-    async fn orders(&self, sku: &str) -> i64 {
-        self.count(
-            "SELECT CAST(COALESCE(SUM(quantity), 0) AS SIGNED) FROM orders WHERE sku = ?",
-            sku,
-        )
-        .await
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let url = self.settings.mysql_url.clone();
-        let name = self.name.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut conn) = mysql_async::Conn::from_url(url).await {
-                    conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`")).await.ok();
-                    conn.disconnect().await.ok();
-                }
-            });
-        })
-        .join()
-        .ok();
-    }
-}
-
-fn purchase(sku: &str, quantity: u32) -> Purchase {
-    Purchase {
-        sku: sku.into(),
-        quantity,
-        requester: "test".into(),
-        correlation_id: "test".into(),
-        key: None,
-    }
+/// Units sold of a sku (the sum of its order rows).
+async fn orders(db: &TestDb, sku: &str) -> i64 {
+    db.count(
+        "SELECT CAST(COALESCE(SUM(quantity), 0) AS SIGNED) FROM orders WHERE sku = ?",
+        sku,
+    )
+    .await
 }
 
 fn keyed(sku: &str, quantity: u32, key: &str) -> Purchase {
@@ -125,7 +60,7 @@ async fn five_hundred_buyers_of_a_hundred_units_buy_exactly_a_hundred() {
     assert_eq!(sold.len(), 100, "exactly the stock is sold");
     assert_eq!(short, 400);
     assert_eq!(opened, 1, "one shortage opened the request, the others joined it");
-    assert_eq!(db.orders("FLASH").await, 100, "every sale has its order row");
+    assert_eq!(orders(&db, "FLASH").await, 100, "every sale has its order row");
     assert_eq!(products::stock(&db.pool, "FLASH").await.unwrap(), Some(0));
     // Every order id is distinct and every remaining stock from 99 down to 0 was answered once.
     let mut ids: Vec<u64> = sold.iter().map(|s| s.0).collect();
@@ -180,7 +115,7 @@ async fn a_large_purchase_that_does_not_fit_leaves_the_stock_to_later_small_ones
         matches!(outcomes[2], Outcome::Sold { remaining_stock: 0, .. }),
         "2 still fits"
     );
-    assert_eq!(db.orders("MIX").await, 5);
+    assert_eq!(orders(&db, "MIX").await, 5);
     assert_eq!(products::stock(&db.pool, "MIX").await.unwrap(), Some(0));
     // The shortage opened a request for at least its shortfall, with its event in the outbox.
     assert_eq!(committed.events.len(), 1);
@@ -216,8 +151,8 @@ async fn one_batch_of_several_skus_sells_each_and_unknown_skus_do_not_spoil_it()
         recorded[3],
         Recorded::Fresh(Outcome::Sold { remaining_stock: 0, .. })
     ));
-    assert_eq!(db.orders("B-1").await, 2);
-    assert_eq!(db.orders("A-1").await, 1);
+    assert_eq!(orders(&db, "B-1").await, 2);
+    assert_eq!(orders(&db, "A-1").await, 1);
 }
 
 #[tokio::test]
@@ -236,7 +171,7 @@ async fn the_same_key_twice_in_one_batch_buys_once_and_replays() {
         "same key, same request: replayed"
     );
     assert_eq!(recorded[2], Recorded::KeyReused, "same key, another request: refused");
-    assert_eq!(db.orders("KEY").await, 1, "one purchase");
+    assert_eq!(orders(&db, "KEY").await, 1, "one purchase");
 
     // In a later batch the key still replays the first outcome.
     let later = checkout::transact(&db.pool, &[keyed("KEY", 1, "k-1")])
@@ -244,7 +179,7 @@ async fn the_same_key_twice_in_one_batch_buys_once_and_replays() {
         .unwrap()
         .recorded;
     assert_eq!(later[0], Recorded::Replay(first.clone()));
-    assert_eq!(db.orders("KEY").await, 1);
+    assert_eq!(orders(&db, "KEY").await, 1);
 }
 
 #[tokio::test]
@@ -334,7 +269,7 @@ async fn a_batch_whose_connection_is_killed_answers_no_sale_it_did_not_record() 
     }
     assert!(failed >= 1, "the killed batch's purchases got the failure");
     assert_eq!(
-        db.orders("KILL").await,
+        orders(&db, "KILL").await,
         sold,
         "every sale answered is recorded, and no other"
     );

@@ -1,0 +1,85 @@
+//! What the warehouse's integration tests share: a fresh database of their own on the
+//! real MySQL/MariaDB server (`MYSQL_URL`, default mysql://root@127.0.0.1:3306), dropped
+//! when the test ends, and a plain purchase.
+
+use mysql_async::Pool;
+use mysql_async::prelude::Queryable;
+use stockflow_shared::config::DatabaseSettings;
+use warehouse::checkout::Purchase;
+use warehouse::products::{self, NewProduct};
+
+/// A fresh warehouse database, dropped when the test ends (whether it passed or not).
+pub struct TestDb {
+    pub pool: Pool,
+    pub settings: DatabaseSettings,
+    pub name: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let mut db = Self::unmigrated().await;
+        db.pool = warehouse::open(&db.settings, &db.name)
+            .await
+            .expect("the warehouse migrations apply");
+        db
+    }
+
+    /// A fresh, empty database: the test migrates it (e.g. to an older version first).
+    pub async fn unmigrated() -> Self {
+        let mut settings = DatabaseSettings::default();
+        if let Ok(url) = std::env::var("MYSQL_URL") {
+            settings.mysql_url = url;
+        }
+        settings.db_pool_max = 8;
+        let name = format!("warehouse_test_{}", uuid::Uuid::new_v4().simple());
+        let pool = stockflow_shared::db::connect(&settings, &name)
+            .await
+            .expect("MySQL reachable at MYSQL_URL");
+        Self { pool, settings, name }
+    }
+
+    pub async fn product(&self, sku: &str, stock: i64) {
+        products::add(&self.pool, &[NewProduct::test(sku, stock, 10)])
+            .await
+            .unwrap();
+    }
+
+    pub async fn count(&self, sql: &str, sku: &str) -> i64 {
+        let mut conn = self.pool.get_conn().await.unwrap();
+        conn.exec_first::<i64, _, _>(sql, (sku,))
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let url = self.settings.mysql_url.clone();
+        let name = self.name.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) = mysql_async::Conn::from_url(url).await {
+                    conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`")).await.ok();
+                    conn.disconnect().await.ok();
+                }
+            });
+        })
+        .join()
+        .ok();
+    }
+}
+
+pub fn purchase(sku: &str, quantity: u32) -> Purchase {
+    Purchase {
+        sku: sku.into(),
+        quantity,
+        requester: "test".into(),
+        correlation_id: "test".into(),
+        key: None,
+    }
+}
