@@ -14,9 +14,9 @@ kms:Decrypt (IMPLIED).
 
 It then compares with the actions the service's task role allows and fails, naming the service
 and the action, on an action granted but not called, or called but not granted. It also fails on
-a task role it does not know (every TaskRoleArn must belong to a service below), a managed
-policy (cannot be compared), a wildcard in an action, and a `*` resource for an action that has
-resource-level permissions.
+a task role it does not know (every TaskRoleArn must belong to a service below) and on a managed
+policy (cannot be compared). Which resources a grant names is the policy check's concern
+(tests/deploy/checkov, CKV_STOCKFLOW_1).
 
   python tests/deploy/privileges.py [--template deploy/aws/stockflow.yaml] [--registry DIR]
 Exit 0 when every role matches; 1 with one line per problem.
@@ -55,7 +55,6 @@ BATCH_ACTIONS = {
 }
 # Actions a role needs because of what its calls touch, not a call of their own.
 IMPLIED = {"sns:Publish": {"kms:GenerateDataKey", "kms:Decrypt"}}
-RESOURCELESS = {"sns:ListTopics", "cloudwatch:PutMetricData"}
 
 ZERO_ARG_CALL = re.compile(r"\.([a-z][a-z0-9_]*)\(\)")
 
@@ -100,24 +99,16 @@ def task_role_ids(resources):
 
 
 def granted(role_id, role, problems):
-    """The actions a role allows, checking its resources on the way."""
+    """The actions a role allows (a wildcard stays as written, so it never matches a call; the
+    policy check, CKV_STOCKFLOW_1, rejects it and `*` resources)."""
     properties = role.get("Properties", {})
     if properties.get("ManagedPolicyArns"):
         problems.append(f"{role_id}: managed policies cannot be compared with the code; use inline policies")
     actions = set()
     for policy in properties.get("Policies", []):
         for statement in listed(policy["PolicyDocument"].get("Statement", [])):
-            if statement.get("Effect") != "Allow":
-                continue
-            names = set(listed(statement.get("Action", [])))
-            for action in sorted(names):
-                if "*" in action:
-                    problems.append(f"{role_id}: wildcard action {action}")
-            if "*" in listed(statement.get("Resource", [])) and not names <= RESOURCELESS:
-                problems.append(
-                    f"{role_id}: resource * for {', '.join(sorted(names - RESOURCELESS))}, which AWS lets you scope to an ARN"
-                )
-            actions |= names
+            if statement.get("Effect") == "Allow":
+                actions |= set(listed(statement.get("Action", [])))
     return actions
 
 
