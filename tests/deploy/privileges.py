@@ -208,7 +208,11 @@ def called_actions(crate_dirs, operations):
     # A service can only call an SDK it builds a client of (shared code it reaches may hold
     # calls of another, e.g. aws.rs's queue lookup in sales, which has no SQS client).
     texts = {file: strip_code(file.read_text()) for file, _ in sources}
-    clients = {sdk for sdk in operations if any(re.search(rf"\b{sdk.replace('-', '_')}::Client::(new|from_conf)\b", t) for t in texts.values())}
+    def builds_client(sdk):
+        constructor = re.compile(rf"\b{sdk.replace('-', '_')}::Client::(new|from_conf)\b")
+        return any(constructor.search(text) for text in texts.values())
+
+    clients = {sdk for sdk in operations if builds_client(sdk)}
     actions, problems = {}, []
     for file, sdks in sources:
         text = texts[file]
