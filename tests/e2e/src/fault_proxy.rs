@@ -117,6 +117,10 @@ async fn relay(mut client: TcpStream, target: SocketAddr, mut fault: watch::Rece
     let Ok(mut server) = TcpStream::connect(target).await else {
         return;
     };
+    // Forward each chunk as it is due: the proxy must add no delay of its own (Nagle's).
+    for stream in [&client, &server] {
+        stream.set_nodelay(true).ok();
+    }
     let stopped = {
         let (client_read, client_write) = client.split();
         let (server_read, server_write) = server.split();

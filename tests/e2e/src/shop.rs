@@ -136,12 +136,13 @@ pub fn keep_buying(
     })
 }
 
-/// The answers sent within `from..to`: how many, how many a second, the 99th
+/// The answers sent and answered within `from..to` (under one fault: an answer that
+/// began under another belongs to neither): how many, how many a second, the 99th
 /// percentile of their latency, by status; printed as `what`.
 pub fn report(what: &str, answers: &[Answer], from: Instant, to: Instant) -> Vec<Answer> {
     let within: Vec<Answer> = answers
         .iter()
-        .filter(|a| a.sent_at >= from && a.sent_at < to)
+        .filter(|a| a.sent_at >= from && a.sent_at + a.latency < to)
         .cloned()
         .collect();
     let mut latencies: Vec<Duration> = within.iter().map(|a| a.latency).collect();

@@ -165,13 +165,12 @@ async fn the_database_hanging_past_every_timeout_answers_in_time_and_loses_nothi
         answers.iter().find(|a| !matches!(a.status, 200 | 503))
     );
     // Answered while it still hung: refused in time, saying when to retry.
-    let refused: Vec<_> = during.iter().filter(|a| a.sent_at + a.latency < thawed_at).collect();
     assert!(
-        refused.len() >= 8,
+        during.len() >= 8,
         "the buyers kept being answered during the hang: {}",
-        refused.len()
+        during.len()
     );
-    for answer in &refused {
+    for answer in &during {
         assert_eq!(answer.status, 503, "{answer:?}");
         assert_eq!(answer.content_type, "application/problem+json", "{answer:?}");
         assert!(answer.retry_after.is_some(), "Retry-After: {answer:?}");

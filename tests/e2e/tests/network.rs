@@ -27,9 +27,12 @@ use stockflow_shared::aws::names;
 const LATENCY: Duration = Duration::from_millis(200);
 /// The database's latency, each way, in the phase before.
 const NEAR_LATENCY: Duration = Duration::from_millis(20);
-/// How long each dependency is blackholed: past sales' checkout deadline (5 s), the
-/// factory call's timeout (2 s in tests) and a readiness check (2 s).
+/// How long LocalStack and the factory are blackholed: past the factory call's timeout
+/// (2 s in tests) and a readiness check (2 s).
 const BLACKHOLE: Duration = Duration::from_secs(8);
+/// How long the database is blackholed: past two of sales' checkout deadlines (5 s),
+/// so that purchases sent under the blackhole are also answered under it.
+const DB_BLACKHOLE: Duration = Duration::from_secs(12);
 /// sales' default `CHECKOUT_TIMEOUT_MS`.
 const CHECKOUT_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -127,7 +130,7 @@ async fn a_slow_and_a_broken_network_bounds_every_call_and_loses_nothing() {
 
     let db_dark_at = Instant::now();
     database.freeze();
-    hold("the database blackholed", BLACKHOLE).await;
+    hold("the database blackholed", DB_BLACKHOLE).await;
     database.restore();
     let db_back_at = Instant::now();
     eventually("sales sells again", Duration::from_secs(30), || async {
@@ -197,16 +200,10 @@ async fn a_slow_and_a_broken_network_bounds_every_call_and_loses_nothing() {
         answers.iter().all(|a| a.status != 0),
         "every purchase answered within the client's {PATIENT_CLIENT_TIMEOUT:?}"
     );
-    // An answer belongs to the fault it was sent under only if it also came back under it.
-    let done_before = |phase: &[Answer], end: Instant| -> Vec<Answer> {
-        phase.iter().filter(|a| a.sent_at + a.latency < end).cloned().collect()
-    };
-    let healthy = done_before(&healthy, near_at);
     assert!(
         !healthy.is_empty() && healthy.iter().all(|a| a.status == 200),
         "healthy: all sold"
     );
-    let near = done_before(&near, slow_at);
     assert!(
         near.iter().any(|a| a.status == 200) && near.iter().all(|a| matches!(a.status, 200 | 503)),
         "a slower database still sells"
@@ -223,9 +220,8 @@ async fn a_slow_and_a_broken_network_bounds_every_call_and_loses_nothing() {
         "the slow network slowed every sale by at least one round trip"
     );
     // Blackholed database: refused in time, saying when to retry.
-    let refused = done_before(&db_dark, db_back_at);
-    assert!(!refused.is_empty());
-    for answer in &refused {
+    assert!(!db_dark.is_empty());
+    for answer in &db_dark {
         assert_eq!(answer.status, 503, "{answer:?}");
         assert_eq!(answer.content_type, "application/problem+json", "{answer:?}");
         assert!(answer.retry_after.is_some(), "{answer:?}");
