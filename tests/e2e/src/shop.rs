@@ -105,6 +105,30 @@ impl TestEnv {
         }
     }
 
+    /// Every purchase among `answers` answered 200 is recorded in `orders`: never a sale
+    /// without its commit.
+    pub async fn assert_sold_are_recorded(&self, answers: &[Answer]) {
+        use mysql_async::prelude::Queryable;
+        let pool = self.warehouse().await;
+        let mut conn = pool.get_conn().await.unwrap();
+        for answer in answers.iter().filter(|a| a.status == 200) {
+            let id = answer.body["order_id"].as_u64().expect("order_id");
+            let found: Option<u64> = conn
+                .exec_first("SELECT id FROM orders WHERE id = ?", (id,))
+                .await
+                .unwrap();
+            assert_eq!(found, Some(id), "order {id} answered 200 is recorded");
+        }
+    }
+
+    /// Buys one unit of `sku` until it sells (within 30 s); when it did.
+    pub async fn await_selling(&self, client: &reqwest::Client, sku: &str) -> Instant {
+        crate::eventually(&format!("sales sells {sku} again"), Duration::from_secs(30), || async {
+            (self.buy(client, sku, 1).await.status == 200).then_some(Instant::now())
+        })
+        .await
+    }
+
     /// Buys one unit of each sku at once, each on a new connection.
     pub async fn buy_each(&self, skus: &[String]) -> Vec<Answer> {
         let client = spreading_client();
@@ -163,6 +187,13 @@ pub fn report(what: &str, answers: &[Answer], from: Instant, to: Instant) -> Vec
         slowest(&within)
     );
     within
+}
+
+/// `answer` is sales' "retry shortly": 503 problem+json with `Retry-After`.
+pub fn assert_retry_later(answer: &Answer) {
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert_eq!(answer.content_type, "application/problem+json", "{answer:?}");
+    assert!(answer.retry_after.is_some(), "Retry-After: {answer:?}");
 }
 
 /// The slowest of `answers`.

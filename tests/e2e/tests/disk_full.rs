@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use stockflow_devstack::private::PrivateMariadb;
-use stockflow_e2e::shop::{PATIENT_CLIENT_TIMEOUT, keep_buying, report, spreading_client_waiting};
+use stockflow_e2e::shop::{PATIENT_CLIENT_TIMEOUT, assert_retry_later, keep_buying, report, spreading_client_waiting};
 use stockflow_e2e::{Setup, TestEnv, eventually};
 
 /// The private MariaDB's disk: its install takes about 115 MiB of it.
@@ -76,10 +76,7 @@ async fn the_database_disk_filling_up_refuses_purchases_and_recovers_once_freed(
 
     database.free_disk().expect("removing the ballast");
     let freed_at = Instant::now();
-    let recovered = eventually("sales sells again", Duration::from_secs(30), || async {
-        (env.buy(&client, "FULL-STOCK", 1).await.status == 200).then_some(Instant::now())
-    })
-    .await;
+    let recovered = env.await_selling(&client, "FULL-STOCK").await;
     eventually("the buyers buy on after", Duration::from_secs(10), || async {
         (recovered.elapsed() >= Duration::from_secs(2)).then_some(())
     })
@@ -103,26 +100,15 @@ async fn the_database_disk_filling_up_refuses_purchases_and_recovers_once_freed(
     );
     let refused: Vec<_> = full.iter().filter(|a| a.status == 503).collect();
     assert!(!refused.is_empty(), "the buyers were refused while the disk was full");
-    for answer in &refused {
-        assert_eq!(answer.content_type, "application/problem+json", "{answer:?}");
-        assert!(answer.retry_after.is_some(), "Retry-After: {answer:?}");
+    for answer in refused {
+        assert_retry_later(answer);
     }
     assert!(
         after.iter().all(|a| a.status == 200),
         "every purchase sold once the space was freed"
     );
     // Never a 200 without a commit.
-    let pool = env.warehouse().await;
-    let mut conn = pool.get_conn().await.unwrap();
-    for answer in answers.iter().filter(|a| a.status == 200) {
-        let id = answer.body["order_id"].as_u64().expect("order_id");
-        let found: Option<u64> =
-            mysql_async::prelude::Queryable::exec_first(&mut conn, "SELECT id FROM orders WHERE id = ?", (id,))
-                .await
-                .unwrap();
-        assert_eq!(found, Some(id), "order {id} answered 200 is recorded");
-    }
-    drop(conn);
+    env.assert_sold_are_recorded(&answers).await;
 
     // Every shortage, refused or not while full, is restocked now: more than a restock
     // brings is short whatever came already, and opens or joins a request.
