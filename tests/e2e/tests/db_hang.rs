@@ -165,8 +165,8 @@ async fn the_database_hanging_past_every_timeout_answers_in_time_and_loses_nothi
     );
     // Answered while it still hung: refused in time, saying when to retry.
     assert!(
-        during.len() >= 8,
-        "the buyers kept being answered during the hang: {}",
+        during.len() >= 4,
+        "each of the 4 buyers was answered during the hang: {}",
         during.len()
     );
     for answer in &during {

@@ -207,6 +207,12 @@ async fn a_slow_and_a_broken_network_bounds_every_call_and_loses_nothing() {
         "a slower database still sells"
     );
     assert!(
+        near.iter()
+            .filter(|a| a.status == 200)
+            .all(|a| a.latency >= 2 * NEAR_LATENCY),
+        "the slower database slowed every sale by at least one round trip"
+    );
+    assert!(
         slow.iter().all(|a| matches!(a.status, 200 | 503)),
         "the slow network: sold, or refused in time"
     );
