@@ -1,8 +1,10 @@
 //! Private instances for the tests that crash or freeze a dependency: a MariaDB server
 //! and a LocalStack of their own (own port, own data directory or `FILESYSTEM_ROOT`),
 //! never the shared ones other tests depend on. Each can be killed with `kill -9`,
-//! frozen with SIGSTOP and thawed, and started again on the same directory. Dropping one
-//! kills it and removes its directory, also when the test failed.
+//! frozen with SIGSTOP and thawed, and started again on the same directory. A MariaDB
+//! can keep its data on a small filesystem of its own (a size-limited tmpfs) that a test
+//! fills up and frees. Dropping one kills it and removes its directory (unmounting its
+//! filesystem first), also when the test failed.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -27,6 +29,17 @@ fn private_dir(kind: &str) -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("stockflow-{kind}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
+}
+
+/// A process's state letter from /proc (`T` when stopped by a signal, `?` when gone).
+pub fn process_state(pid: u32) -> char {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+        })
+        .unwrap_or('?')
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -68,9 +81,8 @@ impl Instance {
 }
 
 impl Instance {
-    /// Kills the server and waits for it (what dropping it does), then removes its
-    /// directory: the server's files must be closed before they go.
-    fn stop_then_remove(&mut self, dir: &std::path::Path) {
+    /// Kills the server and waits for it (what dropping it does).
+    fn stop(&mut self) {
         drop(std::mem::replace(
             self,
             Instance {
@@ -78,6 +90,12 @@ impl Instance {
                 log: PathBuf::new(),
             },
         ));
+    }
+
+    /// [`Self::stop`], then removes its directory: the server's files must be closed
+    /// before they go.
+    fn stop_then_remove(&mut self, dir: &std::path::Path) {
+        self.stop();
         let _ = std::fs::remove_dir_all(dir);
     }
 }
@@ -106,13 +124,61 @@ pub struct PrivateMariadb {
     dir: PathBuf,
     port: u16,
     instance: Instance,
+    /// The size-limited filesystem holding the data directory, if it has one.
+    small_disk: Option<PathBuf>,
 }
+
+/// The file [`PrivateMariadb::fill_disk`] fills its filesystem with.
+const BALLAST: &str = "ballast";
 
 impl PrivateMariadb {
     /// Initializes a data directory and starts the server on a free port.
     pub async fn start() -> anyhow::Result<Self> {
         let dir = private_dir("mariadb")?;
-        let data = dir.join("data");
+        Self::start_in(dir, None).await
+    }
+
+    /// Like [`Self::start`], with the data directory on a tmpfs of `mebibytes` of its
+    /// own, so that its writes really fail for lack of space once a test fills it
+    /// ([`Self::fill_disk`]). Mounting needs root (or CAP_SYS_ADMIN); the install alone
+    /// takes about 115 MiB (InnoDB's 96 MiB redo log among it).
+    pub async fn start_on_small_disk(mebibytes: u64) -> anyhow::Result<Self> {
+        let dir = private_dir("mariadb")?;
+        let disk = dir.join("disk");
+        std::fs::create_dir_all(&disk)?;
+        let mount = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mebibytes}m"), "tmpfs"])
+            .arg(&disk)
+            .output()
+            .context("cannot run mount")?;
+        if !mount.status.success() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        anyhow::ensure!(
+            mount.status.success(),
+            "cannot mount a {mebibytes} MiB tmpfs at {} (a small disk for MariaDB needs root or CAP_SYS_ADMIN): {}",
+            disk.display(),
+            String::from_utf8_lossy(&mount.stderr).trim()
+        );
+        Self::start_in(dir, Some(disk)).await
+    }
+
+    /// Where the server keeps its data: on its small disk, if it has one.
+    fn data_dir(dir: &Path, small_disk: Option<&Path>) -> PathBuf {
+        small_disk.unwrap_or(dir).join("data")
+    }
+
+    async fn start_in(dir: PathBuf, small_disk: Option<PathBuf>) -> anyhow::Result<Self> {
+        let mut server = Self {
+            port: free_port()?,
+            instance: Instance {
+                child: None,
+                log: dir.join("mariadbd.log"),
+            },
+            dir,
+            small_disk,
+        };
+        let data = Self::data_dir(&server.dir, server.small_disk.as_deref());
         let install = Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
@@ -130,14 +196,6 @@ impl PrivateMariadb {
             "mariadb-install-db failed: {}",
             String::from_utf8_lossy(&install.stderr)
         );
-        let mut server = Self {
-            port: free_port()?,
-            instance: Instance {
-                child: None,
-                log: dir.join("mariadbd.log"),
-            },
-            dir,
-        };
         server.launch().await?;
         Ok(server)
     }
@@ -151,8 +209,13 @@ impl PrivateMariadb {
         self.instance.pid()
     }
 
+    /// The server's log (its errors: a full disk shows there as `error 28`).
+    pub fn log(&self) -> &Path {
+        &self.instance.log
+    }
+
     async fn launch(&mut self) -> anyhow::Result<()> {
-        let data = self.dir.join("data");
+        let data = Self::data_dir(&self.dir, self.small_disk.as_deref());
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -204,10 +267,65 @@ impl PrivateMariadb {
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.launch().await
     }
+
+    /// SIGSTOP: the kernel still accepts connections and takes what is sent; the
+    /// server answers nothing until [`Self::thaw`].
+    pub fn freeze(&self) -> anyhow::Result<()> {
+        self.instance.signal(libc::SIGSTOP)
+    }
+
+    /// SIGCONT after [`Self::freeze`]: the server carries on where it stopped.
+    pub fn thaw(&self) -> anyhow::Result<()> {
+        self.instance.signal(libc::SIGCONT)
+    }
+
+    /// Fills the server's small disk with a ballast file until no byte is left; returns
+    /// the bytes written.
+    pub fn fill_disk(&self) -> anyhow::Result<u64> {
+        use std::io::Write;
+        let disk = self.small_disk.as_ref().context("this server has no small disk")?;
+        let mut ballast = std::fs::File::create(disk.join(BALLAST))?;
+        let chunk = vec![0u8; 1 << 20];
+        let mut written = 0u64;
+        loop {
+            match ballast.write(&chunk) {
+                Ok(0) => break,
+                Ok(n) => written += n as u64,
+                Err(err) if err.raw_os_error() == Some(libc::ENOSPC) => break,
+                Err(err) => return Err(err).context("writing the ballast"),
+            }
+        }
+        Ok(written)
+    }
+
+    /// Bytes free on the server's small disk.
+    pub fn disk_free(&self) -> anyhow::Result<u64> {
+        let disk = self.small_disk.as_ref().context("this server has no small disk")?;
+        let path = std::ffi::CString::new(disk.as_os_str().as_encoded_bytes())?;
+        let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid C string and a statvfs the call fills in.
+        anyhow::ensure!(
+            unsafe { libc::statvfs(path.as_ptr(), &mut stat) } == 0,
+            "statvfs {}: {}",
+            disk.display(),
+            std::io::Error::last_os_error()
+        );
+        Ok(stat.f_bavail as u64 * stat.f_frsize as u64)
+    }
+
+    /// Removes the ballast of [`Self::fill_disk`]: the space is free again.
+    pub fn free_disk(&self) -> anyhow::Result<()> {
+        let disk = self.small_disk.as_ref().context("this server has no small disk")?;
+        std::fs::remove_file(disk.join(BALLAST)).context("removing the ballast")
+    }
 }
 
 impl Drop for PrivateMariadb {
     fn drop(&mut self) {
+        if let Some(disk) = &self.small_disk {
+            self.instance.stop();
+            let _ = std::process::Command::new("umount").arg(disk).status();
+        }
         self.instance.stop_then_remove(&self.dir);
     }
 }

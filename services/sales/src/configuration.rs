@@ -12,7 +12,8 @@ pub struct Settings {
     pub aws: AwsSettings,
     #[serde(flatten)]
     pub http: HttpSettings,
-    /// `CHECKOUT_BATCH_MAX`, `CHECKOUT_LANES`: how concurrent checkouts share transactions.
+    /// `CHECKOUT_BATCH_MAX`, `CHECKOUT_LANES`: how concurrent checkouts share transactions;
+    /// `CHECKOUT_TIMEOUT_MS`: how long one may take.
     #[serde(flatten)]
     pub combine: CombineSettings,
     /// `SALES_PORT`; 0 picks a free port (tests).

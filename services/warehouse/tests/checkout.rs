@@ -286,6 +286,7 @@ async fn a_cap_of_one_is_one_transaction_per_purchase() {
     let settings = CombineSettings {
         checkout_batch_max: 1,
         checkout_lanes: 1,
+        ..CombineSettings::default()
     };
     let checkouts = Checkouts::start(db.pool.clone(), None, &settings);
     let answers = futures::future::join_all((0..60).map(|_| {

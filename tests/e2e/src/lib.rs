@@ -13,11 +13,16 @@
 pub mod checks;
 pub mod cleanup;
 pub mod ctl;
-pub mod cutoff;
+pub mod fault_proxy;
 pub mod metrics;
 pub mod process;
 pub mod replicas;
 pub mod shop;
+
+/// The name the SNS cut-off tests know the fault proxy by.
+pub mod cutoff {
+    pub use crate::fault_proxy::FaultProxy as Cutoff;
+}
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,7 +1,10 @@
 //! Buying as many clients would, for the replica and fault tests: products added in a
 //! batch, purchases each on a connection of its own (so the kernel spreads them over the
-//! sales replicas sharing the port), answers timed.
+//! sales replicas sharing the port), answers timed; buyers that keep buying through a
+//! fault, and what their answers add up to (throughput, p99).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -19,11 +22,21 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// this and in number by the pooled connections (`DB_POOL_MAX` per replica).
 pub const DB_RECOVERY_SLACK: Duration = Duration::from_secs(10);
 
-/// A client that opens a new connection per request.
+/// The patience of a client of the faults where sales itself must give up first (its
+/// checkout deadline, `CHECKOUT_TIMEOUT_MS`, is shorter): a database that hangs, a
+/// network that swallows packets.
+pub const PATIENT_CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client that opens a new connection per request and waits [`CLIENT_TIMEOUT`].
 pub fn spreading_client() -> reqwest::Client {
+    spreading_client_waiting(CLIENT_TIMEOUT)
+}
+
+/// A client that opens a new connection per request and waits `timeout` for an answer.
+pub fn spreading_client_waiting(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .pool_max_idle_per_host(0)
-        .timeout(CLIENT_TIMEOUT)
+        .timeout(timeout)
         .build()
         .unwrap()
 }
@@ -92,11 +105,95 @@ impl TestEnv {
         }
     }
 
+    /// Every purchase among `answers` answered 200 is recorded in `orders`: never a sale
+    /// without its commit.
+    pub async fn assert_sold_are_recorded(&self, answers: &[Answer]) {
+        use mysql_async::prelude::Queryable;
+        let pool = self.warehouse().await;
+        let mut conn = pool.get_conn().await.unwrap();
+        for answer in answers.iter().filter(|a| a.status == 200) {
+            let id = answer.body["order_id"].as_u64().expect("order_id");
+            let found: Option<u64> = conn
+                .exec_first("SELECT id FROM orders WHERE id = ?", (id,))
+                .await
+                .unwrap();
+            assert_eq!(found, Some(id), "order {id} answered 200 is recorded");
+        }
+    }
+
+    /// Buys one unit of `sku` until it sells (within 30 s); when it did.
+    pub async fn await_selling(&self, client: &reqwest::Client, sku: &str) -> Instant {
+        crate::eventually(&format!("sales sells {sku} again"), Duration::from_secs(30), || async {
+            (self.buy(client, sku, 1).await.status == 200).then_some(Instant::now())
+        })
+        .await
+    }
+
     /// Buys one unit of each sku at once, each on a new connection.
     pub async fn buy_each(&self, skus: &[String]) -> Vec<Answer> {
         let client = spreading_client();
         join_all(skus.iter().map(|sku| self.buy(&client, sku, 1))).await
     }
+}
+
+/// Buys one unit of `sku` with `client` from `clients` buyers in a loop until `stop`;
+/// every answer.
+pub fn keep_buying(
+    env: Arc<TestEnv>,
+    sku: String,
+    clients: usize,
+    client: reqwest::Client,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<Answer>> {
+    tokio::spawn(async move {
+        let buyers = (0..clients).map(|_| {
+            let (env, sku, stop, client) = (env.clone(), sku.clone(), stop.clone(), client.clone());
+            async move {
+                let mut answers = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    answers.push(env.buy(&client, &sku, 1).await);
+                }
+                answers
+            }
+        });
+        join_all(buyers).await.into_iter().flatten().collect()
+    })
+}
+
+/// The answers sent and answered within `from..to` (under one fault: an answer that
+/// began under another belongs to neither): how many, how many a second, the 99th
+/// percentile of their latency, by status; printed as `what`.
+pub fn report(what: &str, answers: &[Answer], from: Instant, to: Instant) -> Vec<Answer> {
+    let within: Vec<Answer> = answers
+        .iter()
+        .filter(|a| a.sent_at >= from && a.sent_at + a.latency < to)
+        .cloned()
+        .collect();
+    let mut latencies: Vec<Duration> = within.iter().map(|a| a.latency).collect();
+    latencies.sort();
+    let p99 = latencies
+        .get((latencies.len() * 99).div_ceil(100).saturating_sub(1))
+        .copied()
+        .unwrap_or_default();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for answer in &within {
+        *statuses.entry(answer.status).or_default() += 1;
+    }
+    let seconds = (to - from).as_secs_f64().max(0.001);
+    println!(
+        "{what}: {} answers in {seconds:.1} s ({:.1}/s), p99 {p99:?}, slowest {:?}, by status {statuses:?}",
+        within.len(),
+        within.len() as f64 / seconds,
+        slowest(&within)
+    );
+    within
+}
+
+/// `answer` is sales' "retry shortly": 503 problem+json with `Retry-After`.
+pub fn assert_retry_later(answer: &Answer) {
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert_eq!(answer.content_type, "application/problem+json", "{answer:?}");
+    assert!(answer.retry_after.is_some(), "Retry-After: {answer:?}");
 }
 
 /// The slowest of `answers`.

@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use stockflow_devstack::private::{PrivateLocalstack, PrivateMariadb};
+use stockflow_devstack::private::{PrivateLocalstack, PrivateMariadb, process_state};
 use stockflow_devstack::process::Stack;
 use stockflow_devstack::service::Service;
 use stockflow_e2e::replicas::set_all;
-use stockflow_e2e::shop::{Answer, CLIENT_TIMEOUT, DB_RECOVERY_SLACK, get_status, slowest, spreading_client};
+use stockflow_e2e::shop::{
+    Answer, CLIENT_TIMEOUT, DB_RECOVERY_SLACK, get_status, keep_buying, slowest, spreading_client,
+};
 use stockflow_e2e::{Setup, TestEnv, eventually};
 use stockflow_shared::aws::names;
 
@@ -49,40 +51,6 @@ async fn all_ready(stack: &Stack) -> bool {
         }
     }
     true
-}
-
-/// A process's state letter from /proc (`T` when stopped by a signal).
-fn process_state(pid: u32) -> char {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next())
-        })
-        .unwrap_or('?')
-}
-
-/// Buys from `clients` connections in a loop until stopped; every answer.
-fn keep_buying(
-    env: Arc<TestEnv>,
-    sku: String,
-    clients: usize,
-    stop: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<Vec<Answer>> {
-    tokio::spawn(async move {
-        let client = spreading_client();
-        let buyers = (0..clients).map(|_| {
-            let (env, sku, stop, client) = (env.clone(), sku.clone(), stop.clone(), client.clone());
-            async move {
-                let mut answers = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    answers.push(env.buy(&client, &sku, 1).await);
-                }
-                answers
-            }
-        });
-        futures::future::join_all(buyers).await.into_iter().flatten().collect()
-    })
 }
 
 /// The ids of the messages on stock_queue (peeked, left in place).
@@ -123,7 +91,7 @@ async fn localstack_hanging_past_every_timeout_loses_nothing_and_ready_says_so()
 
     let before = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
-    let load = keep_buying(env.clone(), "HANG-STOCK".into(), 4, stop.clone());
+    let load = keep_buying(env.clone(), "HANG-STOCK".into(), 4, spreading_client(), stop.clone());
     // The broker hangs: longer than the AWS SDK's 30 s attempt timeout.
     localstack.freeze().expect("SIGSTOP");
     let frozen_at = Instant::now();
@@ -267,7 +235,7 @@ async fn the_database_crashing_under_load_loses_no_answered_sale() {
     let env = Arc::new(env);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let load = keep_buying(env.clone(), "CRASH-STOCK".into(), 6, stop.clone());
+    let load = keep_buying(env.clone(), "CRASH-STOCK".into(), 6, spreading_client(), stop.clone());
     eventually("sales sells", Duration::from_secs(30), || async {
         (env.stock("CRASH-STOCK").await < 1_000_000 - 50).then_some(())
     })
@@ -347,18 +315,8 @@ async fn the_database_crashing_under_load_loses_no_answered_sale() {
             .filter(|a| a.status == 503)
             .all(|a| a.retry_after.is_some())
     );
-    // Every purchase answered 200 is recorded.
-    let pool = env.warehouse().await;
-    let mut conn = pool.get_conn().await.unwrap();
-    for answer in answers.iter().filter(|a| a.status == 200) {
-        let id = answer.body["order_id"].as_u64().expect("order_id");
-        let found: Option<u64> =
-            mysql_async::prelude::Queryable::exec_first(&mut conn, "SELECT id FROM orders WHERE id = ?", (id,))
-                .await
-                .unwrap();
-        assert_eq!(found, Some(id), "order {id} answered 200 is recorded");
-    }
-    drop(conn);
+    // Never a 200 without a commit.
+    env.assert_sold_are_recorded(&answers).await;
 
     // Every service recovered by itself: the same processes, ready, and restocking.
     eventually("every replica ready again", Duration::from_secs(60), || async {
