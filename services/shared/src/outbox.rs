@@ -11,6 +11,11 @@
 //!
 //! Rare duplicates (a crash between publish and mark, a fast path slower than the grace
 //! period) are harmless: every consumer is idempotent.
+//!
+//! Counted by path (`path="fast"|"sweep"`): `outbox_published_total` and
+//! `outbox_publish_failures_total`; `outbox_sweep_claimed_total` counts the rows the
+//! sweeper claimed (claims and publishes are also logged, so a replica's share shows in its
+//! log when replicas share a port).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -90,14 +95,19 @@ impl Outbox {
     }
 
     async fn publish_one(&self, event: &Enqueued) -> anyhow::Result<()> {
-        self.publisher
+        let published = self
+            .publisher
             .publish_raw(
                 event.topic,
                 event.event_type,
                 &event.correlation_id,
                 event.payload.clone(),
             )
-            .await?;
+            .await;
+        if published.is_err() {
+            metrics::counter!("outbox_publish_failures_total", "topic" => event.topic, "path" => "fast").increment(1);
+        }
+        published?;
         metrics::counter!("outbox_published_total", "topic" => event.topic, "path" => "fast").increment(1);
         let mut conn = self.pool.get_conn().await?;
         conn.exec_drop(
@@ -189,6 +199,10 @@ impl Relay {
             )
             .await?;
         let claimed = rows.len();
+        if claimed > 0 {
+            metrics::counter!("outbox_sweep_claimed_total").increment(claimed as u64);
+            tracing::info!(claimed, "outbox sweeper claimed events the fast path left");
+        }
         let mut by_topic: BTreeMap<String, Vec<BatchEntry>> = BTreeMap::new();
         for (id, topic, event_type, correlation_id, payload, created_at) in rows {
             let lag = (chrono::Utc::now().naive_utc() - created_at).as_seconds_f64();
@@ -211,7 +225,8 @@ impl Relay {
                         published.push(id);
                     }
                     Err(message) => {
-                        metrics::counter!("outbox_publish_failures_total", "topic" => topic.clone()).increment(1);
+                        metrics::counter!("outbox_publish_failures_total", "topic" => topic.clone(), "path" => "sweep")
+                            .increment(1);
                         let message: String = message.chars().take(1000).collect();
                         tx.exec_drop(
                             "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
@@ -224,6 +239,10 @@ impl Relay {
             }
         }
         if !published.is_empty() {
+            tracing::info!(
+                published = published.len(),
+                "outbox sweeper published events the fast path left"
+            );
             let ids = published.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
             tx.query_drop(format!(
                 "UPDATE outbox SET published_at = CURRENT_TIMESTAMP(6), attempts = attempts + 1 WHERE id IN ({ids})"

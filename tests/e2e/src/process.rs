@@ -128,3 +128,14 @@ impl ServiceProcess {
         status.expect("our child")
     }
 }
+
+/// A process's state letter from /proc (`T` when stopped by a signal, `?` when gone).
+pub fn process_state(pid: u32) -> char {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+        })
+        .unwrap_or('?')
+}
