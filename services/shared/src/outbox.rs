@@ -189,7 +189,12 @@ impl Relay {
     /// with one statement; returns how many rows it claimed.
     async fn sweep_batch(&self, grace: Duration) -> anyhow::Result<usize> {
         let mut conn = self.pool.get_conn().await?;
-        let mut tx = conn.start_transaction(crate::db::tx_opts()).await?;
+        // READ COMMITTED: the claim keeps locks only on the rows it claimed. Under REPEATABLE
+        // READ it would also keep them on every unpublished row it scanned and left (too
+        // young for the sweeper), and another replica's sweeper would skip those as locked.
+        let mut opts = crate::db::tx_opts();
+        opts.with_isolation_level(mysql_async::IsolationLevel::ReadCommitted);
+        let mut tx = conn.start_transaction(opts).await?;
         let rows: Vec<Row> = tx
             .exec(
                 "SELECT id, topic, event_type, correlation_id, payload, created_at FROM outbox \

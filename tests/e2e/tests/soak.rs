@@ -38,6 +38,8 @@ use stockflow_shared::aws::names;
 
 const SKUS: u64 = 30;
 const CLIENTS: usize = 16;
+/// The fixed number of purchases is spread over this long (faults need time to happen).
+const LOAD_SECONDS: u64 = 60;
 
 /// xorshift64*: reproducible from the printed seed, no dependency needed.
 struct Random(AtomicU64);
@@ -318,6 +320,7 @@ async fn replicas_under_random_faults_keep_every_guarantee() {
     let env = Arc::new(env);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(60 * minutes);
+    let pace = Duration::from_secs(LOAD_SECONDS) / purchases as u32;
     let next = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let answers = Arc::new(Mutex::new(Vec::new()));
@@ -333,7 +336,14 @@ async fn replicas_under_random_faults_keep_every_guarantee() {
                     client.clone(),
                 );
                 tokio::spawn(async move {
-                    while next.fetch_add(1, Ordering::Relaxed) < purchases || Instant::now() < deadline {
+                    loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        if n >= purchases && Instant::now() >= deadline {
+                            break;
+                        }
+                        // Client think time: purchase n is due n × pace after the start, so
+                        // the purchases span the faults instead of ending before the first.
+                        tokio::time::sleep_until((started + pace * n as u32).into()).await;
                         let sku = format!("SOAK-{:02}", random.below(SKUS));
                         let answer = purchase(&env, &client, &sku, 1 + random.below(3)).await;
                         answers.lock().unwrap().push(answer);
