@@ -11,6 +11,11 @@
 //!
 //! Rare duplicates (a crash between publish and mark, a fast path slower than the grace
 //! period) are harmless: every consumer is idempotent.
+//!
+//! Counted by path (`path="fast"|"sweep"`): `outbox_published_total` and
+//! `outbox_publish_failures_total`; `outbox_sweep_claimed_total` counts the rows the
+//! sweeper claimed (claims and publishes are also logged, so a replica's share shows in its
+//! log when replicas share a port).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -90,14 +95,19 @@ impl Outbox {
     }
 
     async fn publish_one(&self, event: &Enqueued) -> anyhow::Result<()> {
-        self.publisher
+        let published = self
+            .publisher
             .publish_raw(
                 event.topic,
                 event.event_type,
                 &event.correlation_id,
                 event.payload.clone(),
             )
-            .await?;
+            .await;
+        if published.is_err() {
+            metrics::counter!("outbox_publish_failures_total", "topic" => event.topic, "path" => "fast").increment(1);
+        }
+        published?;
         metrics::counter!("outbox_published_total", "topic" => event.topic, "path" => "fast").increment(1);
         let mut conn = self.pool.get_conn().await?;
         conn.exec_drop(
@@ -179,7 +189,12 @@ impl Relay {
     /// with one statement; returns how many rows it claimed.
     async fn sweep_batch(&self, grace: Duration) -> anyhow::Result<usize> {
         let mut conn = self.pool.get_conn().await?;
-        let mut tx = conn.start_transaction(crate::db::tx_opts()).await?;
+        // READ COMMITTED: the claim keeps locks only on the rows it claimed. Under REPEATABLE
+        // READ it would also keep them on every unpublished row it scanned and left (too
+        // young for the sweeper), and another replica's sweeper would skip those as locked.
+        let mut opts = crate::db::tx_opts();
+        opts.with_isolation_level(mysql_async::IsolationLevel::ReadCommitted);
+        let mut tx = conn.start_transaction(opts).await?;
         let rows: Vec<Row> = tx
             .exec(
                 "SELECT id, topic, event_type, correlation_id, payload, created_at FROM outbox \
@@ -189,6 +204,10 @@ impl Relay {
             )
             .await?;
         let claimed = rows.len();
+        if claimed > 0 {
+            metrics::counter!("outbox_sweep_claimed_total").increment(claimed as u64);
+            tracing::info!(claimed, "outbox sweeper claimed events the fast path left");
+        }
         let mut by_topic: BTreeMap<String, Vec<BatchEntry>> = BTreeMap::new();
         for (id, topic, event_type, correlation_id, payload, created_at) in rows {
             let lag = (chrono::Utc::now().naive_utc() - created_at).as_seconds_f64();
@@ -211,7 +230,8 @@ impl Relay {
                         published.push(id);
                     }
                     Err(message) => {
-                        metrics::counter!("outbox_publish_failures_total", "topic" => topic.clone()).increment(1);
+                        metrics::counter!("outbox_publish_failures_total", "topic" => topic.clone(), "path" => "sweep")
+                            .increment(1);
                         let message: String = message.chars().take(1000).collect();
                         tx.exec_drop(
                             "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
@@ -224,6 +244,10 @@ impl Relay {
             }
         }
         if !published.is_empty() {
+            tracing::info!(
+                published = published.len(),
+                "outbox sweeper published events the fast path left"
+            );
             let ids = published.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
             tx.query_drop(format!(
                 "UPDATE outbox SET published_at = CURRENT_TIMESTAMP(6), attempts = attempts + 1 WHERE id IN ({ids})"

@@ -26,6 +26,12 @@ impl TestEnv {
             .unwrap_or_default()
     }
 
+    /// A one-column query of ids on the warehouse database.
+    pub async fn warehouse_ids(&self, sql: &str) -> Vec<u64> {
+        let mut conn = self.warehouse().await.get_conn().await.unwrap();
+        conn.query(sql).await.unwrap()
+    }
+
     /// A scalar query on the factory database.
     pub async fn factory_scalar(&self, sql: &str) -> i64 {
         let pool = stockflow_shared::db::connect(&self.database, &self.factory_db)

@@ -14,6 +14,8 @@ pub mod checks;
 pub mod cleanup;
 pub mod ctl;
 pub mod fault_proxy;
+pub mod logs;
+pub mod lost_commit;
 pub mod metrics;
 pub mod process;
 pub mod replicas;

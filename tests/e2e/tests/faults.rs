@@ -155,10 +155,23 @@ async fn the_same_stock_arrival_twice_raises_stock_once() {
     env.publish(&arrival).await;
     env.publish(&arrival).await;
 
-    eventually("both deliveries processed", RESTOCK_DEADLINE, || async {
-        (env.stock("DUP-1").await == 5 && env.queue_depth(names::STOCK_INC_QUEUE).await == 0).then_some(())
+    // Both copies handled (the process's recorder holds stock-inc-worker's counters; sales
+    // renders them), the second one seen as a duplicate: only then is the stock final.
+    let handled = format!(
+        r#"messages_handled_total{{queue="{}",result="processed""#,
+        env.resources.name(names::STOCK_INC_QUEUE)
+    );
+    eventually("both deliveries handled", RESTOCK_DEADLINE, || async {
+        let count = stockflow_e2e::metrics::scrape(&env.http, &env.sales(""), &handled).await;
+        (count >= 2.0 && env.queue_depth(names::STOCK_INC_QUEUE).await == 0).then_some(())
     })
     .await;
+    let metrics = env.get_text(&env.sales("/metrics")).await;
+    assert_eq!(
+        stockflow_e2e::metrics::sum(&metrics, &handled),
+        2.0,
+        "two copies, each handled once"
+    );
     assert_eq!(env.stock("DUP-1").await, 5, "stock rose once");
     assert_eq!(
         env.warehouse_count("SELECT COUNT(*) FROM applied_production_orders WHERE sku = ?", "DUP-1")

@@ -1,6 +1,7 @@
 //! `Idempotency-Key` on checkout: a replay answers the first answer, a reused key with
-//! another request is refused, concurrent requests with one key buy once, and an expired key
-//! is forgotten.
+//! another request is refused, concurrent requests with one key buy once, an expired key
+//! is forgotten, and a purchase answered 503 although its commit landed (the commit's
+//! answer lost on the way back) gets that sale back when retried with its key.
 
 use std::time::Duration;
 
@@ -134,6 +135,44 @@ async fn an_expired_key_is_a_new_key_and_is_pruned() {
         key_count(&env, "key-4a").await,
         1,
         "a key within its time to live stays"
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purchase_answered_503_whose_commit_landed_gets_its_sale_back_on_retry() {
+    let mut env = TestEnv::new().await;
+    // Sales reaches MySQL through a relay that can lose the answer to a COMMIT.
+    let relay = stockflow_e2e::lost_commit::LostCommit::start(&env.database.mysql_url).await;
+    let mut settings = env.sales_settings();
+    settings.database.mysql_url = relay.url();
+    // No sweeps meanwhile: the next COMMIT sales sends is the purchase's own.
+    settings.outbox_sweep_ms = 3_600_000;
+    env.start_sales_with(settings).await;
+    env.add_product("IDEM-5", 5, 10).await;
+    let body = json!({"sku": "IDEM-5", "quantity": 2});
+
+    relay.arm();
+    let (status, _, problem) = purchase_with_key(&env, "key-5", body.clone()).await;
+    assert_eq!(relay.lost(), 1, "the answer to the purchase's COMMIT was lost");
+    assert_eq!(status, 503, "the purchase is answered 'retry': {problem}");
+    // ...and yet the database kept the sale.
+    assert_eq!(env.stock("IDEM-5").await, 3, "the commit landed");
+    let order_id: i64 = env
+        .warehouse_count("SELECT MAX(id) FROM orders WHERE sku = ?", "IDEM-5")
+        .await;
+    assert!(order_id > 0, "the order row is there");
+
+    // The client retries with its key: the committed answer, not a second sale.
+    let (status, replayed, answer) = purchase_with_key(&env, "key-5", body).await;
+    assert_eq!((status, replayed.as_deref()), (200, Some("true")), "{answer}");
+    assert_eq!(answer["order_id"], order_id, "the sale that landed: {answer}");
+    assert_eq!(answer["remaining_stock"], 3, "{answer}");
+    assert_eq!(env.stock("IDEM-5").await, 3, "sold once");
+    assert_eq!(
+        env.warehouse_count("SELECT COUNT(*) FROM orders WHERE sku = ?", "IDEM-5")
+            .await,
+        1
     );
     env.stop().await;
 }

@@ -1,6 +1,7 @@
 //! Outages of what stockflow depends on, each on a private instance (its own port and
 //! directory, never the shared one other tests use), under two replicas of every
-//! service as real processes: LocalStack hanging longer than the services' timeouts,
+//! service as real processes: LocalStack hanging longer than the services' timeouts (the
+//! fast path gives up on every event, and the sweepers publish them),
 //! LocalStack restarting and losing every message, and the database crashing under load.
 //! Each test proves its fault happened, that clients were answered in time meanwhile and
 //! `/ready` told the truth, and that nothing was lost or doubled after recovery.
@@ -12,7 +13,8 @@ use std::time::{Duration, Instant};
 use stockflow_devstack::private::{PrivateLocalstack, PrivateMariadb, process_state};
 use stockflow_devstack::process::Stack;
 use stockflow_devstack::service::Service;
-use stockflow_e2e::replicas::set_all;
+use stockflow_e2e::logs;
+use stockflow_e2e::replicas::{set, set_all};
 use stockflow_e2e::shop::{
     Answer, CLIENT_TIMEOUT, DB_RECOVERY_SLACK, get_status, keep_buying, slowest, spreading_client,
 };
@@ -84,7 +86,12 @@ async fn localstack_hanging_past_every_timeout_loses_nothing_and_ready_says_so()
         ..Setup::default()
     })
     .await;
-    let stack = env.start_replicas(2, |_| {}).await;
+    // One attempt per AWS call for sales (instead of the SDK's three): the fast path gives
+    // up within the hang, as it would after any hang longer than its retries, and the
+    // events are then the sweepers' to publish.
+    let stack = env
+        .start_replicas(2, |l| set(l, Service::Sales, "AWS_MAX_ATTEMPTS", "1"))
+        .await;
     let shortages = env.add_products("HANG", 8, 0, 3).await;
     env.add_product("HANG-STOCK", 1_000_000, 10).await;
     let env = Arc::new(env);
@@ -100,14 +107,19 @@ async fn localstack_hanging_past_every_timeout_loses_nothing_and_ready_says_so()
         (process_state(pid) == 'T').then_some(())
     })
     .await;
-    let during = env.buy_each(&shortages).await;
+    // One at a time: each event's fast path is then a task of its own (a batch's events
+    // are published one after another), and each gives up within the hang.
+    let client = spreading_client();
+    let mut during = Vec::new();
+    for sku in &shortages {
+        during.push(env.buy(&client, sku, 1).await);
+    }
     assert!(
         during.iter().all(|a| a.status == 409),
         "shortages answered while frozen: {during:?}"
     );
 
     // /ready tells the truth, in time, on every replica.
-    let client = spreading_client();
     for (name, url) in ready_urls(&stack) {
         let asked = Instant::now();
         let (status, body) = get_status(&client, &url).await;
@@ -133,6 +145,27 @@ async fn localstack_hanging_past_every_timeout_loses_nothing_and_ready_says_so()
         || async { (frozen_at.elapsed() > Duration::from_secs(35)).then_some(()) },
     )
     .await;
+    // Every event's fast path failed while LocalStack hung: each is logged with its
+    // outbox row, by the replica that committed it.
+    let events: std::collections::BTreeSet<u64> = env
+        .warehouse_ids("SELECT id FROM outbox WHERE topic = 'stock_empty'")
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(events.len(), shortages.len(), "one event per shortage");
+    let failed_fast = eventually(
+        "the fast path gave up on every event",
+        Duration::from_secs(20),
+        || async {
+            let failed: std::collections::BTreeSet<u64> = stack
+                .replicas(Service::Sales)
+                .flat_map(|r| logs::saying(r.log(), logs::FAST_PATH_FAILED))
+                .filter_map(|v| v["outbox_id"].as_u64())
+                .collect();
+            (failed == events).then_some(failed)
+        },
+    )
+    .await;
     localstack.thaw().expect("SIGCONT");
     let thawed_at = Instant::now();
     stop.store(true, Ordering::Relaxed);
@@ -147,6 +180,19 @@ async fn localstack_hanging_past_every_timeout_loses_nothing_and_ready_says_so()
     );
 
     env.settle(SETTLE).await;
+    // So the sweepers published them all (no other path could).
+    let swept: u64 = stack
+        .replicas(Service::Sales)
+        .map(|r| logs::sum(r.log(), logs::SWEEPER_PUBLISHED, "published"))
+        .sum();
+    println!(
+        "fast path failed for {} events, the sweepers published {swept}",
+        failed_fast.len()
+    );
+    assert!(
+        swept >= events.len() as u64,
+        "the sweepers published every event: {swept}"
+    );
     println!(
         "every shortage restocked {:.1} s after LocalStack resumed (frozen {:.1} s, test {:.1} s)",
         thawed_at.elapsed().as_secs_f64(),

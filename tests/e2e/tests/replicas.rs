@@ -6,9 +6,12 @@
 
 use std::time::{Duration, Instant};
 
+use mysql_async::prelude::Queryable;
 use serde_json::json;
+use stockflow_devstack::process::Stack;
 use stockflow_devstack::service::Service;
 use stockflow_e2e::cutoff::Cutoff;
+use stockflow_e2e::logs;
 use stockflow_e2e::metrics::scrape;
 use stockflow_e2e::replicas::{set, set_all};
 use stockflow_e2e::shop::slowest;
@@ -20,53 +23,108 @@ const SETTLE: Duration = Duration::from_secs(120);
 /// The restock requests a sales replica opened, from its JSON log ("out of stock" with
 /// `opened: true`): the events only its fast path would have published.
 fn opened_by(log: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|v| v["message"] == "out of stock" && v["opened"] == true)
+    logs::saying(log, "out of stock")
+        .iter()
+        .filter(|v| v["opened"] == true)
         .filter_map(|v| v["restock_request_id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Rows each sales replica's sweeper claimed, from its log (sales replicas share a port,
+/// so their `/metrics` cannot be read one by one).
+fn claimed_per_replica(stack: &Stack) -> Vec<u64> {
+    stack
+        .replicas(Service::Sales)
+        .map(|r| logs::sum(r.log(), logs::SWEEPER_CLAIMED, "claimed"))
         .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn competing_relays_and_consumers_duplicate_messages_never_effects() {
     let mut env = TestEnv::new().await;
-    let stack = env.start_replicas(2, |_| {}).await;
-    let skus = env.add_products("RACE", 40, 0, 3).await;
+    let localstack = env.aws.aws_endpoint_url.trim_start_matches("http://").to_string();
+    // Sales reaches SNS through a relay the test can freeze (a broker that hangs).
+    let relay = Cutoff::start(&localstack).await;
+    let relay_url = relay.url();
+    let stack = env
+        .start_replicas(2, |l| set(l, Service::Sales, "AWS_ENDPOINT_URL", relay_url))
+        .await;
+    // More shortages than one sweep claims (50): one sweeper cannot take them all.
+    const N: usize = 64;
+    let skus = env.add_products("RACE", N, 0, 3).await;
 
+    // SNS hangs for sales: every fast-path publish waits, and past the grace period both
+    // replicas' sweepers claim rows. Each holds its batch (its publish hangs too), so the
+    // second can only claim by skipping the first one's locked rows.
+    relay.freeze();
     let answers = env.buy_each(&skus).await;
     assert!(answers.iter().all(|a| a.status == 409), "{answers:?}");
+    let claimed = eventually(
+        "both sales replicas' sweepers hold claimed rows at once",
+        Duration::from_secs(20),
+        || async {
+            let claimed = claimed_per_replica(&stack);
+            claimed.iter().all(|c| *c > 0).then_some(claimed)
+        },
+    )
+    .await;
+    // The fast path is now slower than the grace period: once SNS answers, the fast path
+    // and the sweepers both publish the claimed events (duplicates for the consumers).
+    relay.restore();
     env.settle(SETTLE).await;
 
-    // Publishes and deliveries, counted: duplicates of messages are allowed...
     let published = env
         .warehouse_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NOT NULL AND topic = 'stock_empty'")
         .await;
-    let attempts = env
-        .warehouse_scalar("SELECT COALESCE(SUM(attempts), 0) FROM outbox WHERE topic = 'stock_empty'")
-        .await;
-    let mut received = Vec::new();
-    for service in [Service::StockWorker, Service::StockIncWorker] {
+    assert_eq!(published, N as i64, "every event published");
+    let swept: Vec<u64> = stack
+        .replicas(Service::Sales)
+        .map(|r| logs::sum(r.log(), logs::SWEEPER_PUBLISHED, "published"))
+        .collect();
+    let mut handled = Vec::new();
+    for (service, queue) in [
+        (Service::StockWorker, names::STOCK_QUEUE),
+        (Service::StockIncWorker, names::STOCK_INC_QUEUE),
+    ] {
+        let series = format!(
+            r#"messages_handled_total{{queue="{}",result="processed""#,
+            env.resources.name(queue)
+        );
         for replica in stack.replicas(service) {
-            received.push((
-                service.name(),
-                replica.index,
-                scrape(&env.http, &replica.url(), "messages_received_total").await,
-            ));
+            handled.push((service, replica.index, scrape(&env.http, &replica.url(), &series).await));
         }
     }
-    println!("stock_empty events {published}, publish attempts {attempts}, received per worker replica {received:?}");
-    assert_eq!(published, 40, "every event published");
-    assert!(attempts >= 40);
-    for service in ["stock-worker", "stock-inc-worker"] {
-        let total: f64 = received.iter().filter(|r| r.0 == service).map(|r| r.2).sum();
-        assert!(
-            total >= 40.0,
-            "{service} replicas received {total} messages for 40 restocks"
-        );
-    }
-    // ...duplicates of effects never.
+    println!(
+        "{N} stock_empty events; sales sweepers claimed {claimed:?} while SNS hung and published {swept:?}; \
+         messages handled per worker replica {handled:?}"
+    );
+    assert!(swept.iter().all(|s| *s > 0), "both sweepers published: {swept:?}");
+    assert!(
+        handled.iter().all(|h| h.2 > 0.0),
+        "every worker replica handled messages: {handled:?}"
+    );
+    let stock_worker: f64 = handled
+        .iter()
+        .filter(|h| h.0 == Service::StockWorker)
+        .map(|h| h.2)
+        .sum();
+    assert!(
+        stock_worker > N as f64,
+        "duplicates reached the consumers: {stock_worker} stock_empty messages handled for {N} events"
+    );
+    // Duplicates of messages, never of effects: exactly one production order and one
+    // applied order per request, each sku restocked once.
+    assert_eq!(
+        env.factory_scalar("SELECT COUNT(*) FROM production_orders").await,
+        N as i64,
+        "one production order per restock request"
+    );
+    assert_eq!(
+        env.warehouse_scalar("SELECT COUNT(*) FROM applied_production_orders")
+            .await,
+        N as i64,
+        "one applied production order per restock request"
+    );
     env.assert_exactly_once().await;
     for sku in &skus {
         assert_eq!(env.stock(sku).await, 3, "{sku} restocked once");
@@ -222,6 +280,11 @@ async fn a_lost_message_is_published_again_past_the_bound_and_the_factory_announ
     .await;
     purge(&env, names::STOCK_QUEUE).await;
     assert_eq!(env.queue_depth(names::STOCK_QUEUE).await, 0, "the message is gone");
+    // Kept open for two more bounds (nobody reads stock_queue): republished twice, no more.
+    eventually("the event republished twice", Duration::from_secs(40), || async {
+        (events_of(&env, &lost_order[0]).await >= 3).then_some(())
+    })
+    .await;
     for i in 0..2 {
         stack.launch(Service::StockWorker, i, &[]).await.unwrap();
     }
@@ -247,13 +310,51 @@ async fn a_lost_message_is_published_again_past_the_bound_and_the_factory_announ
     env.settle(SETTLE).await;
     assert_eq!(env.stock(&lost_order[0]).await, 4);
     assert_eq!(env.stock(&lost_arrival[0]).await, 6);
-    let events = env
-        .warehouse_count(
-            "SELECT COUNT(*) FROM outbox WHERE payload LIKE CONCAT('%', ?, '%')",
-            &lost_order[0],
-        )
-        .await;
-    assert!(events >= 2, "the lost stock_empty was enqueued again ({events} events)");
+    let events = events_of(&env, &lost_order[0]).await;
+    assert!(events >= 3, "the lost stock_empty was enqueued again ({events} events)");
+    // The upper bound, across both replicas' republishers: a request's next event is
+    // written only once its previous one has been published for a whole bound, so any
+    // replica's republish after the publish and within the bound is caught here.
+    const BOUND_MICROS: i64 = 4_000_000;
+    let mut conn = env.warehouse().await.get_conn().await.unwrap();
+    for sku in [&lost_order[0], &lost_arrival[0]] {
+        let (events, closest, span): (i64, Option<i64>, i64) = conn
+            .exec_first(
+                "SELECT COUNT(*), MIN(after_publish), \
+                        TIMESTAMPDIFF(MICROSECOND, MIN(created_at), MAX(created_at)) \
+                 FROM (SELECT created_at, TIMESTAMPDIFF(MICROSECOND, \
+                              LAG(published_at) OVER (ORDER BY id), created_at) AS after_publish \
+                       FROM outbox WHERE topic = 'stock_empty' AND payload LIKE CONCAT('%', ?, '%')) e",
+                (sku,),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        println!(
+            "{sku}: {events} stock_empty events over {span} µs; the soonest written {closest:?} µs \
+             after its predecessor was published"
+        );
+        let closest = closest.unwrap_or_else(|| panic!("{sku}: never republished ({events} event)"));
+        let timeline: Vec<(u64, String, Option<String>)> = conn
+            .exec(
+                "SELECT id, CAST(created_at AS CHAR), CAST(published_at AS CHAR) FROM outbox \
+                 WHERE topic = 'stock_empty' AND payload LIKE CONCAT('%', ?, '%') ORDER BY id",
+                (sku,),
+            )
+            .await
+            .unwrap();
+        assert!(
+            closest >= BOUND_MICROS,
+            "{sku}: an event written {closest} µs after the previous one was published, within one 4 s bound \
+             (id, written, published): {timeline:?}"
+        );
+        assert!(
+            (events - 1) * BOUND_MICROS <= span,
+            "{sku}: {} republishes in {span} µs, more than one per 4 s bound",
+            events - 1
+        );
+    }
+    drop(conn);
     let announced = env
         .factory_scalar(
             "SELECT COUNT(*) FROM outbox o JOIN production_orders p ON o.aggregate_id = p.id \
@@ -267,6 +368,15 @@ async fn a_lost_message_is_published_again_past_the_bound_and_the_factory_announ
     env.assert_exactly_once().await;
     stack.stop(Duration::from_secs(20)).await.expect("clean stop");
     env.stop().await;
+}
+
+/// The `stock_empty` events written for `sku`'s restock request.
+async fn events_of(env: &TestEnv, sku: &str) -> i64 {
+    env.warehouse_count(
+        "SELECT COUNT(*) FROM outbox WHERE topic = 'stock_empty' AND payload LIKE CONCAT('%', ?, '%')",
+        sku,
+    )
+    .await
 }
 
 /// Empties a queue of this test's topology, as a broker losing its messages would.

@@ -1,17 +1,23 @@
 //! The replica soak: two replicas of every service as real processes, on a private
-//! MariaDB, at least 5,000 purchases by 16 clients over dozens of skus, while faults
-//! drawn at random (in rounds: every kind once per round, in a random order; the load
-//! lasts until each kind happened) are injected one after another: `kill -9` of a sales, factory or
-//! worker replica (started again), the factory failing with 503, SNS unreachable for
-//! sales, a queue purged (messages lost outside stockflow), the database crashing.
+//! MariaDB and a private LocalStack, a fixed number of purchases (at least 5,000) by 16
+//! clients over dozens of skus, while faults are injected at random moments (seeded: the
+//! seed is printed), in rounds of every kind in a random order: `kill -9` of a sales,
+//! factory or worker replica (started again), the factory failing with 503, SNS
+//! unreachable for sales, a queue purged (messages lost outside stockflow), the database
+//! crashing, LocalStack hanging (SIGSTOP) and LocalStack restarting empty.
 //!
-//! The soak counts each fault it actually injected and fails if fewer than four kinds
-//! happened. At the end: the ledger holds for every sku; no restock request is open;
-//! each has exactly one applied production order; the dead-letter queues are empty;
-//! every purchase answered 200 has its order row; no 5xx outside the database outages.
+//! A fault counts only on its evidence: a crash when the process was reaped (gone from
+//! /proc); factory errors when a stock-worker replica was answered the injected 5xx; an SNS
+//! cut when a sales replica logged a failed publish; a purge when the queue held messages
+//! just before; a LocalStack hang when its process was in state `T` and sales' `/ready`
+//! answered 503; a LocalStack restart when the old process was reaped and a new one
+//! deployed the topology. The soak fails if fewer than four kinds were evidenced. At the
+//! end: the ledger holds for every sku; no restock request is open; each has exactly one
+//! applied production order; the dead-letter queues are empty; every purchase answered
+//! 200 has its order row; no 5xx outside the database outages.
 //!
-//! CI runs the short form; `scripts/soak --minutes M` the same for longer
-//! (`SOAK_MINUTES`, `SOAK_PURCHASES`, `SOAK_SEED`).
+//! CI runs the short form (bounded by nextest's terminate-after); `scripts/soak --minutes M`
+//! the same for longer (`SOAK_MINUTES`, `SOAK_PURCHASES`, `SOAK_SEED`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,17 +25,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use stockflow_devstack::private::PrivateMariadb;
+use stockflow_devstack::private::{PrivateLocalstack, PrivateMariadb, process_state};
 use stockflow_devstack::process::Stack;
 use stockflow_devstack::service::Service;
 use stockflow_e2e::cutoff::Cutoff;
+use stockflow_e2e::logs;
 use stockflow_e2e::replicas::{set, set_all};
-use stockflow_e2e::shop::{Answer, CLIENT_TIMEOUT, DB_RECOVERY_SLACK};
+use stockflow_e2e::shop::{Answer, CLIENT_TIMEOUT, DB_RECOVERY_SLACK, get_status};
 use stockflow_e2e::{Setup, TestEnv};
 use stockflow_shared::aws::names;
 
 const SKUS: u64 = 30;
 const CLIENTS: usize = 16;
+/// The fixed number of purchases is spread over this long (faults need time to happen).
+const LOAD_SECONDS: u64 = 60;
 
 /// xorshift64*: reproducible from the printed seed, no dependency needed.
 struct Random(AtomicU64);
@@ -54,9 +63,11 @@ enum Fault {
     SnsCut,
     QueuePurged,
     DatabaseCrash,
+    LocalstackHang,
+    LocalstackRestart,
 }
 
-const FAULTS: [Fault; 7] = [
+const FAULTS: [Fault; 9] = [
     Fault::KillSales,
     Fault::KillFactory,
     Fault::KillWorker,
@@ -64,9 +75,11 @@ const FAULTS: [Fault; 7] = [
     Fault::SnsCut,
     Fault::QueuePurged,
     Fault::DatabaseCrash,
+    Fault::LocalstackHang,
+    Fault::LocalstackRestart,
 ];
 
-/// One injected fault: what, and from when to when it lasted.
+/// One fault that happened (on its evidence): what, and from when to when it lasted.
 struct Injected {
     fault: Fault,
     from: Instant,
@@ -124,18 +137,53 @@ async fn purchase(env: &TestEnv, client: &reqwest::Client, sku: &str, quantity: 
     }
 }
 
-/// Injects `fault` and undoes it; returns false when it could not be injected.
-async fn inject(
-    fault: Fault,
-    env: &TestEnv,
-    stack: &mut Stack,
-    database: &mut PrivateMariadb,
-    sns: &Cutoff,
-    random: &Random,
-    last_purge: &mut BTreeMap<&'static str, Instant>,
-) -> bool {
+/// The private instances and relays the faults act on.
+struct World {
+    stack: Stack,
+    database: PrivateMariadb,
+    localstack: PrivateLocalstack,
+    sns: Cutoff,
+    last_purge: BTreeMap<&'static str, Instant>,
+}
+
+/// How often `text` occurs in the logs of `service`'s replicas.
+fn logged(stack: &Stack, service: Service, text: &str) -> usize {
+    stack
+        .replicas(service)
+        .map(|r| {
+            std::fs::read_to_string(r.log())
+                .unwrap_or_default()
+                .matches(text)
+                .count()
+        })
+        .sum()
+}
+
+/// Failed publishes the sales replicas logged (fast path and sweeper).
+fn failed_publishes(stack: &Stack) -> usize {
+    logged(stack, Service::Sales, logs::FAST_PATH_FAILED)
+        + logged(stack, Service::Sales, "outbox sweeper: publishing failed")
+}
+
+/// Polls `check` every 100 ms for at most `bound`; whether it held.
+async fn within(bound: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = Instant::now() + bound;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Injects `fault` and undoes it; returns whether its evidence was seen.
+async fn inject(fault: Fault, env: &TestEnv, world: &mut World, random: &Random) -> bool {
     let replica = random.below(2) as usize;
     let pause = Duration::from_millis(500 + random.below(2000));
+    let gone = |pid: Option<u32>| pid.is_some_and(|pid| process_state(pid) == '?');
     match fault {
         Fault::KillSales | Fault::KillFactory | Fault::KillWorker => {
             let service = match fault {
@@ -144,20 +192,33 @@ async fn inject(
                 _ if random.below(2) == 0 => Service::StockWorker,
                 _ => Service::StockIncWorker,
             };
-            stack.kill_9(service, replica).await.expect("kill -9");
-            stack
+            let pid = world.stack.replica(service, replica).map(|r| r.pid);
+            world.stack.kill_9(service, replica).await.expect("kill -9");
+            let reaped = gone(pid);
+            world
+                .stack
                 .launch(service, replica, &[])
                 .await
                 .expect("the replica starts again");
+            reaped
         }
         Fault::FactoryErrors => {
+            let before = logged(&world.stack, Service::StockWorker, "injected-fault");
             env.arm_factory_faults(serde_json::json!({"fail_next": 1 + random.below(3), "status": 503}))
-                .await
+                .await;
+            // Evidence: a stock-worker replica was answered the injected 503 (while restocks flow).
+            within(pause + Duration::from_secs(2), async || {
+                logged(&world.stack, Service::StockWorker, "injected-fault") > before
+            })
+            .await
         }
         Fault::SnsCut => {
-            sns.cut();
+            let before = failed_publishes(&world.stack);
+            world.sns.cut();
             tokio::time::sleep(pause).await; // how long the fault lasts
-            sns.restore();
+            let failed = within(Duration::from_secs(3), async || failed_publishes(&world.stack) > before).await;
+            world.sns.restore();
+            failed
         }
         Fault::QueuePurged => {
             let queue = if random.below(2) == 0 {
@@ -166,25 +227,44 @@ async fn inject(
                 names::STOCK_INC_QUEUE
             };
             // SQS allows one purge per queue a minute.
-            if last_purge
+            if world
+                .last_purge
                 .get(queue)
                 .is_some_and(|t| t.elapsed() < Duration::from_secs(61))
             {
                 return false;
             }
+            let held = env.queue_depth(queue).await;
             let purged = env.sqs.purge_queue().queue_url(env.queue_url(queue).await).send().await;
             if purged.is_err() {
                 return false;
             }
-            last_purge.insert(queue, Instant::now());
+            world.last_purge.insert(queue, Instant::now());
+            held > 0
         }
         Fault::DatabaseCrash => {
-            database.kill_9().await.expect("kill -9 mariadbd");
+            let pid = world.database.pid();
+            world.database.kill_9().await.expect("kill -9 mariadbd");
+            let reaped = gone(pid);
             tokio::time::sleep(pause).await; // how long the fault lasts
-            database.restart().await.expect("mariadbd restarts");
+            world.database.restart().await.expect("mariadbd restarts");
+            reaped
+        }
+        Fault::LocalstackHang => {
+            let pid = world.localstack.pid().expect("LocalStack runs");
+            world.localstack.freeze().expect("SIGSTOP");
+            let stopped = within(Duration::from_secs(5), async || process_state(pid) == 'T').await;
+            let client = reqwest::Client::new();
+            let not_ready = within(pause, async || get_status(&client, &env.sales("/ready")).await.0 == 503).await;
+            world.localstack.thaw().expect("SIGCONT");
+            stopped && not_ready
+        }
+        Fault::LocalstackRestart => {
+            let pid = world.localstack.pid();
+            world.localstack.restart_empty().await.expect("LocalStack restarts");
+            gone(pid) && world.localstack.pid() != pid
         }
     }
-    true
 }
 
 fn percentile(latencies: &mut [Duration], p: f64) -> Duration {
@@ -210,16 +290,18 @@ async fn replicas_under_random_faults_keep_every_guarantee() {
     println!("soak seed {seed} (rerun with SOAK_SEED={seed}); {purchases} purchases at least, {minutes} min at least");
     let random = Arc::new(Random(AtomicU64::new(seed)));
 
-    let mut database = PrivateMariadb::start().await.expect("private MariaDB");
+    let database = PrivateMariadb::start().await.expect("private MariaDB");
+    let prefix = "soak_";
+    let localstack = PrivateLocalstack::start(prefix, 10).await.expect("private LocalStack");
     let mut env = TestEnv::with(Setup {
         mysql_url: Some(database.url()),
-        max_receive_count: 10,
+        localstack: Some((localstack.endpoint(), prefix.into())),
         ..Setup::default()
     })
     .await;
     let sns = Cutoff::start(env.aws.aws_endpoint_url.trim_start_matches("http://")).await;
     let sns_url = sns.url();
-    let mut stack = env
+    let stack = env
         .start_replicas(2, |l| {
             set(l, Service::Sales, "AWS_ENDPOINT_URL", sns_url);
             set_all(l, "RESTOCK_REPUBLISH_SECONDS", "10");
@@ -237,28 +319,30 @@ async fn replicas_under_random_faults_keep_every_guarantee() {
     let env = Arc::new(env);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(60 * minutes);
+    let pace = Duration::from_secs(LOAD_SECONDS) / purchases as u32;
     let next = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
-    // The load lasts until every kind of fault happened at least once, too.
-    let every_kind = Arc::new(AtomicBool::new(false));
     let answers = Arc::new(Mutex::new(Vec::new()));
     let load = {
         let client = reqwest::Client::builder().timeout(CLIENT_TIMEOUT).build().unwrap();
         let buyers: Vec<_> = (0..CLIENTS)
             .map(|_| {
-                let (env, random, next, answers, client, every_kind) = (
+                let (env, random, next, answers, client) = (
                     env.clone(),
                     random.clone(),
                     next.clone(),
                     answers.clone(),
                     client.clone(),
-                    every_kind.clone(),
                 );
                 tokio::spawn(async move {
-                    while next.fetch_add(1, Ordering::Relaxed) < purchases
-                        || Instant::now() < deadline
-                        || !every_kind.load(Ordering::Relaxed)
-                    {
+                    loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        if n >= purchases && Instant::now() >= deadline {
+                            break;
+                        }
+                        // Client think time: purchase n is due n × pace after the start, so
+                        // the purchases span the faults instead of ending before the first.
+                        tokio::time::sleep_until((started + pace * n as u32).into()).await;
                         let sku = format!("SOAK-{:02}", random.below(SKUS));
                         let answer = purchase(&env, &client, &sku, 1 + random.below(3)).await;
                         answers.lock().unwrap().push(answer);
@@ -274,11 +358,18 @@ async fn replicas_under_random_faults_keep_every_guarantee() {
     };
 
     let mut injected: Vec<Injected> = Vec::new();
-    let mut last_purge = BTreeMap::new();
+    let mut world = World {
+        stack,
+        database,
+        localstack,
+        sns,
+        last_purge: BTreeMap::new(),
+    };
+    let mut unproven: BTreeMap<Fault, usize> = BTreeMap::new();
     // Faults come in rounds, each round every kind once in a random order.
     let mut round: Vec<Fault> = Vec::new();
     while !done.load(Ordering::Relaxed) {
-        // The fault schedule's pace: one fault every 1-3 s.
+        // Random moments: the next fault 1-3 s after the last one ended.
         tokio::time::sleep(Duration::from_millis(1000 + random.below(2000))).await;
         if done.load(Ordering::Relaxed) {
             break;
@@ -291,14 +382,14 @@ async fn replicas_under_random_faults_keep_every_guarantee() {
         }
         let fault = round.pop().expect("a fault");
         let from = Instant::now();
-        if inject(fault, &env, &mut stack, &mut database, &sns, &random, &mut last_purge).await {
+        if inject(fault, &env, &mut world, &random).await {
             injected.push(Injected {
                 fault,
                 from,
                 to: Instant::now(),
             });
-            let kinds: std::collections::BTreeSet<Fault> = injected.iter().map(|i| i.fault).collect();
-            every_kind.store(kinds.len() == FAULTS.len(), Ordering::Relaxed);
+        } else {
+            *unproven.entry(fault).or_default() += 1;
         }
     }
     load.await.unwrap();
@@ -310,7 +401,8 @@ async fn replicas_under_random_faults_keep_every_guarantee() {
         *counts.entry(i.fault).or_default() += 1;
     }
     println!(
-        "{} purchases in {:.1} s ({:.0}/s); faults injected: {counts:?}",
+        "{} purchases in {:.1} s ({:.0}/s); faults with evidence: {counts:?}; tried without evidence \
+         (nothing flowed to fail, or a purge within a minute): {unproven:?}",
         answers.len(),
         load_time.as_secs_f64(),
         answers.len() as f64 / load_time.as_secs_f64()
@@ -343,7 +435,7 @@ async fn replicas_under_random_faults_keep_every_guarantee() {
     }
     assert!(
         counts.len() >= 4,
-        "only {} kinds of fault happened ({counts:?}): a soak without faults proves nothing",
+        "only {} kinds of fault were evidenced ({counts:?}): a soak without faults proves nothing",
         counts.len()
     );
     assert!(answers.len() as u64 >= purchases, "{} purchases", answers.len());
@@ -394,7 +486,8 @@ async fn replicas_under_random_faults_keep_every_guarantee() {
         sold.len(),
         counts.get(&Fault::DatabaseCrash).copied().unwrap_or_default()
     );
-    stack
+    world
+        .stack
         .stop(Duration::from_secs(30))
         .await
         .expect("every replica stops on SIGTERM");

@@ -1,0 +1,25 @@
+//! Reading a service replica's JSON log: the evidence of what one replica did when
+//! replicas share a port (their `/metrics` cannot be read one by one there).
+
+use std::path::Path;
+
+/// The JSON lines of `log` whose message is `message`.
+pub fn saying(log: &Path, message: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|v| v["message"] == message)
+        .collect()
+}
+
+/// The sum of the number `field` over the lines of `log` saying `message`.
+pub fn sum(log: &Path, message: &str, field: &str) -> u64 {
+    saying(log, message).iter().filter_map(|v| v[field].as_u64()).sum()
+}
+
+/// What the outbox sweeper logs when it claims rows (`claimed`) and publishes (`published`),
+/// and the fast path when a publish fails (`outbox_id`): `stockflow_shared::outbox`'s words.
+pub const SWEEPER_CLAIMED: &str = "outbox sweeper claimed events the fast path left";
+pub const SWEEPER_PUBLISHED: &str = "outbox sweeper published events the fast path left";
+pub const FAST_PATH_FAILED: &str = "publishing after commit failed; the outbox sweeper will retry";
