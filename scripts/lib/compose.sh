@@ -108,14 +108,15 @@ _cp_declared_images() {
   } | grep -v '^STOCKFLOW_' | sort -u   # STOCKFLOW_*_IMAGE: the images built here
 }
 
-# The stand-in for a variable: "<image name> <Dockerfile in scripts/standins, or - for the base>",
-# or nothing when there is none (grafana: not in Debian; the observability check then runs the
-# dashboard's queries against Prometheus itself).
+# The stand-in for a variable: "<image name> <how>", or nothing when there is none (grafana: not
+# in Debian; the observability check then runs the dashboard's queries against Prometheus
+# itself). <how> is rootfs:<kind> (a Debian root file system imported as one layer: vfs copies
+# every layer whole, so the big toolchain images are one) or the Dockerfile in scripts/standins.
 _cp_standin_for() {
   case "$1" in
-    RUNTIME_IMAGE) echo "stockflow-standin/debian:bookworm -" ;;
-    RUST_IMAGE) echo "stockflow-standin/rust:1.95 rust" ;;
-    NODE_IMAGE) echo "stockflow-standin/node:20 node" ;;
+    RUNTIME_IMAGE) echo "stockflow-standin/debian:bookworm rootfs:debian" ;;
+    RUST_IMAGE) echo "stockflow-standin/rust:1.95 rootfs:rust" ;;
+    NODE_IMAGE) echo "stockflow-standin/node:20 rootfs:node" ;;
     MYSQL_IMAGE) echo "stockflow-standin/mariadb:10.11 mariadb" ;;
     LOCALSTACK_IMAGE) echo "stockflow-standin/localstack:4.13.1 localstack" ;;
     PROMETHEUS_IMAGE) echo "stockflow-standin/prometheus:2.42 prometheus" ;;
@@ -132,52 +133,75 @@ _cp_mirror() {
   printf '%s\n' "${m:-http://deb.debian.org/debian}"
 }
 
-# The Debian bookworm base every stand-in starts from: debootstrap --variant=minbase, docker import.
-_cp_standin_debian() {
-  local name="$1" dir="$2/rootfs" t0
-  _cp_have_image "$name" && return 0
-  command -v debootstrap >/dev/null 2>&1 || _cp_apt debootstrap || return 1
+# _cp_standin_rootfs <name> <kind> <dir>: debootstrap --variant=minbase bookworm (with the
+# packages the kind needs), this machine's CA bundle (its registries sit behind a TLS proxy),
+# what the kind copies from this machine, then `docker import` as one layer:
+#   debian  the base of every stand-in (for debian:bookworm-slim);
+#   rust    for rust:1.95-bookworm: a C toolchain and this machine's Rust toolchain (rustc
+#           --print sysroot, without its docs) at the official image's paths; it proves the
+#           build with this machine's rustc of the pinned version, not the official image's;
+#   node    for node:20-bookworm-slim: this machine's node and npm at the official image's paths.
+_cp_standin_rootfs() {
+  local name="$1" kind="$2" dir="$3/rootfs-$2" log="$3/rootfs-$2.log" include="" changes=() npm t0
   t0=$(date +%s)
-  _cp_say "building $name: debootstrap --variant=minbase bookworm from $(_cp_mirror) (log: $2/debootstrap.log)"
+  command -v debootstrap >/dev/null 2>&1 || _cp_apt debootstrap || return 1
+  case "$kind" in
+    rust)
+      command -v rustc >/dev/null 2>&1 || { _cp_say "ERROR: no rustc on this machine to stand in for the rust image"; return 1; }
+      case "$(rustc --version)" in
+        "rustc ${name##*:}."*) ;;
+        *) _cp_say "ERROR: this machine's $(rustc --version) cannot stand in for Rust ${name##*:} (install it with rustup)"; return 1 ;;
+      esac
+      include="--include=gcc,g++,libc6-dev,make,pkg-config,curl,ca-certificates"
+      changes=(-c 'ENV CARGO_HOME=/usr/local/cargo'
+        -c 'ENV PATH=/usr/local/rustup/toolchain/bin:/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin') ;;
+    node)
+      command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+        || { _cp_say "ERROR: no node and npm on this machine to stand in for the node image"; return 1; }
+      changes=(-c 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt') ;;
+  esac
+  _cp_say "building stand-in $name: debootstrap bookworm from $(_cp_mirror) ${include:+($include) }(log: $log)"
   rm -rf "$dir"
-  if ! debootstrap --variant=minbase bookworm "$dir" "$(_cp_mirror)" >"$2/debootstrap.log" 2>&1; then
-    _cp_say "ERROR: debootstrap failed; last lines of $2/debootstrap.log:"; tail -n 20 "$2/debootstrap.log" >&2
+  mkdir -p "${STOCKFLOW_CACHE:-$HOME/.cache/stockflow}/debootstrap"
+  # shellcheck disable=SC2086  # $include is one word or none
+  if ! debootstrap --variant=minbase $include --cache-dir="${STOCKFLOW_CACHE:-$HOME/.cache/stockflow}/debootstrap" \
+      bookworm "$dir" "$(_cp_mirror)" >"$log" 2>&1; then
+    _cp_say "ERROR: debootstrap failed; last lines of $log:"; tail -n 20 "$log" >&2
     return 1
   fi
   mkdir -p "$dir/etc/ssl/certs"
   cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/ca-certificates.crt"
+  case "$kind" in
+    rust)
+      mkdir -p "$dir/usr/local/rustup/toolchain" "$dir/usr/local/cargo/bin"
+      tar -C "$(rustc --print sysroot)" --exclude=./share/doc -c . | tar -C "$dir/usr/local/rustup/toolchain" -x ;;
+    node)
+      npm="$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)"
+      mkdir -p "$dir/usr/local/lib/node_modules"
+      cp "$(readlink -f "$(command -v node)")" "$dir/usr/local/bin/node"
+      cp -a "$npm" "$dir/usr/local/lib/node_modules/npm"
+      ln -s ../lib/node_modules/npm/bin/npm-cli.js "$dir/usr/local/bin/npm"
+      ln -s ../lib/node_modules/npm/bin/npx-cli.js "$dir/usr/local/bin/npx" ;;
+  esac
   rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
-  tar -C "$dir" -c . | cp_docker import -c 'CMD ["bash"]' - "$name" >/dev/null || return 1
+  tar -C "$dir" -c . | cp_docker import "${changes[@]}" -c 'CMD ["bash"]' - "$name" >/dev/null || return 1
   rm -rf "$dir"
   _cp_say "$name imported in $(( $(date +%s) - t0 )) s"
 }
 
-# The build context of a stand-in: its Dockerfile's neighbours and what it copies from this machine.
-_cp_standin_context() {
-  local kind="$1" ctx="$2"
+# _cp_standin_build <name> <Dockerfile kind> <dir> <base>: a stand-in from scripts/standins (layer
+# cache: seconds when nothing changed). Its build context: this machine's CA bundle and the files
+# its Dockerfile copies.
+_cp_standin_build() {
+  local name="$1" kind="$2" ctx="$3/standin-$2" log="$3/standin-$2.log" base="$4" t0
+  t0=$(date +%s)
   rm -rf "$ctx"
   mkdir -p "$ctx"
   cp /etc/ssl/certs/ca-certificates.crt "$ctx/"
   case "$kind" in
-    rust)
-      command -v rustc >/dev/null 2>&1 || { _cp_say "ERROR: no rustc on this machine to stand in for the rust image"; return 1; }
-      cp -al "$(rustc --print sysroot)/." "$ctx/toolchain" 2>/dev/null || cp -a "$(rustc --print sysroot)/." "$ctx/toolchain" ;;
-    node)
-      local node npm
-      node="$(command -v node)" || { _cp_say "ERROR: no node on this machine to stand in for the node image"; return 1; }
-      npm="$(dirname "$(readlink -f "$(command -v npm)")")/.."
-      cp "$(readlink -f "$node")" "$ctx/node"
-      cp -a "$(cd "$npm" && pwd)/." "$ctx/npm" ;;
     mariadb) cp "$CP_ROOT/scripts/standins/mariadb-entrypoint.sh" "$ctx/" ;;
     localstack) cp "$CP_ROOT/localstack/requirements.txt" "$ctx/" ;;
   esac
-}
-
-# Builds a stand-in image (layer cache: seconds when nothing changed).
-_cp_standin_build() {
-  local name="$1" kind="$2" dir="$3" base="$4" ctx="$3/standin-$2" log="$3/standin-$2.log" t0
-  t0=$(date +%s)
-  _cp_standin_context "$kind" "$ctx" || return 1
   _cp_say "building stand-in $name (scripts/standins/$kind.Dockerfile; log: $log)"
   if ! DOCKER_BUILDKIT=1 cp_docker build --network host --build-arg "BASE_IMAGE=$base" -t "$name" \
       -f "$CP_ROOT/scripts/standins/$kind.Dockerfile" "$ctx" >"$log" 2>&1; then
@@ -207,8 +231,11 @@ compose_base_images() {
     fi
     read -r name kind <<<"$standin"
     _cp_say "$var: $image cannot be pulled: stand-in $name"
-    _cp_standin_debian "$base" "$dir" || return 1
-    if [ "$kind" != - ]; then _cp_standin_build "$name" "$kind" "$dir" "$base" || return 1; fi
+    case "$kind" in
+      rootfs:*) _cp_have_image "$name" || _cp_standin_rootfs "$name" "${kind#rootfs:}" "$dir" || return 1 ;;
+      *) { _cp_have_image "$base" || _cp_standin_rootfs "$base" debian "$dir"; } \
+           && _cp_standin_build "$name" "$kind" "$dir" "$base" || return 1 ;;
+    esac
     export "$var=$name"
     COMPOSE_STANDINS="${COMPOSE_STANDINS:+$COMPOSE_STANDINS, }$name for $image"
   done < <(_cp_declared_images)
@@ -280,7 +307,7 @@ _cp_settings() {
   unset COMPOSE_FILE COMPOSE_PROFILES
   export COMPOSE_PROJECT_NAME="${STOCKFLOW_TEST_PROJECT:-stockflow-test}"
   export STOCKFLOW_IMAGE="$COMPOSE_PROJECT_NAME:local" STOCKFLOW_E2E_IMAGE="$COMPOSE_PROJECT_NAME-e2e:local"
-  export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
+  export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1 COMPOSE_HTTP_TIMEOUT=300   # v1 on a busy machine
   export MYSQL_ROOT_PASSWORD=stockflow STOCKFLOW_PREFIX="" STOCKFLOW_MAX_RECEIVE_COUNT=5
   export STOCKFLOW_ALARM_PERIOD_SECONDS=60 STOCKFLOW_METRICS_INTERVAL=5
   read -r SALES_HOST_PORT FACTORY_HOST_PORT MYSQL_HOST_PORT LOCALSTACK_HOST_PORT PROMETHEUS_HOST_PORT GRAFANA_HOST_PORT < <(free_port 6)
@@ -298,25 +325,25 @@ _cp_step() {
   if [ "$rc" != 0 ]; then
     _cp_say "ERROR: $name failed (exit $rc); last lines of $CP_DIR/$name.log:"
     tail -n 60 "$CP_DIR/$name.log" >&2
-    CP_NOTE="$name FAILED (exit $rc; $CP_DIR/$name.log)${CP_TIMES:+ after: $CP_TIMES}"
+    CP_NOTE="$name FAILED: ${CP_NOTE:-exit $rc} ($CP_DIR/$name.log)${CP_TIMES:+ after: $CP_TIMES}"
     return "$rc"
   fi
   CP_TIMES="${CP_TIMES:+$CP_TIMES, }$name $(( $(date +%s) - t0 )) s"
 }
 
-_cp_fail() { CP_NOTE="$1${CP_TIMES:+ (after: $CP_TIMES)}"; return 1; }
+_cp_fail() { CP_NOTE="$1"; return 1; }
 
 _cp_story() {
   local sales factory rid remaining secs order
   sales="http://127.0.0.1:$SALES_HOST_PORT" factory="http://127.0.0.1:$FACTORY_HOST_PORT"
   read -r rid remaining < <(_cp_checks story "$sales") || true
-  [ -n "${remaining:-}" ] || _cp_fail "the README's story failed before the restock (above)" || return 1
-  secs="$(_cp_checks restocked "$sales" CP-502101 "$remaining")" || { _cp_fail "no restock arrived (above)"; return 1; }
+  [ -n "${remaining:-}" ] || _cp_fail "the README's story failed before the restock" || return 1
+  secs="$(_cp_checks restocked "$sales" CP-502101 "$remaining")" || { _cp_fail "no restock arrived"; return 1; }
   order="$(compose_cmd exec -T mysql mysql -uroot -p"$MYSQL_ROOT_PASSWORD" -N -B \
     -e "SELECT production_order_id FROM stockflow.restock_requests WHERE id = '$rid'" 2>/dev/null | tail -n1)"
   [ -n "$order" ] && [ "$order" != NULL ] || { _cp_fail "restock request $rid has no production order id"; return 1; }
-  _cp_checks factory-order "$factory" "$order" || { _cp_fail "the factory's order did not reach 종료 (above)"; return 1; }
-  _cp_checks problem "$sales" || { _cp_fail "quantity 0 was not a 422 problem (above)"; return 1; }
+  _cp_checks factory-order "$factory" "$order" || { _cp_fail "the factory's order did not reach 종료"; return 1; }
+  _cp_checks problem "$sales" || { _cp_fail "quantity 0 was not a 422 problem"; return 1; }
   CP_STORY="sale, legacy body, 409, restock after $secs s, factory order 종료, 422"
 }
 
@@ -346,11 +373,12 @@ _cp_dlq_alert() {
 _cp_observability() {
   local prom="http://127.0.0.1:$PROMETHEUS_HOST_PORT" services=(prometheus)
   case " $COMPOSE_MISSING " in *" ${GRAFANA_IMAGE:-grafana/grafana}"*) ;; *) services+=(grafana) ;; esac
-  compose_cmd --profile observability up -d "${services[@]}" >&2 || return 1
-  compose_wait_healthy 180 "${services[@]}" || return 1
-  _cp_checks targets "$prom" sales=1 factory=1 stock-worker=3 stock-inc-worker=3 || return 1
+  compose_cmd --profile observability up -d "${services[@]}" >&2 || { _cp_fail "could not start ${services[*]}"; return 1; }
+  compose_wait_healthy 180 "${services[@]}" || { _cp_fail "${services[*]} not healthy"; return 1; }
+  _cp_checks targets "$prom" sales=1 factory=1 stock-worker=3 stock-inc-worker=3 \
+    || { _cp_fail "Prometheus does not scrape every replica, all up"; return 1; }
   _cp_dlq_alert || return 1
-  _cp_checks dashboard "$prom" "$CP_ROOT/deploy/grafana/dashboards" || return 1
+  _cp_checks dashboard "$prom" "$CP_ROOT/deploy/grafana/dashboards" || { _cp_fail "a dashboard query returns no data"; return 1; }
 }
 
 # compose_suite <dir>: the compose part, start to end; CP_NOTE is its summary line.
@@ -368,7 +396,7 @@ compose_suite() {
   CP_UP=1
   _cp_step up compose_cmd up -d || return 1
   _cp_step healthy compose_wait_healthy 300 mysql localstack sales factory stock-worker stock-inc-worker || return 1
-  _cp_story || return 1
+  _cp_step story _cp_story || return 1
   _cp_step scale compose_cmd up -d --scale stock-worker=3 --scale stock-inc-worker=3 || return 1
   _cp_step scaled compose_wait_healthy 180 stock-worker stock-inc-worker || return 1
   _cp_step e2e compose_cmd --profile test run --rm -T e2e || return 1

@@ -10,7 +10,8 @@
 # The stack never meets a `scripts/up` stack or the Rust tests: its own run dir, ports,
 # databases (dropped first, so every run starts from the seed), resource prefix (its queues
 # purged first) and CloudFormation stack. It shares the caller's LocalStack
-# (STOCKFLOW_LOCALSTACK_PORT, default 4566; scripts/test's own) and the MySQL server. Two scripts/test runs on one machine take turns for it (a lock file next to the run dir).
+# (STOCKFLOW_LOCALSTACK_PORT, default 4566; scripts/test's own) and the MySQL server. Two
+# scripts/test runs on one machine take turns for it (a lock file next to the run dir).
 #   NEWMAN_RUN_DIR    .run/newman
 #   NEWMAN_PORT_BASE  the first of 18080, 18180, ... 18980 whose four ports are free (sales; factory +1,
 #                     stock-worker +2, stock-inc-worker +3); a base you set must be free, or it fails
