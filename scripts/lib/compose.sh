@@ -26,7 +26,9 @@ CP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=scripts/lib/procs.sh
 source "$CP_ROOT/scripts/lib/procs.sh"
 CP_DOCKERD_PID=""        # the dockerd we started, if any
-COMPOSE_STANDINS=""      # "mysql localstack ..." where a stand-in image was used
+CP_BUILD_HOST_NETWORK=0  # 1: image builds on the host's network (compose_cmd)
+COMPOSE_STANDINS=""      # "<stand-in> for <image>, ..." where a stand-in image was used
+COMPOSE_MISSING=""       # images neither present, pullable nor stood in for (what needs them is not run)
 
 _cp_say() { printf '[compose] %s\n' "$*" >&2; }
 
@@ -244,15 +246,23 @@ compose_base_images() {
 # ---------------------------------------------------------------- compose
 # COMPOSE_PROJECT_NAME (set by the caller) keeps this stack apart from any other on the engine.
 # Compose v2 (`docker compose`) when the docker client has it, else docker-compose (v1);
-# STOCKFLOW_COMPOSE="docker-compose" or "docker compose" chooses. Image builds use the host's
-# network (scripts/standins/compose.build-host-network.yaml: an engine without NAT still builds).
+# STOCKFLOW_COMPOSE="docker-compose" or "docker compose" chooses. With CP_BUILD_HOST_NETWORK=1
+# image builds use the host's network (scripts/standins/compose.build-host-network.yaml): set
+# where the engine's containers have no NAT (a dockerd of our own, --iptables=false) or no
+# registry answers (the stand-ins' machine), or by STOCKFLOW_BUILD_NETWORK=host.
 compose_cmd() {
-  local files=(-f "$CP_ROOT/compose.yaml" -f "$CP_ROOT/scripts/standins/compose.build-host-network.yaml")
+  local files=(-f "$CP_ROOT/compose.yaml")
+  [ "$CP_BUILD_HOST_NETWORK" != 1 ] || files+=(-f "$CP_ROOT/scripts/standins/compose.build-host-network.yaml")
+  _cp_compose "${files[@]}" "$@"
+}
+
+compose_version() { _cp_compose version --short; }
+
+_cp_compose() {
   case "${STOCKFLOW_COMPOSE:-}" in
-    "docker compose") cp_docker compose "${files[@]}" "$@" ;;
-    docker-compose) _cp_compose_v1 "${files[@]}" "$@" ;;
-    *) if cp_docker compose version >/dev/null 2>&1; then cp_docker compose "${files[@]}" "$@"
-       else _cp_compose_v1 "${files[@]}" "$@"; fi ;;
+    "docker compose") cp_docker compose "$@" ;;
+    docker-compose) _cp_compose_v1 "$@" ;;
+    *) if cp_docker compose version >/dev/null 2>&1; then cp_docker compose "$@"; else _cp_compose_v1 "$@"; fi ;;
   esac
 }
 
@@ -260,14 +270,6 @@ compose_cmd() {
 # newer client there would want buildx for DOCKER_BUILDKIT=1).
 _cp_compose_v1() {
   if [ -x /usr/bin/docker ]; then PATH="/usr/bin:$PATH" docker-compose "$@"; else docker-compose "$@"; fi
-}
-
-compose_version() {
-  case "${STOCKFLOW_COMPOSE:-}" in
-    "docker compose") cp_docker compose version --short ;;
-    docker-compose) _cp_compose_v1 version --short ;;
-    *) cp_docker compose version --short 2>/dev/null || _cp_compose_v1 version --short ;;
-  esac
 }
 
 # compose_wait_healthy <timeout_s> <service...>: every container of each service healthy.
@@ -391,6 +393,9 @@ compose_suite() {
   engine="engine $(cp_docker version --format '{{.Server.Version}}')$([ -n "$CP_DOCKERD_PID" ] && echo ", a dockerd of its own")"
   compose_base_images "$CP_DIR/images" || { CP_NOTE="a stand-in image did not build (above)"; return 1; }
   _cp_settings
+  if [ -n "$CP_DOCKERD_PID" ] || [ -n "$COMPOSE_STANDINS" ] || [ "${STOCKFLOW_BUILD_NETWORK:-}" = host ]; then
+    CP_BUILD_HOST_NETWORK=1
+  fi
   _cp_say "project $COMPOSE_PROJECT_NAME, compose $(compose_version), sales :$SALES_HOST_PORT, factory :$FACTORY_HOST_PORT, LocalStack :$LOCALSTACK_HOST_PORT, Prometheus :$PROMETHEUS_HOST_PORT"
   _cp_step build compose_cmd --profile test build || return 1
   CP_UP=1
