@@ -3,23 +3,31 @@
 # `e2e`, holds the black-box suite, stockctl and newman: compose's `e2e` service (profile
 # `test`) runs it against the compose services.
 #
-#   docker build -t stockflow:local .
-#   docker run --rm -p 8080:8080 stockflow:local sales
-#   docker build --target e2e -t stockflow-e2e:local .
+#   DOCKER_BUILDKIT=1 docker build -t stockflow:local .
+#   docker run --rm -p 127.0.0.1:8080:8080 stockflow:local sales
+#   DOCKER_BUILDKIT=1 docker build --target e2e -t stockflow-e2e:local .
+#
+# BuildKit is required (the cargo registry and target directory are cache mounts, so a rebuild
+# compiles only what changed): Docker 23 and later and `docker compose` (v2) use it by default;
+# with Docker 20.10 or docker-compose 1.29 export DOCKER_BUILDKIT=1 (the legacy builder stops
+# at `RUN --mount` with "the --mount option requires BuildKit").
 #
 # Nothing is downloaded at run time; at build time only crates (cargo), Debian packages and
-# npm packages (newman, from package-lock.json). The cargo registry and target directory are
-# BuildKit cache mounts, so a rebuild compiles only what changed.
+# npm packages (newman, from package-lock.json). The base images are build arguments whose
+# defaults are the official images; scripts/test passes local stand-ins where no registry
+# answers (scripts/standins/).
 
-ARG RUST_VERSION=1.95
+ARG RUST_IMAGE=rust:1.95-bookworm
+ARG NODE_IMAGE=node:20-bookworm-slim
+ARG RUNTIME_IMAGE=debian:bookworm-slim
 
-# ---------------------------------------------------------------- build
-FROM rust:${RUST_VERSION}-bookworm AS build
+# ---------------------------------------------------------------- build (only the binaries shipped)
+FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bins \
+    cargo build --release --locked -p sales -p factory -p stock-worker -p stock-inc-worker -p stockctl \
  && mkdir -p /out \
  && for bin in sales factory stock-worker stock-inc-worker stockctl; do cp "target/release/$bin" /out/; done
 
@@ -34,7 +42,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     done
 
 # ---------------------------------------------------------------- e2e: the suite and newman
-FROM node:20-bookworm-slim AS e2e
+FROM ${NODE_IMAGE} AS e2e
 WORKDIR /e2e
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
@@ -46,7 +54,7 @@ ENV STOCKCTL=/usr/local/bin/stockctl
 CMD ["compose-e2e"]
 
 # ---------------------------------------------------------------- runtime
-FROM debian:bookworm-slim AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime
 # ca-certificates: TLS to real AWS / RDS; curl: the compose healthchecks (GET /ready).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \

@@ -44,7 +44,7 @@ mysql_check() {
     printf '%s\n' "$out" | sed 's/^/    /' >&2
     _mysql_say "ERROR: cannot log in at $(_mysql_url_shown)."
     _mysql_say "Start MySQL 8 or MariaDB 10.11 there (service mariadb start; with Docker: docker compose up -d mysql"
-    _mysql_say "and MYSQL_URL=mysql://root:stockflow@127.0.0.1:3306), or point MYSQL_URL at a server"
+    _mysql_say "and MYSQL_URL=mysql://root:stockflow@127.0.0.1:23306), or point MYSQL_URL at a server"
     _mysql_say "and a user that may create databases: export MYSQL_URL=mysql://user:password@host:port"
     return 1
   fi

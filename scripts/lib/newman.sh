@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The Postman collection (tests/postman) run by newman against a live stack of its own.
 #
-#   source scripts/lib/localstack.sh; source scripts/lib/mysql.sh; source scripts/lib/newman.sh   (it uses both)
+#   source scripts/lib/localstack.sh; source scripts/lib/mysql.sh; source scripts/lib/newman.sh   (it uses both, and procs.sh)
 #   newman_ensure            # newman from package.json/package-lock.json (npm ci, cached in node_modules/)
 #   newman_stack_up          # take the lock, scripts/up with the settings below (debug binaries, no build)
 #   newman_stack_down        # scripts/down for that stack (only what newman_stack_up started), release the lock
@@ -9,10 +9,12 @@
 #
 # The stack never meets a `scripts/up` stack or the Rust tests: its own run dir, ports,
 # databases (dropped first, so every run starts from the seed), resource prefix (its queues
-# purged first) and CloudFormation stack. It shares LocalStack (127.0.0.1:4566) and the MySQL
-# server. Two scripts/test runs on one machine take turns for it (a lock file next to the run dir).
+# purged first) and CloudFormation stack. It shares the caller's LocalStack
+# (STOCKFLOW_LOCALSTACK_PORT, default 4566; scripts/test's own) and the MySQL server. Two
+# scripts/test runs on one machine take turns for it (a lock file next to the run dir).
 #   NEWMAN_RUN_DIR    .run/newman
-#   NEWMAN_PORT_BASE  18080 (sales; factory +1, stock-worker +2, stock-inc-worker +3)
+#   NEWMAN_PORT_BASE  the first of 18080, 18180, ... 18980 whose four ports are free (sales; factory +1,
+#                     stock-worker +2, stock-inc-worker +3); a base you set must be free, or it fails
 #   NEWMAN_DB_SUFFIX  _newman (databases stockflow_newman and factory_newman)
 #   NEWMAN_PROFILE    debug (target/debug binaries; they must be built already)
 #   NEWMAN_PREFIX     newman_ and NEWMAN_STACK_SUFFIX -newman (resource prefix, CloudFormation stack
@@ -21,6 +23,7 @@
 
 NM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 NEWMAN_RUN_DIR="${NEWMAN_RUN_DIR:-.run/newman}"
+NEWMAN_PORT_BASE_GIVEN="${NEWMAN_PORT_BASE:-}"            # empty: newman_stack_up picks a free base
 NEWMAN_PORT_BASE="${NEWMAN_PORT_BASE:-18080}"
 NEWMAN_DB_SUFFIX="${NEWMAN_DB_SUFFIX:-_newman}"
 NEWMAN_PROFILE="${NEWMAN_PROFILE:-debug}"
@@ -55,6 +58,7 @@ newman_ensure() {
 # the defaults, 20 and 30, a run right after another waited 30 s for its restock).
 _nm_env() {
   env STOCKFLOW_RUN_DIR="$NEWMAN_RUN_DIR" STOCKFLOW_PROFILE="$NEWMAN_PROFILE" STOCKFLOW_SKIP_BUILD=1 \
+    STOCKFLOW_LOCALSTACK_PORT="${STOCKFLOW_LOCALSTACK_PORT:-4566}" \
     STOCKFLOW_SKIP_TRY=1 STOCKFLOW_PREFIX="$NEWMAN_PREFIX" STOCKFLOW_STACK_SUFFIX="$NEWMAN_STACK_SUFFIX" \
     SALES_PORT="$NEWMAN_PORT_BASE" FACTORY_PORT="$((NEWMAN_PORT_BASE + 1))" \
     STOCK_WORKER_PORT="$((NEWMAN_PORT_BASE + 2))" STOCK_INC_WORKER_PORT="$((NEWMAN_PORT_BASE + 3))" \
@@ -98,10 +102,28 @@ print(f"[newman] purged {len(urls)} queues named {prefix}*", file=sys.stderr)
 PY
 }
 
+# Sets NEWMAN_PORT_BASE to a base whose four ports nothing listens on (a `scripts/up` or
+# another stack may hold 18080-18083), or fails saying which ports are taken.
+_nm_pick_ports() {
+  local base
+  if [ -n "$NEWMAN_PORT_BASE_GIVEN" ]; then
+    ports_free $(seq "$NEWMAN_PORT_BASE_GIVEN" $((NEWMAN_PORT_BASE_GIVEN + 3))) && return 0
+    _nm_say "ERROR: NEWMAN_PORT_BASE=$NEWMAN_PORT_BASE_GIVEN: one of ports $NEWMAN_PORT_BASE_GIVEN-$((NEWMAN_PORT_BASE_GIVEN + 3)) is taken; choose another base or unset it"
+    return 1
+  fi
+  for base in $(seq 18080 100 18980); do
+    if ports_free $(seq "$base" $((base + 3))); then NEWMAN_PORT_BASE="$base"; return 0; fi
+  done
+  _nm_say "ERROR: no free ports for the api test stack (tried 18080-18083, 18180-18183, ... 18980-18983); set NEWMAN_PORT_BASE to a base with four free ports"
+  return 1
+}
+
 newman_stack_up() {
   _nm_lock || return 1
   # A stack left over from an interrupted run would keep the old databases' connections.
   _nm_env "$NM_ROOT/scripts/down" >/dev/null 2>&1 9>&- || true
+  _nm_pick_ports || return 1
+  _nm_say "api test stack: sales :$NEWMAN_PORT_BASE, factory :$((NEWMAN_PORT_BASE + 1)), workers :$((NEWMAN_PORT_BASE + 2)), :$((NEWMAN_PORT_BASE + 3))"
   mysql_drop_databases "stockflow$NEWMAN_DB_SUFFIX" "factory$NEWMAN_DB_SUFFIX" 9>&- || return 1
   _nm_purge_queues
   _nm_env "$NM_ROOT/scripts/up" 9>&-

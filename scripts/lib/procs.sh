@@ -1,9 +1,12 @@
 # shellcheck shell=bash
-# Signalling a recorded pid, for LocalStack (scripts/lib/localstack.sh). The stockflow services
-# themselves are started and stopped by stockflow-devstack (services/devstack), the same code
-# the end-to-end tests and the bench use.
+# Signalling a recorded pid, for LocalStack (scripts/lib/localstack.sh) and dockerd
+# (scripts/lib/compose.sh), and finding free ports. The stockflow services themselves are
+# started and stopped by stockflow-devstack (services/devstack), the same code the end-to-end
+# tests and the bench use.
 #
 #   source scripts/lib/procs.sh
+#   free_port [n]                              # prints n (default 1) distinct free TCP ports of 127.0.0.1
+#   ports_free <port...>                       # 0 if nothing listens on any of them
 #   _proc_alive <pid>                          # 0 if it lives and is not a zombie
 #   _proc_matches <pid> <match>                # alive and its command line contains <match>
 #   proc_terminate <pid> <grace_s> <label>     # SIGTERM to it (its process group if it leads one),
@@ -45,4 +48,21 @@ proc_terminate() {
   elif [ "$pgid" = "$pid" ]; then
     kill -KILL -- "-$pid" 2>/dev/null || true   # leftover children of the group, if any
   fi
+}
+
+free_port() {
+  python3 - "${1:-1}" <<'PY'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+
+ports_free() {
+  local port
+  for port in "$@"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 1; fi
+  done
 }
