@@ -6,9 +6,9 @@ use std::time::Duration;
 
 mod common;
 
-use common::{TestDb, purchase};
+use common::{TestDb, keyed, purchase};
 use mysql_async::prelude::Queryable;
-use warehouse::checkout::{self, Checkouts, CombineSettings, KeyedRequest, Outcome, Purchase, Recorded};
+use warehouse::checkout::{self, Checkouts, CombineSettings, Outcome, Recorded};
 use warehouse::products;
 
 /// Units sold of a sku (the sum of its order rows).
@@ -18,16 +18,6 @@ async fn orders(db: &TestDb, sku: &str) -> i64 {
         sku,
     )
     .await
-}
-
-fn keyed(sku: &str, quantity: u32, key: &str) -> Purchase {
-    Purchase {
-        key: Some(KeyedRequest {
-            key: key.into(),
-            fingerprint: format!("{sku}|{quantity}|test"),
-        }),
-        ..purchase(sku, quantity)
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,6 +114,44 @@ async fn a_large_purchase_that_does_not_fit_leaves_the_stock_to_later_small_ones
             .await,
         10
     );
+}
+
+#[tokio::test]
+async fn a_shortfall_larger_than_the_reorder_quantity_is_ordered_whole() {
+    let db = TestDb::new().await;
+    db.product("BIG", 5).await;
+    let committed = checkout::transact(&db.pool, &[purchase("BIG", 20)]).await.unwrap();
+    assert!(matches!(
+        committed.recorded[0],
+        Recorded::Fresh(Outcome::OutOfStock { opened: true, .. })
+    ));
+    assert_eq!(
+        db.count("SELECT quantity FROM restock_requests WHERE sku = ?", "BIG")
+            .await,
+        15,
+        "20 wanted, 5 there: the 15 missing, more than the reorder quantity of 10"
+    );
+    assert_eq!(products::stock(&db.pool, "BIG").await.unwrap(), Some(5));
+}
+
+#[tokio::test]
+async fn one_batch_sells_a_sku_and_records_the_shortage_of_another() {
+    let db = TestDb::new().await;
+    db.product("HAS", 3).await;
+    db.product("LACKS", 1).await;
+    let recorded = checkout::transact(&db.pool, &[purchase("HAS", 1), purchase("LACKS", 2)])
+        .await
+        .unwrap()
+        .recorded;
+    assert!(matches!(
+        recorded[0],
+        Recorded::Fresh(Outcome::Sold { remaining_stock: 2, .. })
+    ));
+    assert!(matches!(
+        recorded[1],
+        Recorded::Fresh(Outcome::OutOfStock { opened: true, .. })
+    ));
+    assert_eq!(products::stock(&db.pool, "LACKS").await.unwrap(), Some(1));
 }
 
 #[tokio::test]

@@ -4,37 +4,13 @@
 
 mod common;
 
-use chrono::Utc;
-use common::{TestDb, purchase};
+use common::{TestDb, arrival, ran_out};
 use mysql_async::prelude::Queryable;
-use stockflow_shared::contracts::RestockRequestId;
 use stockflow_shared::events::StockArrival;
 use uuid::Uuid;
-use warehouse::checkout::{Checkouts, CombineSettings, Outcome, Recorded};
 use warehouse::products;
 use warehouse::reports;
 use warehouse::restock::{self, Applied, Settled, Settlement, Surplus};
-
-fn arrival(sku: &str, request: Option<RestockRequestId>, quantity: u32) -> StockArrival {
-    StockArrival {
-        production_order_id: Uuid::new_v4(),
-        restock_request_id: request,
-        sku: sku.into(),
-        quantity,
-        ordered_at: Utc::now(),
-        produced_at: Utc::now(),
-    }
-}
-
-/// A product that ran out: its open restock request.
-async fn ran_out(db: &TestDb, sku: &str) -> RestockRequestId {
-    db.product(sku, 0).await;
-    let checkouts = Checkouts::start(db.pool.clone(), None, &CombineSettings::default());
-    match checkouts.checkout(purchase(sku, 1)).await.unwrap() {
-        Recorded::Fresh(Outcome::OutOfStock { restock_request_id, .. }) => restock_request_id,
-        other => panic!("expected a shortage, got {other:?}"),
-    }
-}
 
 async fn stock(db: &TestDb, sku: &str) -> Option<i64> {
     products::stock(&db.pool, sku).await.unwrap()
@@ -141,6 +117,45 @@ async fn racing_production_orders_for_one_request_apply_exactly_one() {
         .unwrap();
     assert_eq!(fulfilled_by, Some(restocked[0].to_string()));
     balanced(&db, "RACE").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_surplus_record_held_past_the_lock_wait_is_an_error_to_retry_not_a_surplus_seen() {
+    let db = TestDb::new().await;
+    let request = ran_out(&db, "HELD").await;
+    restock::apply(&db.pool, &arrival("HELD", Some(request), 5))
+        .await
+        .unwrap();
+    let second = arrival("HELD", Some(request), 5);
+    // Another delivery of the second order is recording it and has not committed.
+    let mut holder = db.pool.get_conn().await.unwrap();
+    holder.query_drop("START TRANSACTION").await.unwrap();
+    holder
+        .exec_drop(
+            "INSERT INTO surplus_arrivals (production_order_id, restock_request_id, sku, quantity) VALUES (?, ?, 'HELD', 5)",
+            (second.production_order_id.to_string(), request.to_string()),
+        )
+        .await
+        .unwrap();
+    // A pool that waits one second for a row lock, not fifty.
+    let impatient = db.another_pool(&["SET SESSION innodb_lock_wait_timeout = 1"]);
+    let err = restock::apply(&impatient, &second)
+        .await
+        .expect_err("an arrival whose record is still held is not done");
+    assert!(
+        stockflow_shared::db::is_retryable(&err),
+        "the lock wait timed out: {err}"
+    );
+    // The other delivery rolls back: delivered again, the arrival is recorded.
+    holder.query_drop("ROLLBACK").await.unwrap();
+    assert!(matches!(
+        restock::apply(&db.pool, &second).await.unwrap(),
+        Applied::Surplus(Surplus {
+            newly_recorded: true,
+            ..
+        })
+    ));
+    assert_eq!(stock(&db, "HELD").await, Some(5));
 }
 
 #[tokio::test]

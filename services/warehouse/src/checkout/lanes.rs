@@ -203,4 +203,13 @@ mod tests {
         }
         assert_eq!(lane_of("anything", 1), 0);
     }
+
+    #[test]
+    fn skus_are_spread_over_every_lane() {
+        let mut used = [false; 4];
+        for i in 0..100 {
+            used[lane_of(&format!("SKU-{i}"), 4)] = true;
+        }
+        assert_eq!(used, [true; 4], "a hundred skus use all four lanes");
+    }
 }

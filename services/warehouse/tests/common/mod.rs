@@ -1,11 +1,17 @@
 //! What the warehouse's integration tests share: a fresh database of their own on the
 //! real MySQL/MariaDB server (`MYSQL_URL`, default mysql://root@127.0.0.1:3306), dropped
-//! when the test ends, and a plain purchase.
+//! when the test ends, plain and keyed purchases, a product that ran out and a production
+//! order for it. Each test binary uses a part of it.
+#![allow(dead_code)]
 
-use mysql_async::Pool;
+use chrono::Utc;
 use mysql_async::prelude::Queryable;
+use mysql_async::{Opts, OptsBuilder, Pool};
 use stockflow_shared::config::DatabaseSettings;
-use warehouse::checkout::Purchase;
+use stockflow_shared::contracts::RestockRequestId;
+use stockflow_shared::events::StockArrival;
+use uuid::Uuid;
+use warehouse::checkout::{Checkouts, CombineSettings, KeyedRequest, Outcome, Purchase, Recorded};
 use warehouse::products::{self, NewProduct};
 
 /// A fresh warehouse database, dropped when the test ends (whether it passed or not).
@@ -42,6 +48,15 @@ impl TestDb {
         products::add(&self.pool, &[NewProduct::test(sku, stock, 10)])
             .await
             .unwrap();
+    }
+
+    /// Another pool on this database (another replica's), whose connections also run
+    /// `setup` (session settings) when they open.
+    pub fn another_pool(&self, setup: &[&str]) -> Pool {
+        let server = Opts::from_url(&self.settings.mysql_url).unwrap();
+        let database = OptsBuilder::from_opts(server).db_name(Some(&self.name)).into();
+        let opts = stockflow_shared::db::pool_opts(database, 4).unwrap();
+        Pool::new(OptsBuilder::from_opts(opts).setup(setup.to_vec()))
     }
 
     pub async fn count(&self, sql: &str, sku: &str) -> i64 {
@@ -81,5 +96,37 @@ pub fn purchase(sku: &str, quantity: u32) -> Purchase {
         requester: "test".into(),
         correlation_id: "test".into(),
         key: None,
+    }
+}
+
+pub fn keyed(sku: &str, quantity: u32, key: &str) -> Purchase {
+    Purchase {
+        key: Some(KeyedRequest {
+            key: key.into(),
+            fingerprint: format!("{sku}|{quantity}|test"),
+        }),
+        ..purchase(sku, quantity)
+    }
+}
+
+/// A product that ran out: its open restock request.
+pub async fn ran_out(db: &TestDb, sku: &str) -> RestockRequestId {
+    db.product(sku, 0).await;
+    let checkouts = Checkouts::start(db.pool.clone(), None, &CombineSettings::default());
+    match checkouts.checkout(purchase(sku, 1)).await.unwrap() {
+        Recorded::Fresh(Outcome::OutOfStock { restock_request_id, .. }) => restock_request_id,
+        other => panic!("expected a shortage, got {other:?}"),
+    }
+}
+
+/// A production order the factory announces.
+pub fn arrival(sku: &str, request: Option<RestockRequestId>, quantity: u32) -> StockArrival {
+    StockArrival {
+        production_order_id: Uuid::new_v4(),
+        restock_request_id: request,
+        sku: sku.into(),
+        quantity,
+        ordered_at: Utc::now(),
+        produced_at: Utc::now(),
     }
 }
