@@ -204,6 +204,16 @@ impl Replica {
         signal_group(self.pid, signal)
     }
 
+    /// SIGSTOP: the replica stops where it is and holds what it holds (a hung process).
+    pub fn pause(&self) -> anyhow::Result<()> {
+        self.signal(libc::SIGSTOP)
+    }
+
+    /// SIGCONT after [`Self::pause`]: the replica carries on where it stopped.
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.signal(libc::SIGCONT)
+    }
+
     /// `kill -9`: no chance to finish anything. Returns once the process is gone.
     pub async fn kill_9(mut self) -> anyhow::Result<()> {
         self.signal(libc::SIGKILL)?;

@@ -18,7 +18,13 @@ pub fn sum(log: &Path, message: &str, field: &str) -> u64 {
     saying(log, message).iter().filter_map(|v| v[field].as_u64()).sum()
 }
 
-/// What the outbox sweeper logs when it publishes (`published`), and the fast path when a
-/// publish fails (`outbox_id`): `stockflow_shared::outbox`'s words.
+/// What the outbox sweeper logs when it claims rows (`claimed`) and publishes (`published`),
+/// and the fast path when a publish fails (`outbox_id`): `stockflow_shared::outbox`'s words.
+pub const SWEEPER_CLAIMED: &str = "outbox sweeper claimed events the fast path left";
 pub const SWEEPER_PUBLISHED: &str = "outbox sweeper published events the fast path left";
 pub const FAST_PATH_FAILED: &str = "publishing after commit failed; the outbox sweeper will retry";
+
+/// What the factory's production line logs when its database is gone (it retries), and a
+/// consumer when a handler fails transiently (the message comes back).
+pub const PRODUCTION_LINE_DB_DOWN: &str = "production line cannot reach its database; retrying";
+pub const TRANSIENT_FAILURE: &str = "transient failure: will be delivered again";

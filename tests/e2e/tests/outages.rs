@@ -2,7 +2,8 @@
 //! directory, never the shared one other tests use), under two replicas of every
 //! service as real processes: LocalStack hanging longer than the services' timeouts (the
 //! fast path gives up on every event, and the sweepers publish them),
-//! LocalStack restarting and losing every message, and the database crashing under load.
+//! LocalStack restarting and losing every message, and the database crashing under load
+//! while restock work is in flight.
 //! Each test proves its fault happened, that clients were answered in time meanwhile and
 //! `/ready` told the truth, and that nothing was lost or doubled after recovery.
 
@@ -275,8 +276,13 @@ async fn the_database_crashing_under_load_loses_no_answered_sale() {
         ..Setup::default()
     })
     .await;
-    let stack = env.start_replicas(2, |_| {}).await;
+    // Production takes long enough for the crash to find factory orders still pending.
+    let stack = env
+        .start_replicas(2, |l| set(l, Service::Factory, "FACTORY_PRODUCTION_SECONDS", "3"))
+        .await;
     env.add_product("CRASH-STOCK", 1_000_000, 10).await;
+    let arrived = env.add_products("CRASH-ARRIVED", 4, 0, 3).await;
+    let ordered = env.add_products("CRASH-ORDERED", 4, 0, 3).await;
     let shortages = env.add_products("CRASH", 4, 0, 3).await;
     let env = Arc::new(env);
 
@@ -287,8 +293,44 @@ async fn the_database_crashing_under_load_loses_no_answered_sale() {
     })
     .await;
 
+    // Restock work in flight when the database dies: shortages committed, arrivals waiting
+    // in stock_inc_queue (its consumers paused), factory orders still in production.
+    for replica in stack.replicas(Service::StockIncWorker) {
+        replica.pause().expect("SIGSTOP stock-inc-worker");
+    }
+    assert!(env.buy_each(&arrived).await.iter().all(|a| a.status == 409));
+    eventually(
+        "the first arrivals wait in stock_inc_queue",
+        Duration::from_secs(60),
+        || async {
+            let (visible, hidden) = env.visible_and_hidden(names::STOCK_INC_QUEUE).await;
+            (visible + hidden >= arrived.len() as i64).then_some(())
+        },
+    )
+    .await;
+    assert!(env.buy_each(&ordered).await.iter().all(|a| a.status == 409));
+    let pending_sql = "SELECT COUNT(*) FROM production_orders WHERE completed_at IS NULL";
+    eventually("factory orders in production", Duration::from_secs(30), || async {
+        (env.factory_scalar(pending_sql).await >= 1).then_some(())
+    })
+    .await;
+    let open_sql = "SELECT COUNT(*) FROM restock_requests WHERE fulfilled_at IS NULL";
+    let (open, in_production, in_queue) = (
+        env.warehouse_scalar(open_sql).await,
+        env.factory_scalar(pending_sql).await,
+        env.visible_and_hidden(names::STOCK_INC_QUEUE).await,
+    );
     database.kill_9().await.expect("kill -9 mariadbd");
     let down_at = Instant::now();
+    println!(
+        "at the crash: {open} restock requests open, {in_production} factory orders in production, \
+         stock_inc_queue {in_queue:?} (visible, in flight)"
+    );
+    assert_eq!(open, (arrived.len() + ordered.len()) as i64, "every shortage committed");
+    assert!(in_production >= 1 && in_queue.0 + in_queue.1 >= 1);
+    for replica in stack.replicas(Service::StockIncWorker) {
+        replica.resume().expect("SIGCONT stock-inc-worker");
+    }
     let client = spreading_client();
     // While it is down: 503 problem+json with Retry-After, and /ready says why.
     let refused = eventually("a purchase refused with 503", Duration::from_secs(30), || async {
@@ -313,6 +355,22 @@ async fn the_database_crashing_under_load_loses_no_answered_sale() {
         .await;
         println!("{name} /ready with the database down: {status} {body}");
     }
+    // The work in flight met the outage: every factory replica's production line, and the
+    // arrivals in the workers' hands.
+    eventually(
+        "the restock work in flight met the outage",
+        Duration::from_secs(30),
+        || async {
+            let factories = stack
+                .replicas(Service::Factory)
+                .all(|r| !logs::saying(r.log(), logs::PRODUCTION_LINE_DB_DOWN).is_empty());
+            let arrivals = stack
+                .replicas(Service::StockIncWorker)
+                .any(|r| !logs::saying(r.log(), logs::TRANSIENT_FAILURE).is_empty());
+            (factories && arrivals).then_some(())
+        },
+    )
+    .await;
     database.restart().await.expect("mariadbd restarts");
     let up_at = Instant::now();
     let recovered = eventually("sales sells again", Duration::from_secs(60), || async {
@@ -372,6 +430,9 @@ async fn the_database_crashing_under_load_loses_no_answered_sale() {
     assert!(env.buy_each(&shortages).await.iter().all(|a| a.status == 409));
     env.settle(SETTLE).await;
     env.assert_exactly_once().await;
+    for sku in arrived.iter().chain(&ordered).chain(&shortages) {
+        assert_eq!(env.stock(sku).await, 3, "{sku} restocked once");
+    }
     stack
         .stop(Duration::from_secs(30))
         .await

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use serde_json::json;
+use stockflow_devstack::process::Stack;
 use stockflow_devstack::service::Service;
 use stockflow_e2e::cutoff::Cutoff;
 use stockflow_e2e::logs;
@@ -29,44 +30,129 @@ fn opened_by(log: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// Rows each sales replica's sweeper claimed, from its log (sales replicas share a port,
+/// so their `/metrics` cannot be read one by one).
+fn claimed_per_replica(stack: &Stack) -> Vec<u64> {
+    stack
+        .replicas(Service::Sales)
+        .map(|r| logs::sum(r.log(), logs::SWEEPER_CLAIMED, "claimed"))
+        .collect()
+}
+
+/// The transactions on this test's warehouse database that hold row locks and wait for
+/// nothing (`RUNNING`): a sweeper holding its claim while its publish hangs. One sales
+/// replica sweeps one batch at a time, so two at once come from both replicas.
+async fn claims_held_at_once(env: &TestEnv) -> (i64, String) {
+    let pool = env.warehouse().await;
+    let mut conn = pool.get_conn().await.unwrap();
+    let rows: Vec<(String, u64)> = conn
+        .exec(
+            "SELECT t.trx_state, t.trx_rows_locked FROM information_schema.INNODB_TRX t \
+             JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id WHERE p.DB = ?",
+            (&env.warehouse_db,),
+        )
+        .await
+        .unwrap();
+    drop(conn);
+    pool.disconnect().await.ok();
+    let holding = rows
+        .iter()
+        .filter(|(state, locked)| state == "RUNNING" && *locked > 0)
+        .count();
+    (holding as i64, format!("{rows:?}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn competing_relays_and_consumers_duplicate_messages_never_effects() {
     let mut env = TestEnv::new().await;
-    let stack = env.start_replicas(2, |_| {}).await;
-    let skus = env.add_products("RACE", 40, 0, 3).await;
+    let localstack = env.aws.aws_endpoint_url.trim_start_matches("http://").to_string();
+    // Sales reaches SNS through a relay the test can freeze (a broker that hangs): the fast
+    // path stops publishing, and both replicas' sweepers compete for the same rows.
+    let relay = Cutoff::start(&localstack).await;
+    let relay_url = relay.url();
+    let stack = env
+        .start_replicas(2, |l| set(l, Service::Sales, "AWS_ENDPOINT_URL", relay_url))
+        .await;
+    // More shortages than one sweep claims (50): one sweeper cannot take them all.
+    const N: usize = 64;
+    let skus = env.add_products("RACE", N, 0, 3).await;
 
+    relay.freeze();
     let answers = env.buy_each(&skus).await;
     assert!(answers.iter().all(|a| a.status == 409), "{answers:?}");
+    // Each sweeper holds its claim while its publish hangs: the second can claim only by
+    // skipping the first one's locked rows (FOR UPDATE SKIP LOCKED); a plain FOR UPDATE
+    // would wait for them, and the two would never hold claims at once.
+    let locks = eventually(
+        "both sales replicas' sweepers hold claimed rows at once",
+        Duration::from_secs(40),
+        || async {
+            let (holding, locks) = claims_held_at_once(&env).await;
+            (holding >= 2).then_some(locks)
+        },
+    )
+    .await;
+    let claimed = claimed_per_replica(&stack);
+    println!("while SNS hung: sweepers claimed {claimed:?}; transactions {locks}");
+    // Once SNS answers, the fast path and both sweepers publish the claimed events:
+    // duplicates for the consumers.
+    relay.restore();
     env.settle(SETTLE).await;
 
-    // Publishes and deliveries, counted: duplicates of messages are allowed...
     let published = env
         .warehouse_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NOT NULL AND topic = 'stock_empty'")
         .await;
-    let attempts = env
-        .warehouse_scalar("SELECT COALESCE(SUM(attempts), 0) FROM outbox WHERE topic = 'stock_empty'")
-        .await;
-    let mut received = Vec::new();
-    for service in [Service::StockWorker, Service::StockIncWorker] {
+    assert_eq!(published, N as i64, "every event published");
+    let claimed = claimed_per_replica(&stack);
+    let swept: Vec<u64> = stack
+        .replicas(Service::Sales)
+        .map(|r| logs::sum(r.log(), logs::SWEEPER_PUBLISHED, "published"))
+        .collect();
+    let mut handled = Vec::new();
+    for (service, queue) in [
+        (Service::StockWorker, names::STOCK_QUEUE),
+        (Service::StockIncWorker, names::STOCK_INC_QUEUE),
+    ] {
+        let series = format!(
+            r#"messages_handled_total{{queue="{}",result="processed""#,
+            env.resources.name(queue)
+        );
         for replica in stack.replicas(service) {
-            received.push((
-                service.name(),
-                replica.index,
-                scrape(&env.http, &replica.url(), "messages_received_total").await,
-            ));
+            handled.push((service, replica.index, scrape(&env.http, &replica.url(), &series).await));
         }
     }
-    println!("stock_empty events {published}, publish attempts {attempts}, received per worker replica {received:?}");
-    assert_eq!(published, 40, "every event published");
-    assert!(attempts >= 40);
-    for service in ["stock-worker", "stock-inc-worker"] {
-        let total: f64 = received.iter().filter(|r| r.0 == service).map(|r| r.2).sum();
-        assert!(
-            total >= 40.0,
-            "{service} replicas received {total} messages for 40 restocks"
-        );
-    }
-    // ...duplicates of effects never.
+    println!(
+        "{N} stock_empty events; sales sweepers claimed {claimed:?} and published {swept:?}; \
+         messages handled per worker replica {handled:?}"
+    );
+    assert!(claimed.iter().all(|c| *c > 0), "both sweepers claimed: {claimed:?}");
+    assert!(swept.iter().all(|s| *s > 0), "both sweepers published: {swept:?}");
+    assert!(
+        handled.iter().all(|h| h.2 > 0.0),
+        "every worker replica handled messages: {handled:?}"
+    );
+    let stock_worker: f64 = handled
+        .iter()
+        .filter(|h| h.0 == Service::StockWorker)
+        .map(|h| h.2)
+        .sum();
+    assert!(
+        stock_worker > N as f64,
+        "duplicates reached the consumers: {stock_worker} stock_empty messages handled for {N} events"
+    );
+    // Duplicates of messages, never of effects: exactly one production order and one
+    // applied order per request, each sku restocked once.
+    assert_eq!(
+        env.factory_scalar("SELECT COUNT(*) FROM production_orders").await,
+        N as i64,
+        "one production order per restock request"
+    );
+    assert_eq!(
+        env.warehouse_scalar("SELECT COUNT(*) FROM applied_production_orders")
+            .await,
+        N as i64,
+        "one applied production order per restock request"
+    );
     env.assert_exactly_once().await;
     for sku in &skus {
         assert_eq!(env.stock(sku).await, 3, "{sku} restocked once");
