@@ -70,7 +70,7 @@ pub struct Args {
     pub listing_limit: u32,
     #[arg(long, default_value_t = 16)]
     pub listing_clients: usize,
-    #[arg(long, default_value_t = 5_000)]
+    #[arg(long, default_value_t = 10_000)]
     pub listing_requests: u64,
     /// burst: skus that run out at once, and the clients buying them.
     #[arg(long, default_value_t = 1000)]

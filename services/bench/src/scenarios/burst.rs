@@ -22,22 +22,58 @@ use crate::load::{self, HttpClient};
 use crate::report::{self, Report};
 use crate::{Args, progress};
 
-/// What one burst through the services took.
-struct SystemBurst {
-    /// First commit to last restock, ms.
+/// How long a burst took as a whole, and per shortage.
+struct Timing {
+    /// From the first shortage to the last restock, ms.
     total_ms: f64,
-    /// Per request, commit to restock, ms, sorted.
-    per_request: Vec<f64>,
+    /// Per shortage, ms, sorted.
+    each: Vec<f64>,
+}
+
+impl Timing {
+    fn new(total_ms: f64, mut each: Vec<f64>) -> Self {
+        each.sort_by(f64::total_cmp);
+        Self { total_ms, each }
+    }
+
+    /// The per-shortage quantile `q`, ms.
+    fn ms(&self, q: f64) -> f64 {
+        load::quantile(&self.each, q)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{:.1} s; per shortage p50 {:.0} ms, p99 {:.0} ms",
+            self.total_ms / 1000.0,
+            self.ms(0.5),
+            self.ms(0.99)
+        )
+    }
+
+    /// Total s, p50 ms and p99 ms as three table cells.
+    fn cells(&self) -> String {
+        format!(
+            "{:.2} | {:.0} | {:.0}",
+            self.total_ms / 1000.0,
+            self.ms(0.5),
+            self.ms(0.99)
+        )
+    }
+}
+
+/// What one burst through the services took: commit (`requested_at`) to restock
+/// (`fulfilled_at`).
+struct SystemBurst {
+    timing: Timing,
     /// The client's time to get every 409, ms.
     ran_out_ms: f64,
     /// What the check found wrong, if anything.
     problem: Option<String>,
 }
 
-/// What the bare hops took for the same burst.
+/// What the bare hops took for the same burst: first publish to last receive.
 struct FloorBurst {
-    total_ms: f64,
-    per_chain: Vec<f64>,
+    timing: Timing,
     lost: usize,
 }
 
@@ -71,28 +107,20 @@ pub(super) async fn run(args: &Args, world: &mut World, report: &mut Report, hop
                 .failures
                 .push(format!("burst floor: {} bare chains lost", floor.lost));
         }
-        let ratio = system.total_ms / floor.total_ms.max(1e-9);
-        let q = |v: &[f64], at| load::quantile(v, at);
-        let p50_ratio = q(&system.per_request, 0.5) / q(&floor.per_chain, 0.5).max(1e-9);
+        let (sys, bare) = (&system.timing, &floor.timing);
+        let ratio = sys.total_ms / bare.total_ms.max(1e-9);
+        let p50_ratio = sys.ms(0.5) / bare.ms(0.5).max(1e-9);
         progress(format!(
-            "burst WORKER_CONCURRENCY={concurrency}: system {:.1} s (p50 {:.0} ms, p99 {:.0} ms), floor {:.1} s (p50 {:.0} ms, p99 {:.0} ms): {ratio:.2}×",
-            system.total_ms / 1000.0,
-            q(&system.per_request, 0.5),
-            q(&system.per_request, 0.99),
-            floor.total_ms / 1000.0,
-            q(&floor.per_chain, 0.5),
-            q(&floor.per_chain, 0.99),
+            "burst WORKER_CONCURRENCY={concurrency}: system {}, floor {}: {ratio:.2}×",
+            sys.describe(),
+            bare.describe()
         ));
         let _ = writeln!(
             table,
-            "| {concurrency}{} | {:.2} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} | {ratio:.2}× | {p50_ratio:.2}× | {:.2} |",
+            "| {concurrency}{} | {} | {} | {ratio:.2}× | {p50_ratio:.2}× | {:.2} |",
             if concurrency == default { " (default)" } else { "" },
-            system.total_ms / 1000.0,
-            q(&system.per_request, 0.5),
-            q(&system.per_request, 0.99),
-            floor.total_ms / 1000.0,
-            q(&floor.per_chain, 0.5),
-            q(&floor.per_chain, 0.99),
+            sys.cells(),
+            bare.cells(),
             system.ran_out_ms / 1000.0,
         );
         report.rows.push([
@@ -100,18 +128,8 @@ pub(super) async fn run(args: &Args, world: &mut World, report: &mut Report, hop
                 "burst ({} skus at once, WORKER_CONCURRENCY={concurrency})",
                 args.burst_skus
             ),
-            format!(
-                "all restocked in {:.1} s; per request p50 {:.0} ms, p99 {:.0} ms",
-                system.total_ms / 1000.0,
-                q(&system.per_request, 0.5),
-                q(&system.per_request, 0.99)
-            ),
-            format!(
-                "{:.1} s; p50 {:.0} ms, p99 {:.0} ms, bare hops",
-                floor.total_ms / 1000.0,
-                q(&floor.per_chain, 0.5),
-                q(&floor.per_chain, 0.99)
-            ),
+            format!("all restocked in {}", sys.describe()),
+            format!("{}, bare hops", bare.describe()),
             format!("{ratio:.2}× total"),
             "≤ 1.3× the floor, each sku restocked once".into(),
             report::verdict(ratio <= 1.3 && system.problem.is_none()),
@@ -172,11 +190,10 @@ async fn system_burst(args: &Args, world: &World, round: usize) -> anyhow::Resul
     }
     let rows = reports::restock_timelines(&world.warehouse, &pattern).await?;
     let ms = |a: &NaiveDateTime, b: &NaiveDateTime| (*b - *a).num_microseconds().unwrap_or_default() as f64 / 1000.0;
-    let mut per_request: Vec<f64> = rows
+    let per_request: Vec<f64> = rows
         .iter()
         .filter_map(|r| r.fulfilled_at.as_ref().map(|f| ms(&r.requested_at, f)))
         .collect();
-    per_request.sort_by(f64::total_cmp);
     let first = rows.iter().map(|r| r.requested_at).min();
     let last = rows.iter().filter_map(|r| r.fulfilled_at).max();
     let total_ms = match (first, last) {
@@ -210,8 +227,7 @@ async fn system_burst(args: &Args, world: &World, round: usize) -> anyhow::Resul
         )
     });
     Ok(SystemBurst {
-        total_ms,
-        per_request,
+        timing: Timing::new(total_ms, per_request),
         ran_out_ms: purchases.elapsed.as_secs_f64() * 1000.0,
         problem,
     })
@@ -229,11 +245,9 @@ async fn floor_burst(args: &Args, concurrency: usize, hop_prefix: &str) -> anyho
         deadline: Duration::from_secs(args.burst_deadline_seconds),
     };
     let hops = ceiling::hops(sns, sqs, topology, plan).await?;
-    let mut per_chain: Vec<f64> = hops.chains.iter().map(|c| c.second_receive).collect();
-    per_chain.sort_by(f64::total_cmp);
+    let per_chain: Vec<f64> = hops.chains.iter().map(|c| c.second_receive).collect();
     Ok(FloorBurst {
-        total_ms: hops.span_ms(),
-        per_chain,
+        timing: Timing::new(hops.span_ms(), per_chain),
         lost: hops.lost,
     })
 }

@@ -13,7 +13,7 @@ use mysql_async::prelude::Queryable;
 use super::{World, insert_products};
 use crate::load::{self, HttpClient, Stats};
 use crate::report::{self, Report};
-use crate::{Args, progress};
+use crate::{Args, progress, system};
 
 /// The skus this scenario adds to reach a size.
 const PREFIX: &str = "BLS-";
@@ -22,6 +22,21 @@ const PREFIX: &str = "BLS-";
 struct Measured {
     products: usize,
     page: Stats,
+    /// Sales' resident memory after the phase, KiB (its per-sku stock gauges grow with
+    /// the catalogue).
+    sales_rss_kib: Option<u64>,
+}
+
+impl Measured {
+    fn describe(&self) -> String {
+        format!(
+            "{} products: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+            self.products,
+            self.page.throughput(),
+            self.page.ms(0.5),
+            self.page.ms(0.99)
+        )
+    }
 }
 
 pub(super) async fn run(args: &Args, world: &World, report: &mut Report) -> anyhow::Result<()> {
@@ -63,9 +78,17 @@ pub(super) async fn run(args: &Args, world: &World, report: &mut Report) -> anyh
         if legacy.is_none() {
             legacy = Some(whole_list(args, world, limit).await);
         }
+        let sales_rss_kib = world
+            .services
+            .pids()
+            .into_iter()
+            .find(|(name, _)| *name == "sales")
+            .and_then(|(_, pid)| system::memory_kib(pid))
+            .map(|(rss, _)| rss);
         measured.push(Measured {
             products: skus.len(),
             page,
+            sales_rss_kib,
         });
     }
     let (Some(first), Some(last)) = (measured.first(), measured.last()) else {
@@ -82,20 +105,8 @@ pub(super) async fn run(args: &Args, world: &World, report: &mut Report) -> anyh
     let flat = (0.8..=1.25).contains(&ratio);
     report.rows.push([
         format!("listing (pages of {})", args.listing_limit),
-        format!(
-            "{} products: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
-            last.products,
-            last.page.throughput(),
-            last.page.ms(0.5),
-            last.page.ms(0.99)
-        ),
-        format!(
-            "{} products: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
-            first.products,
-            first.page.throughput(),
-            first.page.ms(0.5),
-            first.page.ms(0.99)
-        ),
+        last.describe(),
+        first.describe(),
         format!(
             "{ratio:.2}× thr, {p50_ratio:.2}× p50 ({}/{})",
             last.products, first.products
@@ -115,14 +126,21 @@ pub(super) async fn run(args: &Args, world: &World, report: &mut Report) -> anyh
             )
         );
     }
-    let mut legacy_line = String::new();
+    let rss: Vec<String> = measured
+        .iter()
+        .filter_map(|m| {
+            m.sales_rss_kib
+                .map(|kib| format!("{:.1} MiB at {}", kib as f64 / 1024.0, m.products))
+        })
+        .collect();
+    let mut legacy_line = format!(" Sales' RSS after each size: {}.", rss.join(", "));
     if let Some((stats, bytes)) = &legacy {
         let _ = writeln!(
             table,
             "{}",
             report::stats_row(&format!("legacy whole list, {} products", first.products), "-", stats)
         );
-        legacy_line = format!(
+        legacy_line += &format!(
             " The legacy whole list at {} products is {:.0} KB per answer.",
             first.products,
             *bytes as f64 / 1000.0
