@@ -1,6 +1,7 @@
 // The checkout story under load, for k6 (https://k6.io): each virtual user lists the
-// products, looks at one and buys a few of a random seeded sku. 200 (sold) and 409 (out of
-// stock, a restock is requested) are both right answers; anything else counts as failed.
+// products, reads a page of them (and the next), looks at one and buys a few of a random
+// seeded sku. 200 (sold) and 409 (out of stock, a restock is requested) are both right
+// answers; anything else counts as failed.
 //
 //   scripts/up                                      # or any running stack
 //   k6 run tests/load/checkout.js                   # 20 users for 30 s against :8080
@@ -8,7 +9,8 @@
 //
 // Environment: SALES_URL (http://127.0.0.1:8080), VUS (20), DURATION (30s),
 // MAX_QUANTITY (3, the largest quantity one purchase asks for), P95_MS (500, the
-// p95 latency threshold in milliseconds), THINK_MS (100, pause between iterations).
+// p95 latency threshold in milliseconds), THINK_MS (100, pause between iterations),
+// PAGE_LIMIT (2, the `limit` of the catalogue page each iteration asks for).
 // Thresholds: no 5xx at all, under 1 % of requests failed, p95 latency under P95_MS.
 // A run also shows how many purchases sold and how many found the shelf empty; with
 // FACTORY_PRODUCTION_SECONDS the restocks keep the shelves filling up meanwhile.
@@ -22,6 +24,7 @@ import { Counter, Rate } from 'k6/metrics';
 const SALES_URL = (__ENV.SALES_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
 const MAX_QUANTITY = Number(__ENV.MAX_QUANTITY || 3);
 const THINK_MS = Number(__ENV.THINK_MS || 100);
+const PAGE_LIMIT = Number(__ENV.PAGE_LIMIT || 2);
 const SEEDED_SKUS = ['CP-502101', 'CP-502102', 'CP-502103', 'CP-502104', 'CP-502105'];
 
 const serverErrors = new Rate('server_errors'); // share of replies that were 5xx
@@ -75,6 +78,31 @@ export default function () {
         return SEEDED_SKUS.every((s) => skus.includes(s));
       },
     });
+  });
+
+  group('a page of products', () => {
+    // Keyset pagination: a page of PAGE_LIMIT from a random seeded sku, then the page its
+    // Link header points to (absent on the last page).
+    const after = SEEDED_SKUS[Math.floor(Math.random() * SEEDED_SKUS.length)];
+    const res = http.get(`${SALES_URL}/products?limit=${PAGE_LIMIT}&after=${after}`, {
+      headers,
+      tags: { name: 'products page' },
+    });
+    countServerError(res);
+    check(res, {
+      'page: 200': (r) => r.status === 200,
+      'page: at most limit products, each after the cursor': (r) => {
+        if (r.status !== 200) return false;
+        const page = r.json();
+        return page.length <= PAGE_LIMIT && page.every((p) => p.sku > after);
+      },
+    });
+    const link = /^<([^>]+)>; rel="next"$/.exec(res.headers.Link || '');
+    if (link) {
+      const next = http.get(`${SALES_URL}${link[1]}`, { headers, tags: { name: 'products page' } });
+      countServerError(next);
+      check(next, { 'next page: 200': (r) => r.status === 200 });
+    }
   });
 
   const sku = SEEDED_SKUS[Math.floor(Math.random() * SEEDED_SKUS.length)];

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use aws_sdk_sns::types::MessageAttributeValue;
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
-use tokio::sync::Mutex;
+use stockflow_shared::aws::{self, Resources, names};
+use stockflow_shared::config::AwsSettings;
+use tokio::sync::{Mutex, Semaphore};
 use warehouse::checkout::{self, Purchase, Recorded};
 
 use crate::load::{self, Outcome};
@@ -59,17 +61,18 @@ pub async fn bare_update(pool: &Pool, sku: &str) -> Outcome {
     }
 }
 
-/// One long-poll receive of up to ten messages, as the workers do; `None` (after a
-/// short pause) when SQS did not answer.
+/// One long-poll receive of up to `max` (at most ten) messages, as the workers do;
+/// `None` (after a short pause) when SQS did not answer.
 async fn receive(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
+    max: usize,
     wait_seconds: i32,
 ) -> Option<Vec<aws_sdk_sqs::types::Message>> {
     match sqs
         .receive_message()
         .queue_url(queue_url)
-        .max_number_of_messages(10)
+        .max_number_of_messages(max.clamp(1, 10) as i32)
         .wait_time_seconds(wait_seconds)
         .send()
         .await
@@ -86,9 +89,29 @@ async fn receive(
 /// through a private copy of the topology (stock_empty → stock_queue, stock_arrival →
 /// stock_inc_queue), each queue read by one long-polling loop as the workers do.
 pub struct HopResult {
-    /// Per chain: (first receive, second publish done, second receive), ms after the first publish.
-    pub chains: Vec<(f64, f64, f64)>,
+    /// Per chain: when its first publish began (ms after the first chain's), then its
+    /// first receive, second publish done and second receive, ms after its first publish.
+    pub chains: Vec<Chain>,
     pub lost: usize,
+}
+
+/// One chain's timings in ms (see [`HopResult::chains`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Chain {
+    pub started: f64,
+    pub first_receive: f64,
+    pub second_publish: f64,
+    pub second_receive: f64,
+}
+
+impl HopResult {
+    /// From the first chain's publish to the last chain's second receive, ms.
+    pub fn span_ms(&self) -> f64 {
+        self.chains
+            .iter()
+            .map(|c| c.started + c.second_receive)
+            .fold(0.0, f64::max)
+    }
 }
 
 pub struct Topology {
@@ -98,13 +121,108 @@ pub struct Topology {
     pub stock_inc_queue: String,
 }
 
+impl Topology {
+    /// The bare hops' clients and the topology deployed under `prefix` at `endpoint`.
+    pub async fn discover(
+        endpoint: &str,
+        prefix: &str,
+    ) -> anyhow::Result<(aws_sdk_sns::Client, aws_sdk_sqs::Client, Self)> {
+        let settings = AwsSettings {
+            aws_endpoint_url: endpoint.to_string(),
+            aws_region: "us-east-1".into(),
+            stockflow_prefix: prefix.to_string(),
+        };
+        let sdk = aws::sdk_config(&settings).await;
+        let (sns, sqs) = (aws_sdk_sns::Client::new(&sdk), aws_sdk_sqs::Client::new(&sdk));
+        let res = Resources::new(&settings);
+        let topology = Self {
+            stock_empty_arn: res.topic_arn(&sns, names::STOCK_EMPTY_TOPIC).await?,
+            stock_arrival_arn: res.topic_arn(&sns, names::STOCK_ARRIVAL_TOPIC).await?,
+            stock_queue: res.queue_url(&sqs, names::STOCK_QUEUE).await?,
+            stock_inc_queue: res.queue_url(&sqs, names::STOCK_INC_QUEUE).await?,
+        };
+        Ok((sns, sqs, topology))
+    }
+}
+
+/// How the first publishes come.
+#[derive(Clone, Copy, Debug)]
+pub enum Pace {
+    /// One chain every 1/rate seconds.
+    Rate(f64),
+    /// Every chain at once, `publishers` publishing at a time.
+    Burst { publishers: usize },
+}
+
+/// How the bare chains run: how many, how they start, and the workers' consumer
+/// discipline on each queue (messages in hand at once, the long-poll wait).
+pub struct HopPlan {
+    pub chains: usize,
+    pub pace: Pace,
+    /// Messages in hand at once per queue (`WORKER_CONCURRENCY`); a receive asks for the
+    /// free ones, at most ten, as `shared::consumer` does.
+    pub in_flight: usize,
+    pub wait_seconds: i32,
+    /// How long to wait for the last chain.
+    pub deadline: Duration,
+}
+
+/// Receives from `queue_url` with at most `in_flight` messages in hand, runs `handle` on
+/// each and deletes it after (the permit is released when `handle` returns, as the
+/// workers' deletes are batched after the handler), until `stop`.
+fn consume<H, Fut>(
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    in_flight: usize,
+    wait_seconds: i32,
+    stop: tokio::sync::watch::Receiver<bool>,
+    handle: H,
+) -> tokio::task::JoinHandle<()>
+where
+    H: Fn(String, Instant) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let handle = Arc::new(handle);
+    let permits = Arc::new(Semaphore::new(in_flight.max(1)));
+    tokio::spawn(async move {
+        while !*stop.borrow() {
+            let Ok(first) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            let mut held = vec![first];
+            while held.len() < 10 {
+                match permits.clone().try_acquire_owned() {
+                    Ok(p) => held.push(p),
+                    Err(_) => break,
+                }
+            }
+            let Some(messages) = receive(&sqs, &queue_url, held.len(), wait_seconds).await else {
+                continue;
+            };
+            let received = Instant::now();
+            for m in messages {
+                let Some(permit) = held.pop() else { break };
+                let (sqs, url, handle) = (sqs.clone(), queue_url.clone(), handle.clone());
+                tokio::spawn(async move {
+                    handle(m.body().unwrap_or_default().to_string(), received).await;
+                    drop(permit);
+                    let _ = sqs
+                        .delete_message()
+                        .queue_url(url)
+                        .receipt_handle(m.receipt_handle().unwrap_or_default())
+                        .send()
+                        .await;
+                });
+            }
+        }
+    })
+}
+
 pub async fn hops(
     sns: aws_sdk_sns::Client,
     sqs: aws_sdk_sqs::Client,
     topology: Topology,
-    chains: usize,
-    rate_per_s: f64,
-    wait_seconds: i32,
+    plan: HopPlan,
 ) -> anyhow::Result<HopResult> {
     let topology = Arc::new(topology);
     let sent: Arc<Mutex<HashMap<usize, Instant>>> = Arc::default();
@@ -114,84 +232,70 @@ pub async fn hops(
 
     // Hop 2 and 3: receive from stock_queue, publish to stock_arrival at once.
     let relay = {
-        let (sns, sqs, topology, first, stop) = (
-            sns.clone(),
+        let (sns, topology, first) = (sns.clone(), topology.clone(), first.clone());
+        consume(
             sqs.clone(),
-            topology.clone(),
-            first.clone(),
+            topology.stock_queue.clone(),
+            plan.in_flight,
+            plan.wait_seconds,
             stop.1.clone(),
-        );
-        tokio::spawn(async move {
-            while !*stop.borrow() {
-                let Some(messages) = receive(&sqs, &topology.stock_queue, wait_seconds).await else {
-                    continue;
-                };
-                for m in messages {
-                    let received = Instant::now();
-                    let (sns, sqs, topology, first) = (sns.clone(), sqs.clone(), topology.clone(), first.clone());
-                    tokio::spawn(async move {
-                        let body = m.body().unwrap_or_default().to_string();
-                        let published = sns
-                            .publish()
-                            .topic_arn(&topology.stock_arrival_arn)
-                            .message(body.clone())
-                            .message_attributes("event_type", attr("stock_arrival"))
-                            .send()
-                            .await;
-                        if published.is_ok()
-                            && let Ok(i) = body.parse::<usize>()
-                        {
-                            first.lock().await.insert(i, (received, Instant::now()));
-                        }
-                        let _ = sqs
-                            .delete_message()
-                            .queue_url(&topology.stock_queue)
-                            .receipt_handle(m.receipt_handle().unwrap_or_default())
-                            .send()
-                            .await;
-                    });
+            move |body, received| {
+                let (sns, topology, first) = (sns.clone(), topology.clone(), first.clone());
+                async move {
+                    let published = sns
+                        .publish()
+                        .topic_arn(&topology.stock_arrival_arn)
+                        .message(body.clone())
+                        .message_attributes("event_type", attr("stock_arrival"))
+                        .send()
+                        .await;
+                    if published.is_ok()
+                        && let Ok(i) = body.parse::<usize>()
+                    {
+                        first.lock().await.insert(i, (received, Instant::now()));
+                    }
                 }
-            }
-        })
+            },
+        )
     };
     // Hop 4: receive from stock_inc_queue.
     let sink = {
-        let (sqs, topology, done, stop) = (sqs.clone(), topology.clone(), done.clone(), stop.1.clone());
-        tokio::spawn(async move {
-            while !*stop.borrow() {
-                let Some(messages) = receive(&sqs, &topology.stock_inc_queue, wait_seconds).await else {
-                    continue;
-                };
-                let now = Instant::now();
-                for m in messages {
-                    if let Ok(i) = m.body().unwrap_or_default().parse::<usize>() {
-                        done.lock().await.insert(i, now);
+        let done = done.clone();
+        consume(
+            sqs.clone(),
+            topology.stock_inc_queue.clone(),
+            plan.in_flight,
+            plan.wait_seconds,
+            stop.1.clone(),
+            move |body, received| {
+                let done = done.clone();
+                async move {
+                    if let Ok(i) = body.parse::<usize>() {
+                        done.lock().await.insert(i, received);
                     }
-                    let sqs = sqs.clone();
-                    let url = topology.stock_inc_queue.clone();
-                    tokio::spawn(async move {
-                        let _ = sqs
-                            .delete_message()
-                            .queue_url(url)
-                            .receipt_handle(m.receipt_handle().unwrap_or_default())
-                            .send()
-                            .await;
-                    });
                 }
-            }
-        })
+            },
+        )
     };
     // Let both long polls be waiting, as the workers' are.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    // Hop 1: publish to stock_empty at the given rate.
-    let every = Duration::from_secs_f64(1.0 / rate_per_s.max(0.1));
+    // Hop 1: publish to stock_empty at the given pace.
+    let publishing = Arc::new(Semaphore::new(match plan.pace {
+        Pace::Rate(_) => plan.chains.max(1),
+        Pace::Burst { publishers } => publishers.max(1),
+    }));
+    let every = match plan.pace {
+        Pace::Rate(rate) => Duration::from_secs_f64(1.0 / rate.max(0.1)),
+        Pace::Burst { .. } => Duration::ZERO,
+    };
     let mut publishers = Vec::new();
-    for i in 0..chains {
+    for i in 0..plan.chains {
         let at = tokio::time::Instant::now() + every * i as u32;
-        let (sns, topology, sent) = (sns.clone(), topology.clone(), sent.clone());
+        let (sns, topology, sent, publishing) = (sns.clone(), topology.clone(), sent.clone(), publishing.clone());
         publishers.push(tokio::spawn(async move {
             tokio::time::sleep_until(at).await;
+            let _permit = publishing.acquire().await;
             let t0 = Instant::now();
             sent.lock().await.insert(i, t0);
             let _ = sns
@@ -204,8 +308,8 @@ pub async fn hops(
         }));
     }
     futures::future::join_all(publishers).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while done.lock().await.len() < chains && Instant::now() < deadline {
+    let deadline = Instant::now() + plan.deadline;
+    while done.lock().await.len() < plan.chains && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = stop.0.send(true);
@@ -216,13 +320,19 @@ pub async fn hops(
     let first = first.lock().await;
     let done = done.lock().await;
     let ms = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64() * 1000.0;
+    let origin = sent.values().min().copied();
     let mut result = HopResult {
         chains: Vec::new(),
         lost: 0,
     };
-    for i in 0..chains {
-        match (sent.get(&i), first.get(&i), done.get(&i)) {
-            (Some(&t0), Some(&(r1, p2)), Some(&r2)) => result.chains.push((ms(t0, r1), ms(t0, p2), ms(t0, r2))),
+    for i in 0..plan.chains {
+        match (origin, sent.get(&i), first.get(&i), done.get(&i)) {
+            (Some(origin), Some(&t0), Some(&(r1, p2)), Some(&r2)) => result.chains.push(Chain {
+                started: ms(origin, t0),
+                first_receive: ms(t0, r1),
+                second_publish: ms(t0, p2),
+                second_receive: ms(t0, r2),
+            }),
             _ => result.lost += 1,
         }
     }

@@ -5,6 +5,8 @@
 //! - spread: quantity-1 purchases over many skus with ample stock;
 //! - hot: a flash sale on one sku, demand above stock;
 //! - restock: out-of-stock purchases on distinct skus, 409 → stock back, per stage;
+//! - listing: one catalogue page as the catalogue grows from 1,000 to 100,000 products;
+//! - burst: many skus out of stock at once, until every one is restocked exactly once;
 //!
 //! each next to its ceiling measured in the same run (the checkout transaction straight
 //! against the database; the bare SNS/SQS hops). It writes a Markdown report.
@@ -35,7 +37,7 @@ pub struct Args {
     #[arg(long, env = "AWS_ENDPOINT_URL", default_value = "http://127.0.0.1:4566")]
     pub aws_endpoint: String,
     /// Scenarios to run, comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "spread,hot,restock")]
+    #[arg(long, value_delimiter = ',', default_value = "spread,hot,restock,listing,burst")]
     pub scenarios: Vec<String>,
     /// Fixed time limit of each measured phase, seconds (the request budget usually ends it first).
     #[arg(long, default_value_t = 20)]
@@ -59,6 +61,29 @@ pub struct Args {
     pub restock_count: usize,
     #[arg(long, default_value_t = 10.0)]
     pub restock_rate: f64,
+    /// listing: catalogue sizes (products in the warehouse) at which one page is measured;
+    /// the verdict is the ratio of the largest to the smallest.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+    pub listing_sizes: Vec<usize>,
+    /// listing: products per page (`limit`), concurrent clients, page requests per size.
+    #[arg(long, default_value_t = 100)]
+    pub listing_limit: u32,
+    #[arg(long, default_value_t = 16)]
+    pub listing_clients: usize,
+    #[arg(long, default_value_t = 10_000)]
+    pub listing_requests: u64,
+    /// burst: skus that run out at once, and the clients buying them.
+    #[arg(long, default_value_t = 1000)]
+    pub burst_skus: usize,
+    #[arg(long, default_value_t = 64)]
+    pub burst_clients: usize,
+    /// burst: the workers' WORKER_CONCURRENCY for each burst (both workers restarted with
+    /// it; the floor uses the same); one burst and one floor per value.
+    #[arg(long, value_delimiter = ',', default_value = "16")]
+    pub burst_concurrency: Vec<usize>,
+    /// burst: longest wait for the last restock (and the floor's last chain), seconds.
+    #[arg(long, default_value_t = 300)]
+    pub burst_deadline_seconds: u64,
     /// Connection pool sizes of the direct-SQL ceiling (capped by the server's max_connections).
     #[arg(long, value_delimiter = ',', default_value = "16,64")]
     pub ceiling_pools: Vec<usize>,

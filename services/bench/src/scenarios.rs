@@ -1,5 +1,9 @@
 //! One bench run: set up a private world, run the scenarios next to their ceilings,
-//! check correctness, tear down what it made.
+//! check correctness, tear down what it made. The listing and burst scenarios live in
+//! files of their own (`scenarios/`).
+
+mod burst;
+mod listing;
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -12,8 +16,9 @@ use anyhow::Context;
 use chrono::{NaiveDateTime, Utc};
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
-use stockflow_shared::aws::{self, Resources, names};
+use stockflow_shared::aws;
 use stockflow_shared::config::{AwsSettings, DatabaseSettings};
+use stockflow_shared::consumer::ConsumerSettings;
 use stockflow_shared::db;
 use warehouse::products::{self, NewProduct};
 use warehouse::{invariant, reports};
@@ -287,6 +292,12 @@ async fn scenarios(
     }
     if want("restock") {
         restock(args, world, report, hop_prefix).await?;
+    }
+    if want("listing") {
+        listing::run(args, world, report).await?;
+    }
+    if want("burst") {
+        burst::run(args, world, report, hop_prefix).await?;
     }
     if args.sweep {
         sweep(args, world, report).await?;
@@ -1145,25 +1156,23 @@ async fn restock(args: &Args, world: &World, report: &mut Report, hop_prefix: &s
     progress(format!(
         "restock floor: bare SNS → SQS → SNS → SQS hops (prefix {hop_prefix}), {n} chains at {rate}/s"
     ));
-    let hop_aws = AwsSettings {
-        aws_endpoint_url: args.aws_endpoint.clone(),
-        aws_region: "us-east-1".into(),
-        stockflow_prefix: hop_prefix.to_string(),
+    let (sns, sqs, topology) = ceiling::Topology::discover(&args.aws_endpoint, hop_prefix).await?;
+    let plan = ceiling::HopPlan {
+        chains: n,
+        pace: ceiling::Pace::Rate(rate),
+        in_flight: ConsumerSettings::default().max_in_flight,
+        wait_seconds: 20,
+        deadline: Duration::from_secs(30),
     };
-    let sdk = aws::sdk_config(&hop_aws).await;
-    let (sns, sqs) = (aws_sdk_sns::Client::new(&sdk), aws_sdk_sqs::Client::new(&sdk));
-    let res = Resources::new(&hop_aws);
-    let topology = ceiling::Topology {
-        stock_empty_arn: res.topic_arn(&sns, names::STOCK_EMPTY_TOPIC).await?,
-        stock_arrival_arn: res.topic_arn(&sns, names::STOCK_ARRIVAL_TOPIC).await?,
-        stock_queue: res.queue_url(&sqs, names::STOCK_QUEUE).await?,
-        stock_inc_queue: res.queue_url(&sqs, names::STOCK_INC_QUEUE).await?,
-    };
-    let hops = ceiling::hops(sns, sqs, topology, n, rate, 20).await?;
-    let mut h1: Vec<f64> = hops.chains.iter().map(|c| c.0).collect();
-    let mut h2: Vec<f64> = hops.chains.iter().map(|c| c.1 - c.0).collect();
-    let mut h3: Vec<f64> = hops.chains.iter().map(|c| c.2 - c.1).collect();
-    let mut hall: Vec<f64> = hops.chains.iter().map(|c| c.2).collect();
+    let hops = ceiling::hops(sns, sqs, topology, plan).await?;
+    let mut h1: Vec<f64> = hops.chains.iter().map(|c| c.first_receive).collect();
+    let mut h2: Vec<f64> = hops.chains.iter().map(|c| c.second_publish - c.first_receive).collect();
+    let mut h3: Vec<f64> = hops
+        .chains
+        .iter()
+        .map(|c| c.second_receive - c.second_publish)
+        .collect();
+    let mut hall: Vec<f64> = hops.chains.iter().map(|c| c.second_receive).collect();
     let floor = ceiling::hop_quantiles(&mut hall);
 
     let names = [

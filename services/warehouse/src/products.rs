@@ -75,6 +75,22 @@ pub async fn list(pool: &Pool) -> Result<Vec<Product>, mysql_async::Error> {
     conn.query(format!("{PRODUCTS} ORDER BY p.sku")).await
 }
 
+/// Up to `limit` products whose sku sorts after `after` (from the first when `None`), by
+/// sku: one range read of the primary key, so a page costs the same wherever it starts.
+pub async fn page(pool: &Pool, after: Option<&str>, limit: u32) -> Result<Vec<Product>, mysql_async::Error> {
+    let mut conn = pool.get_conn().await?;
+    match after {
+        Some(after) => {
+            conn.exec(
+                format!("{PRODUCTS} WHERE p.sku > ? ORDER BY p.sku LIMIT ?"),
+                (after, limit),
+            )
+            .await
+        }
+        None => conn.exec(format!("{PRODUCTS} ORDER BY p.sku LIMIT ?"), (limit,)).await,
+    }
+}
+
 /// One product, or `None` for an unknown sku.
 pub async fn get(pool: &Pool, sku: &str) -> Result<Option<Product>, mysql_async::Error> {
     let mut conn = pool.get_conn().await?;

@@ -3,10 +3,12 @@
 //! contracts.
 
 mod checkout_request;
+mod page;
 mod quantity;
 mod sku;
 
 pub use checkout_request::{CheckoutBody, CheckoutRequest, LegacyBody, ModernBody};
+pub use page::PageRequest;
 pub use quantity::Quantity;
 pub use sku::Sku;
 pub use stockflow_shared::contracts::IdempotencyKey;

@@ -1,21 +1,50 @@
 //! `GET /products` and `GET /products/{sku}`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::LINK;
+use actix_web::{HttpRequest, HttpResponse, web};
 use mysql_async::Pool;
 use stockflow_shared::problem::Problem;
 
-use crate::domain::Sku;
+use crate::domain::{PageRequest, Sku};
 use warehouse::products::{self, Product};
 
-/// Every product with its stock and open restock request.
+/// The catalogue by sku, a page at a time (keyset pagination), or whole for the legacy
+/// call without `limit` and `after`.
 #[utoipa::path(get, path = "/products", tag = "products",
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, example = 100,
+            description = "Products per page, 1 to 1000 (100 when only `after` is given). Paging starts when `limit` or `after` is given; without both the whole catalogue is answered, as for legacy clients."),
+        ("after" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,32}$", example = "CP-502101",
+            description = "The cursor: the page holds the products whose sku sorts after this one (the last sku of the page before). Follow the `Link` header's `rel=\"next\"` rather than building it."),
+    ),
     responses(
-        (status = 200, description = "The catalogue", body = [Product]),
+        (status = 200, description = "Products by sku: a page, or the whole catalogue without `limit` and `after`", body = [Product],
+            headers(("Link" = String, description = "`</products?limit=N&after=SKU>; rel=\"next\"` when a page may follow; absent on the last page and on the whole catalogue"))),
+        (status = 422, description = "A limit that is not a whole number from 1 to 1000, or a cursor that is not a sku", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list_products(pool: web::Data<Pool>) -> Result<HttpResponse, Problem> {
-    let products = products::list(&pool).await.map_err(database_unavailable)?;
-    Ok(HttpResponse::Ok().json(products))
+pub async fn list_products(pool: web::Data<Pool>, request: HttpRequest) -> Result<HttpResponse, Problem> {
+    let Some(page) = PageRequest::from_query(request.query_string())? else {
+        let products = products::list(&pool).await.map_err(database_unavailable)?;
+        return Ok(HttpResponse::Ok().json(products));
+    };
+    let limit = page.limit.get();
+    // One product more than the page tells whether another page follows.
+    let mut products = products::page(&pool, page.after.as_ref().map(Sku::as_str), limit + 1)
+        .await
+        .map_err(database_unavailable)?;
+    let mut answer = HttpResponse::Ok();
+    if products.len() > limit as usize {
+        products.truncate(limit as usize);
+        let next = products
+            .last()
+            .and_then(|last| Sku::parse(&last.sku).ok())
+            .map(|last| page.next(last));
+        if let Some(next) = next {
+            answer.insert_header((LINK, format!("<{}>; rel=\"next\"", next.path())));
+        }
+    }
+    Ok(answer.json(products))
 }
 
 /// One product.
