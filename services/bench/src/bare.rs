@@ -40,7 +40,7 @@ struct Purchase {
 pub async fn serve(mysql_url: &str, database: &str, port: u16) -> anyhow::Result<()> {
     let server = mysql_async::Opts::from_url(mysql_url)?;
     let opts = mysql_async::OptsBuilder::from_opts(server).db_name(Some(database));
-    let pool = Pool::new(stockflow_shared::db::pool_opts(opts.into(), POOL_SIZE)?);
+    let pool = Pool::new(stockflow_kit::db::pool_opts(opts.into(), POOL_SIZE)?);
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     loop {
         let (stream, _) = listener.accept().await?;

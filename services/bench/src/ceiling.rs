@@ -13,10 +13,12 @@ use std::time::{Duration, Instant};
 use aws_sdk_sns::types::MessageAttributeValue;
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
-use stockflow_shared::aws::{self, Resources, names};
-use stockflow_shared::config::AwsSettings;
+use stockflow_contracts::names;
+use stockflow_messaging::aws::{self, Resources};
+use stockflow_messaging::aws::AwsSettings;
 use tokio::sync::{Mutex, Semaphore};
 use warehouse::checkout::{self, Purchase, Recorded};
+use warehouse::{Quantity, Sku};
 
 use crate::load::{self, Outcome};
 
@@ -24,8 +26,11 @@ use crate::load::{self, Outcome};
 /// checkout itself (`warehouse::checkout::transact`), on a bare pool, one purchase per
 /// transaction, deadlock victims retried as the service does.
 pub async fn checkout(pool: &Pool, sku: &str, quantity: u32) -> Outcome {
+    let (Ok(sku), Ok(quantity)) = (Sku::parse(sku), Quantity::new(i64::from(quantity))) else {
+        return Outcome::ClientError;
+    };
     let purchase = Purchase {
-        sku: sku.to_string(),
+        sku,
         quantity,
         requester: "bench".into(),
         correlation_id: "ceiling".into(),
@@ -33,8 +38,8 @@ pub async fn checkout(pool: &Pool, sku: &str, quantity: u32) -> Outcome {
     };
     match checkout::transact(pool, std::slice::from_ref(&purchase)).await {
         Ok(committed) => match committed.recorded.first() {
-            Some(Recorded::Fresh(checkout::Outcome::Sold { .. })) => Outcome::Sold,
-            Some(Recorded::Fresh(checkout::Outcome::OutOfStock { .. })) => Outcome::OutOfStock,
+            Some(Recorded::Fresh(checkout::CheckoutOutcome::Sold { .. })) => Outcome::Sold,
+            Some(Recorded::Fresh(checkout::CheckoutOutcome::OutOfStock { .. })) => Outcome::OutOfStock,
             _ => Outcome::ClientError,
         },
         Err(_) => Outcome::Transport,

@@ -16,10 +16,11 @@ use anyhow::Context;
 use chrono::{NaiveDateTime, Utc};
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
-use stockflow_shared::aws;
-use stockflow_shared::config::{AwsSettings, DatabaseSettings};
-use stockflow_shared::consumer::ConsumerSettings;
-use stockflow_shared::db;
+use stockflow_messaging::aws;
+use stockflow_kit::config::{DatabaseSettings};
+use stockflow_messaging::aws::AwsSettings;
+use stockflow_messaging::consumer::ConsumerSettings;
+use stockflow_kit::db;
 use warehouse::products::{self, NewProduct};
 use warehouse::{invariant, reports};
 
@@ -544,11 +545,11 @@ impl CeilingPool {
 }
 
 /// A pool of exactly `size` connections on the ceiling database, opened before measuring,
-/// with the services' pool options (`stockflow_shared::db::pool_opts`).
+/// with the services' pool options (`stockflow_kit::db::pool_opts`).
 async fn ceiling_pool(world: &World, how: CeilingPool) -> anyhow::Result<Pool> {
     let server = mysql_async::Opts::from_url(&world.database.mysql_url)?;
     let database = mysql_async::OptsBuilder::from_opts(server).db_name(Some(&world.ceiling_db));
-    let services = stockflow_shared::db::pool_opts(database.into(), how.size)?;
+    let services = stockflow_kit::db::pool_opts(database.into(), how.size)?;
     let pool_opts = services.pool_opts().clone().with_reset_connection(how.reset);
     let pool = Pool::new(mysql_async::OptsBuilder::from_opts(services).pool_opts(pool_opts));
     let conns = futures::future::join_all((0..how.size).map(|_| pool.get_conn())).await;

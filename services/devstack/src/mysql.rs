@@ -6,7 +6,7 @@
 use anyhow::Context;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};
-use stockflow_shared::db::redact;
+use stockflow_kit::db::redact;
 
 /// The server a `MYSQL_URL` names.
 #[derive(Clone, Debug)]

@@ -1,6 +1,6 @@
 //! The Factory API binary: configuration from the environment, then the app.
 
-use stockflow_shared::{config, shutdown, telemetry};
+use stockflow_kit::{config, shutdown, telemetry};
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {

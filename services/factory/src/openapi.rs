@@ -1,11 +1,11 @@
 //! The Factory API's OpenAPI 3.1 document (the legacy contract), generated from the
-//! handlers and the contract's types (`stockflow_shared::contracts::factory`), which
+//! handlers and the contract's types (`stockflow_contracts::factory`), which
 //! stock-worker's client uses too.
 
-use stockflow_shared::contracts::factory::{
+use stockflow_contracts::factory::{
     ManufactureCreated, ManufactureCreatedData, ManufactureRequest, ManufactureStatus, ManufactureStatusData, Stage,
 };
-use stockflow_shared::problem::Problem;
+use stockflow_kit::problem::Problem;
 use utoipa::OpenApi;
 
 use crate::routes;

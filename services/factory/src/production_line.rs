@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mysql_async::Pool;
 use std::sync::Arc;
-use stockflow_shared::outbox::Outbox;
+use stockflow_messaging::outbox::Outbox;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 

@@ -8,11 +8,12 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use mysql_async::Pool;
-use stockflow_shared::aws::{self, Resources, names};
-use stockflow_shared::health::{self, Readiness};
-use stockflow_shared::outbox::{Outbox, Relay};
-use stockflow_shared::publisher::Publisher;
-use stockflow_shared::{db, problem, request_id};
+use stockflow_contracts::names;
+use stockflow_messaging::aws::{self, Resources};
+use stockflow_kit::health::{self, Readiness};
+use stockflow_messaging::outbox::{Outbox, Relay};
+use stockflow_messaging::publisher::Publisher;
+use stockflow_kit::{db, problem, request_id};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -67,7 +68,7 @@ impl Application {
             .http
             .listen_shared(settings.factory_port, "factory", "FACTORY_PORT")?;
         let port = listener.local_addr()?.port();
-        let workers = stockflow_shared::service::http_workers(0);
+        let workers = stockflow_kit::serve::http_workers(0);
         let worker_pools = db::WorkerPools::new(&settings.database, &settings.factory_db, workers)?;
         let production_time = web::Data::new(ProductionTime(production_time));
         let new_order = web::Data::new(new_order);
@@ -80,7 +81,7 @@ impl Application {
             // Runs on each worker thread: its own pool, so its connections stay on it.
             let pool = worker_pools.open();
             let app = App::new()
-                .wrap(from_fn(stockflow_shared::metrics::middleware))
+                .wrap(from_fn(stockflow_kit::metrics::middleware))
                 .wrap(from_fn(request_id::middleware))
                 .app_data(web::Data::new(FactoryReadiness {
                     pool: pool.clone(),
@@ -92,7 +93,7 @@ impl Application {
                 .app_data(faults.clone())
                 .app_data(problem::json_config())
                 .configure(health::routes::<FactoryReadiness>)
-                .configure(|cfg| stockflow_shared::openapi::routes(cfg, crate::ApiDoc::openapi()))
+                .configure(|cfg| stockflow_apidocs::routes(cfg, crate::ApiDoc::openapi()))
                 .service(problem::resource(
                     "/api/manufactures",
                     web::post(),
@@ -133,7 +134,7 @@ impl Application {
     /// holds and closes the pool.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let line = tokio::spawn(self.line.run(shutdown.clone()));
-        stockflow_shared::service::serve_until_stopped(self.server, self.relay, shutdown).await?;
+        stockflow_kit::serve::serve_until_stopped(self.server, self.relay.run(shutdown.clone()), shutdown).await?;
         line.await.ok();
         self.pool.disconnect().await.ok();
         tracing::info!("factory stopped");

@@ -5,11 +5,11 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Pool};
-use stockflow_shared::contracts::IdempotencyKey;
-use stockflow_shared::contracts::factory::ManufactureRequest;
-use stockflow_shared::db;
-use stockflow_shared::events::StockArrival;
-use stockflow_shared::outbox::{self, Enqueued};
+use stockflow_contracts::IdempotencyKey;
+use stockflow_contracts::factory::ManufactureRequest;
+use stockflow_kit::db;
+use stockflow_contracts::events::StockArrival;
+use stockflow_messaging::outbox::{self, Enqueued};
 use uuid::Uuid;
 
 #[derive(Clone, Debug)]

@@ -4,7 +4,7 @@
 use actix_web::HttpResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
-use warehouse::checkout::Outcome;
+use warehouse::checkout::CheckoutOutcome;
 
 use crate::domain::CheckoutRequest;
 
@@ -39,9 +39,9 @@ pub struct OutOfStock {
 
 /// The answer to a sale or a shortage (`None` for an unknown sku, which is a problem
 /// answer), fields in the documented order.
-pub fn render(outcome: &Outcome, request: &CheckoutRequest) -> Option<HttpResponse> {
+pub fn render(outcome: &CheckoutOutcome, request: &CheckoutRequest) -> Option<HttpResponse> {
     let response = match outcome {
-        Outcome::Sold {
+        CheckoutOutcome::Sold {
             order_id,
             remaining_stock,
         } => HttpResponse::Ok().json(Sold {
@@ -52,13 +52,13 @@ pub fn render(outcome: &Outcome, request: &CheckoutRequest) -> Option<HttpRespon
             quantity: request.quantity.get(),
             remaining_stock: *remaining_stock,
         }),
-        Outcome::OutOfStock { restock_request_id, .. } => HttpResponse::Conflict().json(OutOfStock {
+        CheckoutOutcome::OutOfStock { restock_request_id, .. } => HttpResponse::Conflict().json(OutOfStock {
             status: "out_of_stock".into(),
             message: OUT_OF_STOCK_MESSAGE.into(),
             sku: request.sku.to_string(),
             restock_request_id: restock_request_id.to_string(),
         }),
-        Outcome::UnknownSku => return None,
+        CheckoutOutcome::UnknownSku => return None,
     };
     Some(response)
 }

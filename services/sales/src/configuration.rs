@@ -1,7 +1,8 @@
 //! The sales service's settings (environment variables, README "Configuration").
 
 use serde::{Deserialize, Serialize};
-use stockflow_shared::config::{AwsSettings, DatabaseSettings, HttpSettings};
+use stockflow_kit::config::{DatabaseSettings, HttpSettings};
+use stockflow_messaging::aws::AwsSettings;
 use warehouse::checkout::CombineSettings;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 use crate::answer::{OutOfStock, Sold};
 use crate::domain::{CheckoutBody, LegacyBody, ModernBody};
 use crate::routes;
-use stockflow_shared::problem::Problem;
+use stockflow_kit::problem::Problem;
 use warehouse::products::{OpenRestock, Product};
 
 #[derive(OpenApi)]

@@ -7,11 +7,12 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use mysql_async::Pool;
-use stockflow_shared::aws::{self, Resources, names};
-use stockflow_shared::health::{self, Readiness};
-use stockflow_shared::outbox::{Outbox, Relay};
-use stockflow_shared::publisher::Publisher;
-use stockflow_shared::{db, problem, request_id};
+use stockflow_contracts::names;
+use stockflow_messaging::aws::{self, Resources};
+use stockflow_kit::health::{self, Readiness};
+use stockflow_messaging::outbox::{Outbox, Relay};
+use stockflow_messaging::publisher::Publisher;
+use stockflow_kit::{db, problem, request_id};
 use tokio_util::sync::CancellationToken;
 use warehouse::checkout::Checkouts;
 
@@ -45,7 +46,7 @@ impl Application {
             .http
             .listen_shared(settings.sales_port, "sales", "SALES_PORT")?;
         let port = listener.local_addr()?.port();
-        let workers = stockflow_shared::service::http_workers(settings.sales_workers);
+        let workers = stockflow_kit::serve::http_workers(settings.sales_workers);
         let worker_pools = db::WorkerPools::new(&settings.database, &settings.warehouse_db, workers)?;
         let combine = settings.combine.clone();
         let server = HttpServer::new(move || {
@@ -54,7 +55,7 @@ impl Application {
             let outbox = Outbox::new(pool.clone(), publisher.clone());
             let checkouts = Checkouts::start(pool.clone(), Some(outbox), &combine);
             App::new()
-                .wrap(from_fn(stockflow_shared::metrics::middleware))
+                .wrap(from_fn(stockflow_kit::metrics::middleware))
                 .wrap(from_fn(request_id::middleware))
                 .app_data(web::Data::new(checkouts))
                 .app_data(web::Data::new(SalesReadiness {
@@ -67,7 +68,7 @@ impl Application {
                 .service(problem::resource("/products", web::get(), routes::list_products))
                 .service(problem::resource("/products/{sku}", web::get(), routes::get_product))
                 .configure(health::routes::<SalesReadiness>)
-                .configure(|cfg| stockflow_shared::openapi::routes(cfg, crate::ApiDoc::openapi()))
+                .configure(|cfg| stockflow_apidocs::routes(cfg, crate::ApiDoc::openapi()))
                 .default_service(web::to(problem::not_found_route))
         })
         .workers(workers)
@@ -98,7 +99,7 @@ impl Application {
         let housekeeping = tokio::spawn(prune_idempotency_keys_hourly(self.pool.clone(), shutdown.clone()));
         tokio::spawn(crate::stock_gauges::run(self.pool.clone(), shutdown.clone()));
         let republisher = tokio::spawn(self.republisher.run(shutdown.clone()));
-        stockflow_shared::service::serve_until_stopped(self.server, self.relay, shutdown).await?;
+        stockflow_kit::serve::serve_until_stopped(self.server, self.relay.run(shutdown.clone()), shutdown).await?;
         housekeeping.await.ok();
         republisher.await.ok();
         self.pool.disconnect().await.ok();

@@ -1,8 +1,9 @@
 //! stock-inc-worker's settings (environment variables, README "Configuration").
 
 use serde::{Deserialize, Serialize};
-use stockflow_shared::config::{AwsSettings, DatabaseSettings, HttpSettings};
-use stockflow_shared::worker::WorkerSettings;
+use stockflow_kit::config::{DatabaseSettings, HttpSettings};
+use stockflow_messaging::aws::AwsSettings;
+use stockflow_messaging::worker::WorkerSettings;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {

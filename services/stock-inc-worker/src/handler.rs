@@ -9,9 +9,9 @@
 
 use chrono::Utc;
 use mysql_async::Pool;
-use stockflow_shared::consumer::{Delivery, Handler, Outcome};
-use stockflow_shared::events::{StockArrival, SurplusArrival};
-use stockflow_shared::publisher::Publisher;
+use stockflow_messaging::consumer::{Delivery, Disposition, Handler};
+use stockflow_contracts::events::{StockArrival, SurplusArrival};
+use stockflow_messaging::publisher::Publisher;
 
 use warehouse::restock::{self, Applied, Surplus};
 
@@ -26,16 +26,16 @@ impl ApplyArrival {
     }
 
     /// Counts a newly recorded surplus arrival and alerts ops unless that was done.
-    async fn surplus(&self, delivery: &Delivery, arrival: &StockArrival, surplus: Surplus) -> Outcome {
+    async fn surplus(&self, delivery: &Delivery, arrival: &StockArrival, surplus: Surplus) -> Disposition {
         let Some(restock_request_id) = arrival.restock_request_id else {
-            return Outcome::Retry(anyhow::anyhow!("a surplus arrival names no restock request"));
+            return Disposition::Retry(anyhow::anyhow!("a surplus arrival names no restock request"));
         };
         if surplus.newly_recorded {
             metrics::counter!("stock_arrivals_surplus_total").increment(1);
             tracing::warn!(sku = %arrival.sku, quantity = arrival.quantity, production_order_id = %arrival.production_order_id, restock_request_id = %restock_request_id, fulfilled_by = surplus.fulfilled_by.map(tracing::field::display), "a second production order for a fulfilled restock request: not applied, recorded for a person to settle");
         }
         if !surplus.alert_pending {
-            return Outcome::Done;
+            return Disposition::Done;
         }
         let alert = SurplusArrival {
             production_order_id: arrival.production_order_id,
@@ -48,24 +48,22 @@ impl ApplyArrival {
             at: Utc::now(),
         };
         if let Err(err) = self.alerts.publish(&alert, &delivery.correlation_id).await {
-            return Outcome::Retry(err.context("cannot alert ops of a surplus arrival; the message is retried"));
+            return Disposition::Retry(err.context("cannot alert ops of a surplus arrival; the message is retried"));
         }
         let order_id = arrival.production_order_id.to_string();
         if let Err(err) = restock::mark_alerted(&self.pool, &order_id).await {
             tracing::warn!(error = %err, production_order_id = %order_id, "the surplus alert was sent but not marked; a redelivery may send it again");
         }
-        Outcome::Done
+        Disposition::Done
     }
 }
 
 impl Handler for ApplyArrival {
-    async fn handle(&self, delivery: &Delivery) -> Outcome {
-        let arrival: StockArrival = match serde_json::from_str(&delivery.body) {
-            Ok(arrival) => arrival,
-            Err(err) => return Outcome::Reject(format!("malformed stock_arrival message: {err}")),
-        };
+    type Event = StockArrival;
+
+    async fn handle(&self, arrival: StockArrival, delivery: &Delivery) -> Disposition {
         if arrival.quantity == 0 {
-            return Outcome::Reject("stock_arrival with quantity 0".into());
+            return Disposition::Reject("stock_arrival with quantity 0".into());
         }
         match restock::apply(&self.pool, &arrival).await {
             Ok(Applied::Restocked { since_requested }) => {
@@ -73,18 +71,18 @@ impl Handler for ApplyArrival {
                     metrics::histogram!("restock_end_to_end_seconds").record(end_to_end.as_secs_f64());
                 }
                 tracing::info!(sku = %arrival.sku, quantity = arrival.quantity, production_order_id = %arrival.production_order_id, restock_request_id = arrival.restock_request_id.map(tracing::field::display), "restocked");
-                Outcome::Done
+                Disposition::Done
             }
             Ok(Applied::Duplicate) => {
                 tracing::info!(production_order_id = %arrival.production_order_id, "duplicate delivery: already applied, nothing changed");
-                Outcome::Done
+                Disposition::Done
             }
             Ok(Applied::Surplus(surplus)) => self.surplus(delivery, &arrival, surplus).await,
-            Ok(Applied::UnknownSku) => Outcome::Reject(format!(
+            Ok(Applied::UnknownSku) => Disposition::Reject(format!(
                 "unknown sku {:?}: no such product in the warehouse",
                 arrival.sku
             )),
-            Err(err) => Outcome::Retry(anyhow::Error::new(err).context("warehouse database error")),
+            Err(err) => Disposition::Retry(anyhow::Error::new(err).context("warehouse database error")),
         }
     }
 }

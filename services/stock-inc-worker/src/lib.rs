@@ -5,10 +5,10 @@ mod configuration;
 mod handler;
 
 use mysql_async::Pool;
-use stockflow_shared::aws::names;
-use stockflow_shared::db;
-use stockflow_shared::health::Readiness;
-use stockflow_shared::worker::{WorkerApp, WorkerContext};
+use stockflow_contracts::names;
+use stockflow_kit::db;
+use stockflow_kit::health::Readiness;
+use stockflow_messaging::worker::{WorkerApp, WorkerContext};
 
 pub use configuration::Settings;
 use handler::ApplyArrival;

@@ -1,8 +1,9 @@
 //! stock-worker's settings (environment variables, README "Configuration").
 
 use serde::{Deserialize, Serialize};
-use stockflow_shared::config::{AwsSettings, HttpSettings};
-use stockflow_shared::worker::WorkerSettings;
+use stockflow_kit::config::{HttpSettings};
+use stockflow_messaging::aws::AwsSettings;
+use stockflow_messaging::worker::WorkerSettings;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {

@@ -1,13 +1,13 @@
 //! The Factory API client: places a production order with the legacy body, written and
-//! read with the contract's types (`stockflow_shared::contracts::factory`), the ones the
+//! read with the contract's types (`stockflow_contracts::factory`), the ones the
 //! factory's handler and its OpenAPI document use.
 
 use std::time::Duration;
 
 use anyhow::Context;
-use stockflow_shared::contracts::factory::{MANUFACTURES_PATH, ManufactureCreated, ManufactureRequest, ProductCount};
-use stockflow_shared::contracts::idempotency_key::HEADER as IDEMPOTENCY_KEY;
-use stockflow_shared::events::StockEmpty;
+use stockflow_contracts::factory::{MANUFACTURES_PATH, ManufactureCreated, ManufactureRequest, ProductCount};
+use stockflow_contracts::idempotency_key::HEADER as IDEMPOTENCY_KEY;
+use stockflow_contracts::events::StockEmpty;
 use uuid::Uuid;
 
 /// What the factory said.
@@ -61,7 +61,7 @@ impl FactoryClient {
     /// The factory's request for a restock: the restock request id is its
     /// `MessageGroupId` (it comes back in `stock_arrival`) and its `Idempotency-Key`.
     fn request(&self, event: &StockEmpty) -> Result<ManufactureRequest, String> {
-        let quantity = ProductCount::new(i64::from(event.quantity)).map_err(|problem| problem.detail)?;
+        let quantity = ProductCount::new(i64::from(event.quantity)).map_err(|err| err.to_string())?;
         Ok(ManufactureRequest {
             message_group_id: Some(event.restock_request_id.to_string()),
             product_id: event.sku.clone(),
@@ -124,7 +124,7 @@ impl FactoryClient {
 
 #[cfg(test)]
 mod tests {
-    use stockflow_shared::contracts::RestockRequestId;
+    use stockflow_contracts::RestockRequestId;
 
     use super::*;
 

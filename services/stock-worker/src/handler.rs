@@ -1,7 +1,7 @@
 //! What stock-worker does with one `stock_empty` message.
 
-use stockflow_shared::consumer::{Delivery, Handler, Outcome};
-use stockflow_shared::events::StockEmpty;
+use stockflow_messaging::consumer::{Delivery, Disposition, Handler};
+use stockflow_contracts::events::StockEmpty;
 
 use crate::factory_client::{FactoryAnswer, FactoryClient};
 
@@ -16,22 +16,20 @@ impl OrderFromFactory {
 }
 
 impl Handler for OrderFromFactory {
-    async fn handle(&self, delivery: &Delivery) -> Outcome {
-        let event: StockEmpty = match serde_json::from_str(&delivery.body) {
-            Ok(event) => event,
-            Err(err) => return Outcome::Reject(format!("malformed stock_empty message: {err}")),
-        };
+    type Event = StockEmpty;
+
+    async fn handle(&self, event: StockEmpty, delivery: &Delivery) -> Disposition {
         match self.factory.order(&event, &delivery.correlation_id).await {
             FactoryAnswer::Accepted { production_order_id } => {
                 tracing::info!(sku = %event.sku, restock_request_id = %event.restock_request_id, %production_order_id, quantity = event.quantity, "ordered from the factory");
-                Outcome::Done
+                Disposition::Done
             }
             FactoryAnswer::Refused { status, body } => {
-                Outcome::Reject(format!("factory refused the order with {status}: {body}"))
+                Disposition::Reject(format!("factory refused the order with {status}: {body}"))
             }
-            FactoryAnswer::Unavailable(err) => Outcome::Retry(err),
+            FactoryAnswer::Unavailable(err) => Disposition::Retry(err),
             FactoryAnswer::Unsendable(reason) => {
-                Outcome::Reject(format!("cannot order this restock from the factory: {reason}"))
+                Disposition::Reject(format!("cannot order this restock from the factory: {reason}"))
             }
         }
     }

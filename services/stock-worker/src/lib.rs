@@ -9,9 +9,9 @@ mod handler;
 
 use std::time::Duration;
 
-use stockflow_shared::aws::names;
-use stockflow_shared::health::Readiness;
-use stockflow_shared::worker::{WorkerApp, WorkerContext};
+use stockflow_contracts::names;
+use stockflow_kit::health::Readiness;
+use stockflow_messaging::worker::{WorkerApp, WorkerContext};
 
 pub use configuration::Settings;
 use factory_client::FactoryClient;

@@ -1,6 +1,6 @@
 //! The stock-worker binary: configuration from the environment, then the worker.
 
-use stockflow_shared::{config, shutdown, telemetry};
+use stockflow_kit::{config, shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -22,8 +22,8 @@ use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use serde::Serialize;
 use serde_json::{Value, json};
-use stockflow_shared::aws::names;
-use stockflow_shared::events::{ATTR_EVENT_TYPE, Event, OpsAlert, SurplusArrival};
+use stockflow_contracts::names;
+use stockflow_contracts::events::{ATTR_EVENT_TYPE, Event, OpsAlert, SurplusArrival};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Ctx;
@@ -231,7 +231,7 @@ impl Alert {
                         field("Now in", &alert.now_in),
                         field("Attempts", &alert.attempts.to_string()),
                         field("SKU", alert.sku.as_ref().unwrap_or(&none)),
-                        field("Restock request", alert.restock_request_id.as_ref().unwrap_or(&none)),
+                        field("Restock request", &alert.restock_request_id.map_or_else(|| none.clone(), |id| id.to_string())),
                         field("Correlation id", alert.correlation_id.as_ref().unwrap_or(&none)),
                     ],
                 }));
@@ -640,7 +640,7 @@ mod tests {
         Alert::Worker {
             message_id: "m".into(),
             alert: OpsAlert {
-                kind: stockflow_shared::contracts::FailureKind::DeadLettered,
+                kind: stockflow_contracts::FailureKind::DeadLettered,
                 service: "stock-worker".into(),
                 queue: "p_stock_queue".into(),
                 now_in: "p_dead_letter_queue".into(),
@@ -648,7 +648,7 @@ mod tests {
                 attempts: 1,
                 message_id: "orig-1".into(),
                 sku: Some("CP-1".into()),
-                restock_request_id: Some("r-1".into()),
+                restock_request_id: Some("0b6c1c53-4a5e-4a8e-9c5b-2f1d2c3b4a5e".parse().unwrap()),
                 correlation_id: Some("c-1".into()),
                 body: "{}".into(),
                 at: chrono::Utc::now(),
@@ -664,7 +664,7 @@ mod tests {
         assert!(
             text.starts_with(":rotating_light: stockflow: stock-worker dead_lettered a message from p_stock_queue")
         );
-        assert!(text.contains("sku=CP-1") && text.contains("restock=r-1") && text.contains("message=orig-1"));
+        assert!(text.contains("sku=CP-1") && text.contains("restock=0b6c1c53-4a5e-4a8e-9c5b-2f1d2c3b4a5e") && text.contains("message=orig-1"));
         let blocks = serde_json::to_string(&body["blocks"]).unwrap();
         assert!(
             blocks.contains("&lt;unknown&gt; &amp; gone"),
@@ -725,7 +725,7 @@ mod tests {
     fn a_surplus_arrival_is_its_own_kind_with_order_request_and_quantity() {
         let alert = SurplusArrival {
             production_order_id: uuid::Uuid::new_v4(),
-            restock_request_id: stockflow_shared::contracts::RestockRequestId::new(),
+            restock_request_id: stockflow_contracts::RestockRequestId::new(),
             fulfilled_by: Some(uuid::Uuid::new_v4()),
             sku: "CP-1".into(),
             quantity: 5,

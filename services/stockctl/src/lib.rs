@@ -24,7 +24,8 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
-use stockflow_shared::config::{AwsSettings, DatabaseSettings};
+use stockflow_kit::config::{DatabaseSettings};
+use stockflow_messaging::aws::AwsSettings;
 use tokio_util::sync::CancellationToken;
 
 pub use context::Ctx;
@@ -219,7 +220,7 @@ pub async fn run(
             if let Some(webhook) = &webhook {
                 eprintln!(
                     "forwarding {} to {} (Ctrl-C to stop)",
-                    ctx.resources.name(stockflow_shared::aws::names::OPS_ALERT_QUEUE),
+                    ctx.resources.name(stockflow_contracts::names::OPS_ALERT_QUEUE),
                     webhook.display()
                 );
             }

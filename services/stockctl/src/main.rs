@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use stockflow_shared::{config, shutdown};
+use stockflow_kit::{config, shutdown};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use aws_sdk_cloudwatch::types::StateValue;
 use serde::Serialize;
-use stockflow_shared::aws::names;
+use stockflow_contracts::names;
 
 use warehouse::reports;
 pub use warehouse::reports::{OpenRestockAge as OpenRestock, StockLine as Product, SurplusLine};

@@ -5,9 +5,9 @@
 
 use mysql_async::Transaction;
 use mysql_async::prelude::Queryable;
-use stockflow_shared::db;
+use stockflow_kit::db;
 
-use crate::checkout::{KeyedRequest, Outcome, Recorded};
+use crate::checkout::{KeyedRequest, CheckoutOutcome, Recorded};
 
 /// How long a key is remembered.
 pub const TTL_HOURS: u32 = 24;
@@ -25,13 +25,13 @@ pub(crate) enum Claim {
 pub(crate) async fn claim(tx: &mut Transaction<'_>, keyed: &KeyedRequest) -> Result<Claim, mysql_async::Error> {
     tx.exec_drop(
         "DELETE FROM idempotency_keys WHERE idempotency_key = ? AND created_at < CURRENT_TIMESTAMP(6) - INTERVAL ? HOUR",
-        (&keyed.key, TTL_HOURS),
+        (keyed.key.as_str(), TTL_HOURS),
     )
     .await?;
     let inserted = tx
         .exec_drop(
             "INSERT INTO idempotency_keys (idempotency_key, request, status, response) VALUES (?, ?, 0, '')",
-            (&keyed.key, &keyed.fingerprint),
+            (keyed.key.as_str(), &keyed.fingerprint),
         )
         .await;
     match inserted {
@@ -46,7 +46,7 @@ async fn recorded(tx: &mut Transaction<'_>, keyed: &KeyedRequest) -> Result<Reco
     let row: Option<(String, String)> = tx
         .exec_first(
             "SELECT request, response FROM idempotency_keys WHERE idempotency_key = ?",
-            (&keyed.key,),
+            (keyed.key.as_str(),),
         )
         .await?;
     Ok(match row {
@@ -64,8 +64,8 @@ async fn recorded(tx: &mut Transaction<'_>, keyed: &KeyedRequest) -> Result<Reco
 
 /// Saves the outcome under a claimed key; an unknown sku is not kept (the key is
 /// released, as if never used).
-pub(crate) async fn save(tx: &mut Transaction<'_>, key: &str, outcome: &Outcome) -> Result<(), mysql_async::Error> {
-    if *outcome == Outcome::UnknownSku {
+pub(crate) async fn save(tx: &mut Transaction<'_>, key: &str, outcome: &CheckoutOutcome) -> Result<(), mysql_async::Error> {
+    if *outcome == CheckoutOutcome::UnknownSku {
         return tx
             .exec_drop("DELETE FROM idempotency_keys WHERE idempotency_key = ?", (key,))
             .await;

@@ -7,8 +7,9 @@ use mysql_async::{FromRowError, Pool, Row};
 use serde::Serialize;
 
 /// A product as the API shows it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"sku": "CP-502101", "name": "부산도너츠", "price": 19900, "stock": 3, "factory_id": "FF-500293", "restock": null}))]
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"sku": "CP-502101", "name": "부산도너츠", "price": 19900, "stock": 3, "factory_id": "FF-500293", "restock": null})))]
 pub struct Product {
     pub sku: String,
     pub name: String,
@@ -21,7 +22,8 @@ pub struct Product {
 }
 
 /// The restock request open for a product that ran out.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OpenRestock {
     pub id: String,
     pub quantity: i64,

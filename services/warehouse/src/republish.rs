@@ -9,10 +9,10 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, Utc};
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
-use stockflow_shared::contracts::RestockRequestId;
-use stockflow_shared::db;
-use stockflow_shared::events::StockEmpty;
-use stockflow_shared::outbox;
+use stockflow_contracts::RestockRequestId;
+use stockflow_kit::db;
+use stockflow_contracts::events::StockEmpty;
+use stockflow_messaging::outbox;
 
 /// How many overdue requests one pass re-enqueues at most.
 const BATCH: u32 = 100;

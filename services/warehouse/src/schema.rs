@@ -2,8 +2,8 @@
 //! that opens the warehouse applies them at start (under the shared migration lock).
 
 use mysql_async::Pool;
-use stockflow_shared::config::DatabaseSettings;
-use stockflow_shared::db;
+use stockflow_kit::config::DatabaseSettings;
+use stockflow_kit::db;
 
 mod embedded {
     refinery::embed_migrations!("migrations");

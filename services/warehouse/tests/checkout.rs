@@ -8,7 +8,7 @@ mod common;
 
 use common::{TestDb, keyed, purchase};
 use mysql_async::prelude::Queryable;
-use warehouse::checkout::{self, Checkouts, CombineSettings, Outcome, Recorded};
+use warehouse::checkout::{self, Checkouts, CombineSettings, CheckoutOutcome, Recorded};
 use warehouse::products;
 
 /// Units sold of a sku (the sum of its order rows).
@@ -36,11 +36,11 @@ async fn five_hundred_buyers_of_a_hundred_units_buy_exactly_a_hundred() {
     let mut opened = 0;
     for answer in answers {
         match answer.expect("no database error") {
-            Recorded::Fresh(Outcome::Sold {
+            Recorded::Fresh(CheckoutOutcome::Sold {
                 order_id,
                 remaining_stock,
             }) => sold.push((order_id, remaining_stock)),
-            Recorded::Fresh(Outcome::OutOfStock { opened: first, .. }) => {
+            Recorded::Fresh(CheckoutOutcome::OutOfStock { opened: first, .. }) => {
                 short += 1;
                 opened += usize::from(first);
             }
@@ -88,7 +88,7 @@ async fn a_large_purchase_that_does_not_fit_leaves_the_stock_to_later_small_ones
     db.product("MIX", 5).await;
     let batch = [purchase("MIX", 3), purchase("MIX", 4), purchase("MIX", 2)];
     let committed = checkout::transact(&db.pool, &batch).await.unwrap();
-    let outcomes: Vec<Outcome> = committed
+    let outcomes: Vec<CheckoutOutcome> = committed
         .recorded
         .into_iter()
         .map(|r| match r {
@@ -96,13 +96,13 @@ async fn a_large_purchase_that_does_not_fit_leaves_the_stock_to_later_small_ones
             other => panic!("unexpected {other:?}"),
         })
         .collect();
-    assert!(matches!(outcomes[0], Outcome::Sold { remaining_stock: 2, .. }));
+    assert!(matches!(outcomes[0], CheckoutOutcome::Sold { remaining_stock: 2, .. }));
     assert!(
-        matches!(outcomes[1], Outcome::OutOfStock { opened: true, .. }),
+        matches!(outcomes[1], CheckoutOutcome::OutOfStock { opened: true, .. }),
         "4 does not fit in 2, and opens the restock request"
     );
     assert!(
-        matches!(outcomes[2], Outcome::Sold { remaining_stock: 0, .. }),
+        matches!(outcomes[2], CheckoutOutcome::Sold { remaining_stock: 0, .. }),
         "2 still fits"
     );
     assert_eq!(orders(&db, "MIX").await, 5);
@@ -123,7 +123,7 @@ async fn a_shortfall_larger_than_the_reorder_quantity_is_ordered_whole() {
     let committed = checkout::transact(&db.pool, &[purchase("BIG", 20)]).await.unwrap();
     assert!(matches!(
         committed.recorded[0],
-        Recorded::Fresh(Outcome::OutOfStock { opened: true, .. })
+        Recorded::Fresh(CheckoutOutcome::OutOfStock { opened: true, .. })
     ));
     assert_eq!(
         db.count("SELECT quantity FROM restock_requests WHERE sku = ?", "BIG")
@@ -145,11 +145,11 @@ async fn one_batch_sells_a_sku_and_records_the_shortage_of_another() {
         .recorded;
     assert!(matches!(
         recorded[0],
-        Recorded::Fresh(Outcome::Sold { remaining_stock: 2, .. })
+        Recorded::Fresh(CheckoutOutcome::Sold { remaining_stock: 2, .. })
     ));
     assert!(matches!(
         recorded[1],
-        Recorded::Fresh(Outcome::OutOfStock { opened: true, .. })
+        Recorded::Fresh(CheckoutOutcome::OutOfStock { opened: true, .. })
     ));
     assert_eq!(products::stock(&db.pool, "LACKS").await.unwrap(), Some(1));
 }
@@ -168,16 +168,16 @@ async fn one_batch_of_several_skus_sells_each_and_unknown_skus_do_not_spoil_it()
     let recorded = checkout::transact(&db.pool, &batch).await.unwrap().recorded;
     assert!(matches!(
         recorded[0],
-        Recorded::Fresh(Outcome::Sold { remaining_stock: 1, .. })
+        Recorded::Fresh(CheckoutOutcome::Sold { remaining_stock: 1, .. })
     ));
-    assert_eq!(recorded[1], Recorded::Fresh(Outcome::UnknownSku));
+    assert_eq!(recorded[1], Recorded::Fresh(CheckoutOutcome::UnknownSku));
     assert!(matches!(
         recorded[2],
-        Recorded::Fresh(Outcome::Sold { remaining_stock: 0, .. })
+        Recorded::Fresh(CheckoutOutcome::Sold { remaining_stock: 0, .. })
     ));
     assert!(matches!(
         recorded[3],
-        Recorded::Fresh(Outcome::Sold { remaining_stock: 0, .. })
+        Recorded::Fresh(CheckoutOutcome::Sold { remaining_stock: 0, .. })
     ));
     assert_eq!(orders(&db, "B-1").await, 2);
     assert_eq!(orders(&db, "A-1").await, 1);
@@ -192,7 +192,7 @@ async fn the_same_key_twice_in_one_batch_buys_once_and_replays() {
     let Recorded::Fresh(first) = &recorded[0] else {
         panic!("the first is fresh: {:?}", recorded[0]);
     };
-    assert!(matches!(first, Outcome::Sold { .. }));
+    assert!(matches!(first, CheckoutOutcome::Sold { .. }));
     assert_eq!(
         recorded[1],
         Recorded::Replay(first.clone()),
@@ -231,7 +231,7 @@ async fn outcomes_recorded_by_the_earlier_version_replay() {
         .recorded;
     assert_eq!(
         recorded[0],
-        Recorded::Replay(Outcome::Sold {
+        Recorded::Replay(CheckoutOutcome::Sold {
             order_id: 7,
             remaining_stock: 4
         })
@@ -290,7 +290,7 @@ async fn a_batch_whose_connection_is_killed_answers_no_sale_it_did_not_record() 
     let mut failed = 0;
     for buyer in buyers {
         match buyer.await.unwrap() {
-            Ok(Recorded::Fresh(Outcome::Sold { .. })) => sold += 1,
+            Ok(Recorded::Fresh(CheckoutOutcome::Sold { .. })) => sold += 1,
             Err(_) => failed += 1,
             Ok(other) => panic!("unexpected {other:?}"),
         }
@@ -304,7 +304,7 @@ async fn a_batch_whose_connection_is_killed_answers_no_sale_it_did_not_record() 
     assert_eq!(products::stock(&db.pool, "KILL").await.unwrap(), Some(10 - sold));
     // The lane goes on: a new purchase sells.
     let after = checkouts.checkout(purchase("KILL", 1)).await.unwrap();
-    assert!(matches!(after, Recorded::Fresh(Outcome::Sold { .. })));
+    assert!(matches!(after, Recorded::Fresh(CheckoutOutcome::Sold { .. })));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -324,7 +324,7 @@ async fn a_cap_of_one_is_one_transaction_per_purchase() {
     .await;
     let sold = answers
         .iter()
-        .filter(|a| matches!(a, Recorded::Fresh(Outcome::Sold { .. })))
+        .filter(|a| matches!(a, Recorded::Fresh(CheckoutOutcome::Sold { .. })))
         .count();
     assert_eq!(sold, 50);
     assert_eq!(checkouts.stats().transactions.load(Ordering::Relaxed), 60);

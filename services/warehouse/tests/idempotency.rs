@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::{TestDb, keyed};
 use mysql_async::prelude::Queryable;
-use stockflow_shared::db;
-use warehouse::checkout::{self, Outcome, Recorded};
+use stockflow_kit::db;
+use warehouse::checkout::{self, CheckoutOutcome, Recorded};
 
 async fn one(db: &TestDb, sku: &str, quantity: u32, key: &str) -> Recorded {
     let mut recorded = checkout::transact(&db.pool, &[keyed(sku, quantity, key)])
@@ -32,7 +32,7 @@ async fn a_key_replays_to_its_request_and_refuses_another_in_later_transactions(
     let Recorded::Fresh(first) = one(&db, "AGAIN", 1, "k-again").await else {
         panic!("the first use of a key is fresh");
     };
-    assert!(matches!(first, Outcome::Sold { remaining_stock: 9, .. }));
+    assert!(matches!(first, CheckoutOutcome::Sold { remaining_stock: 9, .. }));
     assert_eq!(one(&db, "AGAIN", 2, "k-again").await, Recorded::KeyReused);
     assert_eq!(one(&db, "AGAIN", 1, "k-again").await, Recorded::Replay(first));
     assert_eq!(
@@ -43,7 +43,7 @@ async fn a_key_replays_to_its_request_and_refuses_another_in_later_transactions(
     // A purchase of an unknown sku keeps no key: the key is free for a real purchase.
     assert_eq!(
         one(&db, "NOPE", 1, "k-nope").await,
-        Recorded::Fresh(Outcome::UnknownSku)
+        Recorded::Fresh(CheckoutOutcome::UnknownSku)
     );
     assert_eq!(keys(&db, "k-nope").await, 0);
 }
@@ -116,6 +116,6 @@ async fn a_key_held_past_the_lock_wait_is_an_error_after_every_attempt_not_a_reu
     holder.query_drop("ROLLBACK").await.unwrap();
     assert!(matches!(
         one(&db, "HELD", 1, "k-held").await,
-        Recorded::Fresh(Outcome::Sold { .. })
+        Recorded::Fresh(CheckoutOutcome::Sold { .. })
     ));
 }

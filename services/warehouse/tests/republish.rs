@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{TestDb, arrival, ran_out};
 use mysql_async::prelude::Queryable;
-use stockflow_shared::events::StockEmpty;
+use stockflow_contracts::events::StockEmpty;
 use warehouse::republish;
 use warehouse::restock::{self, Applied};
 

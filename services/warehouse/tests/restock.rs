@@ -6,7 +6,7 @@ mod common;
 
 use common::{TestDb, arrival, ran_out};
 use mysql_async::prelude::Queryable;
-use stockflow_shared::events::StockArrival;
+use stockflow_contracts::events::StockArrival;
 use uuid::Uuid;
 use warehouse::products;
 use warehouse::reports;
@@ -143,7 +143,7 @@ async fn a_surplus_record_held_past_the_lock_wait_is_an_error_to_retry_not_a_sur
         .await
         .expect_err("an arrival whose record is still held is not done");
     assert!(
-        stockflow_shared::db::is_retryable(&err),
+        stockflow_kit::db::is_retryable(&err),
         "the lock wait timed out: {err}"
     );
     // The other delivery rolls back: delivered again, the arrival is recorded.
@@ -202,7 +202,7 @@ async fn the_schema_refuses_a_second_applied_order_for_one_request() {
         .exec_drop(insert, (Uuid::new_v4().to_string(), request.to_string()))
         .await
         .expect_err("the unique key holds whatever the code does");
-    assert!(stockflow_shared::db::is_duplicate_key(&err), "{err}");
+    assert!(stockflow_kit::db::is_duplicate_key(&err), "{err}");
 }
 
 #[tokio::test]
@@ -263,7 +263,7 @@ mod before_v5 {
 async fn the_migration_moves_existing_doubles_to_surplus_and_empty_requests_to_null() {
     let mut db = TestDb::unmigrated().await;
     let runner = before_v5::migrations::runner().set_target(refinery::Target::Version(4));
-    stockflow_shared::db::migrate(&db.settings, &db.pool, &db.name, runner)
+    stockflow_kit::db::migrate(&db.settings, &db.pool, &db.name, runner)
         .await
         .unwrap();
     db.product("OLD", 0).await;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use stockflow_shared::aws::names;
+use stockflow_contracts::names;
 
 use crate::{TestEnv, eventually};
 
@@ -34,7 +34,7 @@ impl TestEnv {
 
     /// A scalar query on the factory database.
     pub async fn factory_scalar(&self, sql: &str) -> i64 {
-        let pool = stockflow_shared::db::connect(&self.database, &self.factory_db)
+        let pool = stockflow_kit::db::connect(&self.database, &self.factory_db)
             .await
             .unwrap();
         let mut conn = pool.get_conn().await.unwrap();

@@ -32,9 +32,11 @@ use std::time::Duration;
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
 use stockflow_devstack::topology::Topology;
-use stockflow_shared::config::{AwsSettings, DatabaseSettings, HttpSettings};
-use stockflow_shared::worker::WorkerSettings;
-use stockflow_shared::{aws, db};
+use stockflow_kit::config::{DatabaseSettings, HttpSettings};
+use stockflow_messaging::aws::AwsSettings;
+use stockflow_messaging::worker::WorkerSettings;
+use stockflow_kit::db;
+use stockflow_messaging::aws;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -113,7 +115,7 @@ impl TestEnv {
     }
 
     pub async fn with(setup: Setup) -> Self {
-        stockflow_shared::telemetry::init("e2e");
+        stockflow_kit::telemetry::init("e2e");
         let id = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
         let (endpoint, prefix) = setup.localstack.clone().unwrap_or_else(|| {
             (
@@ -416,10 +418,10 @@ impl TestEnv {
     /// The workers' alerts on `ops_alert_queue` (CloudWatch's alarm notifications,
     /// which share the queue, are left out), as JSON.
     pub async fn ops_alerts(&self) -> Vec<serde_json::Value> {
-        self.peek(stockflow_shared::aws::names::OPS_ALERT_QUEUE)
+        self.peek(stockflow_contracts::names::OPS_ALERT_QUEUE)
             .await
             .iter()
-            .filter(|m| attribute(m, stockflow_shared::events::ATTR_EVENT_TYPE).as_deref() == Some("ops_alert"))
+            .filter(|m| attribute(m, stockflow_contracts::events::ATTR_EVENT_TYPE).as_deref() == Some("ops_alert"))
             .filter_map(|m| serde_json::from_str(m.body()?).ok())
             .collect()
     }
@@ -509,8 +511,8 @@ impl TestEnv {
     }
 
     /// Publishes an event to its topic in this test's topology.
-    pub async fn publish<E: stockflow_shared::events::Event>(&self, event: &E) {
-        let publisher = stockflow_shared::publisher::Publisher::open(self.sns.clone(), &self.resources, &[E::TOPIC])
+    pub async fn publish<E: stockflow_contracts::events::Event>(&self, event: &E) {
+        let publisher = stockflow_messaging::publisher::Publisher::open(self.sns.clone(), &self.resources, &[E::TOPIC])
             .await
             .expect("topic of the test topology");
         publisher.publish(event, "test").await.expect("publish");

@@ -19,7 +19,7 @@ pub fn sum(log: &Path, message: &str, field: &str) -> u64 {
 }
 
 /// What the outbox sweeper logs when it claims rows (`claimed`) and publishes (`published`),
-/// and the fast path when a publish fails (`outbox_id`): `stockflow_shared::outbox`'s words.
+/// and the fast path when a publish fails (`outbox_id`): `stockflow_messaging::outbox`'s words.
 pub const SWEEPER_CLAIMED: &str = "outbox sweeper claimed events the fast path left";
 pub const SWEEPER_PUBLISHED: &str = "outbox sweeper published events the fast path left";
 pub const FAST_PATH_FAILED: &str = "publishing after commit failed; the outbox sweeper will retry";

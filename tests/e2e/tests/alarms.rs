@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use stockctl::Ctx;
 use stockflow_e2e::{TestEnv, attribute, ctl, eventually};
-use stockflow_shared::aws::names;
-use stockflow_shared::events::ATTR_EVENT_TYPE;
+use stockflow_contracts::names;
+use stockflow_contracts::events::ATTR_EVENT_TYPE;
 
 /// Covers a 60 s metrics interval: one interval for the data point, one alarm
 /// evaluation (10 s) and slack for a busy machine. With 5 s it takes a fraction.

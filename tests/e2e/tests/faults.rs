@@ -9,9 +9,9 @@ use futures::future::join_all;
 use mysql_async::prelude::Queryable;
 use serde_json::json;
 use stockflow_e2e::{TestEnv, attribute, eventually};
-use stockflow_shared::aws::names;
-use stockflow_shared::contracts::RestockRequestId;
-use stockflow_shared::events::StockArrival;
+use stockflow_contracts::names;
+use stockflow_contracts::RestockRequestId;
+use stockflow_contracts::events::StockArrival;
 use uuid::Uuid;
 
 const RESTOCK_DEADLINE: Duration = Duration::from_secs(60);

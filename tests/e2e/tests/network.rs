@@ -22,7 +22,7 @@ use stockflow_e2e::shop::{
     spreading_client_waiting,
 };
 use stockflow_e2e::{Setup, TestEnv, eventually};
-use stockflow_shared::aws::names;
+use stockflow_contracts::names;
 
 /// The latency of the slow phase, each way.
 const LATENCY: Duration = Duration::from_millis(200);

@@ -20,7 +20,7 @@ use stockflow_e2e::shop::{
     Answer, CLIENT_TIMEOUT, DB_RECOVERY_SLACK, get_status, keep_buying, slowest, spreading_client,
 };
 use stockflow_e2e::{Setup, TestEnv, eventually};
-use stockflow_shared::aws::names;
+use stockflow_contracts::names;
 
 const SETTLE: Duration = Duration::from_secs(150);
 

@@ -8,9 +8,9 @@ use futures::FutureExt;
 use serde_json::json;
 use stockflow_e2e::process::ServiceProcess;
 use stockflow_e2e::{TestEnv, eventually};
-use stockflow_shared::aws::names;
-use stockflow_shared::contracts::RestockRequestId;
-use stockflow_shared::events::{StockArrival, StockEmpty};
+use stockflow_contracts::names;
+use stockflow_contracts::RestockRequestId;
+use stockflow_contracts::events::{StockArrival, StockEmpty};
 use uuid::Uuid;
 
 const DEADLINE: Duration = Duration::from_secs(90);

@@ -16,7 +16,7 @@ use stockflow_e2e::metrics::scrape;
 use stockflow_e2e::replicas::{set, set_all};
 use stockflow_e2e::shop::slowest;
 use stockflow_e2e::{TestEnv, eventually};
-use stockflow_shared::aws::names;
+use stockflow_contracts::names;
 
 const SETTLE: Duration = Duration::from_secs(120);
 

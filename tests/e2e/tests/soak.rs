@@ -33,7 +33,7 @@ use stockflow_e2e::logs;
 use stockflow_e2e::replicas::{set, set_all};
 use stockflow_e2e::shop::{Answer, CLIENT_TIMEOUT, DB_RECOVERY_SLACK, get_status};
 use stockflow_e2e::{Setup, TestEnv};
-use stockflow_shared::aws::names;
+use stockflow_contracts::names;
 
 const SKUS: u64 = 30;
 const CLIENTS: usize = 16;

@@ -10,7 +10,7 @@ use mysql_async::prelude::Queryable;
 use serde_json::{Value, json};
 use stockctl::{Cli, Settings};
 use stockflow_e2e::{TestEnv, ctl, eventually};
-use stockflow_shared::aws::names;
+use stockflow_contracts::names;
 use tokio_util::sync::CancellationToken;
 
 const DEADLINE: Duration = Duration::from_secs(60);

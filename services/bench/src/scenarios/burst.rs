@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use mysql_async::prelude::Queryable;
-use stockflow_shared::consumer::ConsumerSettings;
+use stockflow_messaging::consumer::ConsumerSettings;
 use warehouse::reports;
 
 use super::{RESTOCK_REORDER, World, insert_products};

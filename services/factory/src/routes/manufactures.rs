@@ -1,5 +1,5 @@
 //! `POST /api/manufactures` and `GET /api/manufactures/{id}`: the contract's types
-//! (`stockflow_shared::contracts::factory`) in, the contract's types out.
+//! (`stockflow_contracts::factory`) in, the contract's types out.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,12 +7,11 @@ use std::time::Duration;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use mysql_async::Pool;
-use stockflow_shared::contracts::IdempotencyKey;
-use stockflow_shared::contracts::factory::{
+use stockflow_contracts::factory::{
     ManufactureCreated, ManufactureCreatedData, ManufactureRequest, ManufactureStatus, ManufactureStatusData, Stage,
 };
-use stockflow_shared::problem::{self, Problem};
-use stockflow_shared::request_id::RequestId;
+use stockflow_kit::problem::{self, Problem};
+use stockflow_kit::request_id::RequestId;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -46,7 +45,7 @@ pub async fn create_manufacture(
     let body = problem::read_body(body).await?;
     let (request, raw) = ManufactureRequest::parse(&body)?;
     faults.before_request().await?;
-    let key = IdempotencyKey::from_headers(http.headers())?;
+    let key = stockflow_kit::problem::idempotency_key(http.headers())?;
     let (order, created) = store::create(&pool, &request, &raw, key.as_ref(), &request_id.0, production_time.0)
         .await
         .map_err(database_unavailable)?;

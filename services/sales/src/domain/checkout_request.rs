@@ -6,11 +6,11 @@
 //! product's factory is the one on record. The legacy fields are read by the shared
 //! `contracts::legacy`, as the factory reads them.
 
-use stockflow_shared::contracts::fields::{CountForm, Fields};
-use stockflow_shared::contracts::legacy::{self, LegacyOrder};
-use stockflow_shared::problem::Problem;
+use stockflow_contracts::fields::{CountForm, Fields};
+use stockflow_contracts::legacy::{self, LegacyOrder};
+use stockflow_kit::problem::Problem;
 
-use super::{Quantity, Sku};
+use warehouse::{Quantity, Sku};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckoutRequest {

@@ -4,9 +4,9 @@
 //! the catalogue").
 
 use serde::Deserialize;
-use stockflow_shared::problem::Problem;
+use stockflow_kit::problem::Problem;
 
-use super::Sku;
+use warehouse::Sku;
 
 /// How many products one page holds: a whole number from 1 to [`PageLimit::MAX`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

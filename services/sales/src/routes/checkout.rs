@@ -3,13 +3,13 @@
 
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, web};
-use stockflow_shared::problem::{self, Problem};
-use stockflow_shared::request_id::RequestId;
-use warehouse::checkout::{Checkouts, KeyedRequest, Outcome, Purchase, Recorded};
+use stockflow_kit::problem::{self, Problem};
+use stockflow_kit::request_id::RequestId;
+use warehouse::checkout::{Checkouts, KeyedRequest, CheckoutOutcome, Purchase, Recorded};
 
 use super::products::{database_unavailable, unknown_sku};
 use crate::answer::{self, OutOfStock, Sold};
-use crate::domain::{CheckoutBody, CheckoutRequest, IdempotencyKey};
+use crate::domain::{CheckoutBody, CheckoutRequest};
 
 /// Header set on a replayed answer.
 const REPLAYED: &str = "idempotency-replayed";
@@ -39,21 +39,21 @@ pub async fn checkout(
 ) -> Result<HttpResponse, Problem> {
     let body = problem::read_body(body).await?;
     let request = CheckoutRequest::parse(&body)?;
-    let key = IdempotencyKey::from_headers(http.headers())?;
+    let key = stockflow_kit::problem::idempotency_key(http.headers())?;
     let purchase = Purchase {
-        sku: request.sku.to_string(),
-        quantity: request.quantity.get(),
+        sku: request.sku.clone(),
+        quantity: request.quantity,
         requester: request.requester.clone(),
         correlation_id: request_id.0,
         key: key.map(|key| KeyedRequest {
-            key: key.as_str().to_string(),
+            key,
             fingerprint: request.fingerprint(),
         }),
     };
     let (outcome, replayed) = match checkouts.checkout(purchase).await.map_err(database_unavailable)? {
         Recorded::Fresh(outcome) => (outcome, false),
         Recorded::Replay(outcome) => (outcome, true),
-        Recorded::KeyReused => return Err(IdempotencyKey::reused()),
+        Recorded::KeyReused => return Err(stockflow_kit::problem::idempotency_key_reused()),
     };
     let counted = if replayed { "replayed" } else { outcome_label(&outcome) };
     metrics::counter!("sales_checkouts_total", "outcome" => counted).increment(1);
@@ -61,17 +61,17 @@ pub async fn checkout(
         _ if replayed => {
             tracing::info!(sku = %request.sku, "idempotency key seen before: replaying the first answer")
         }
-        Outcome::Sold {
+        CheckoutOutcome::Sold {
             order_id,
             remaining_stock,
         } => tracing::debug!(sku = %request.sku, quantity = request.quantity.get(), order_id, remaining_stock, "sold"),
-        Outcome::OutOfStock {
+        CheckoutOutcome::OutOfStock {
             restock_request_id,
             opened,
         } => {
             tracing::info!(sku = %request.sku, quantity = request.quantity.get(), %restock_request_id, opened, "out of stock")
         }
-        Outcome::UnknownSku => {}
+        CheckoutOutcome::UnknownSku => {}
     }
     let Some(mut response) = answer::render(&outcome, &request) else {
         return Err(unknown_sku(request.sku.as_str()));
@@ -85,10 +85,10 @@ pub async fn checkout(
     Ok(response)
 }
 
-fn outcome_label(outcome: &Outcome) -> &'static str {
+fn outcome_label(outcome: &CheckoutOutcome) -> &'static str {
     match outcome {
-        Outcome::Sold { .. } => "sold",
-        Outcome::OutOfStock { .. } => "out_of_stock",
-        Outcome::UnknownSku => "unknown_sku",
+        CheckoutOutcome::Sold { .. } => "sold",
+        CheckoutOutcome::OutOfStock { .. } => "out_of_stock",
+        CheckoutOutcome::UnknownSku => "unknown_sku",
     }
 }

@@ -3,9 +3,10 @@
 use actix_web::http::header::LINK;
 use actix_web::{HttpRequest, HttpResponse, web};
 use mysql_async::Pool;
-use stockflow_shared::problem::Problem;
+use stockflow_kit::problem::Problem;
 
-use crate::domain::{PageRequest, Sku};
+use crate::domain::PageRequest;
+use warehouse::Sku;
 use warehouse::products::{self, Product};
 
 /// The catalogue by sku, a page at a time (keyset pagination), or whole for the legacy

@@ -16,12 +16,12 @@ use std::time::Duration;
 use chrono::Utc;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, Transaction};
-use stockflow_shared::contracts::RestockRequestId;
-use stockflow_shared::db;
-use stockflow_shared::events::StockEmpty;
-use stockflow_shared::outbox::{self, Enqueued};
+use stockflow_contracts::RestockRequestId;
+use stockflow_kit::db;
+use stockflow_contracts::events::StockEmpty;
+use stockflow_messaging::outbox::{self, Enqueued};
 
-use super::{Outcome, Purchase, Recorded};
+use super::{CheckoutOutcome, Purchase, Recorded};
 use crate::idempotency::{self, Claim};
 
 /// A committed batch: each purchase's outcome, in the batch's order, and the events to
@@ -69,7 +69,7 @@ async fn run(pool: &Pool, purchases: &[Purchase]) -> Result<Committed, mysql_asy
     let mut tx = conn.start_transaction(db::tx_opts()).await?;
     let plans = claim_keys(&mut tx, purchases).await?;
 
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; purchases.len()];
+    let mut outcomes: Vec<Option<CheckoutOutcome>> = vec![None; purchases.len()];
     let events = settle(&mut tx, &by_sku(purchases, &plans), purchases, &mut outcomes).await?;
     for (i, plan) in plans.iter().enumerate() {
         if let (Plan::Proceed(Some(key)), Some(outcome)) = (plan, &outcomes[i]) {
@@ -104,7 +104,7 @@ async fn claim_keys(tx: &mut Transaction<'_>, purchases: &[Purchase]) -> Result<
             match first_of_key.get(keyed.key.as_str()) {
                 Some(&first) => plans[i] = Plan::SameKeyAs(first),
                 None => {
-                    first_of_key.insert(&keyed.key, i);
+                    first_of_key.insert(keyed.key.as_str(), i);
                 }
             }
         }
@@ -132,7 +132,7 @@ fn by_sku<'a>(purchases: &'a [Purchase], plans: &[Plan]) -> BTreeMap<&'a str, Ve
 
 /// The answer of a purchase that repeated a key already used earlier in its batch: the
 /// first one's outcome if the requests are the same, else a reused key.
-fn same_key_answer(first: &Purchase, this: &Purchase, first_plan: &Plan, first_outcome: &Option<Outcome>) -> Recorded {
+fn same_key_answer(first: &Purchase, this: &Purchase, first_plan: &Plan, first_outcome: &Option<CheckoutOutcome>) -> Recorded {
     if first.key.as_ref().map(|k| &k.fingerprint) != this.key.as_ref().map(|k| &k.fingerprint) {
         return Recorded::KeyReused;
     }
@@ -173,7 +173,7 @@ async fn settle(
     tx: &mut Transaction<'_>,
     groups: &BTreeMap<&str, Vec<usize>>,
     purchases: &[Purchase],
-    outcomes: &mut [Option<Outcome>],
+    outcomes: &mut [Option<CheckoutOutcome>],
 ) -> Result<Vec<Enqueued>, mysql_async::Error> {
     if groups.is_empty() {
         return Ok(Vec::new());
@@ -186,14 +186,14 @@ async fn settle(
     for (&sku, indices) in groups {
         let Some(product) = products.remove(sku) else {
             for &i in indices {
-                outcomes[i] = Some(Outcome::UnknownSku);
+                outcomes[i] = Some(CheckoutOutcome::UnknownSku);
             }
             continue;
         };
         let mut left = product.stock;
         let mut short = Vec::new();
         for &i in indices {
-            let quantity = i64::from(purchases[i].quantity);
+            let quantity = i64::from(purchases[i].quantity.get());
             if quantity <= left {
                 left -= quantity;
                 sold.push(Sold {
@@ -219,7 +219,7 @@ async fn settle(
         decrement(tx, &totals).await?;
         let order_ids = insert_orders(tx, &sold, purchases).await?;
         for (sale, order_id) in sold.iter().zip(order_ids) {
-            outcomes[sale.purchase] = Some(Outcome::Sold {
+            outcomes[sale.purchase] = Some(CheckoutOutcome::Sold {
                 order_id,
                 remaining_stock: sale.remaining_stock,
             });
@@ -231,7 +231,7 @@ async fn settle(
         // The first shortage opened the request if there was none.
         let opener = event.as_ref().map(|_| short.purchases[0].0);
         for (i, _) in short.purchases {
-            outcomes[i] = Some(Outcome::OutOfStock {
+            outcomes[i] = Some(CheckoutOutcome::OutOfStock {
                 restock_request_id: request_id,
                 opened: opener == Some(i),
             });
@@ -328,7 +328,7 @@ async fn insert_orders(
             let p = &purchases[sale.purchase];
             [
                 p.sku.as_str().into(),
-                p.quantity.into(),
+                p.quantity.get().into(),
                 p.requester.as_str().into(),
                 p.correlation_id.as_str().into(),
             ]

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use mysql_async::Pool;
 use serde::{Deserialize, Serialize};
-use stockflow_shared::outbox::Outbox;
+use stockflow_messaging::outbox::Outbox;
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch;
@@ -122,7 +122,7 @@ impl Checkouts {
     /// answer came within `CHECKOUT_TIMEOUT_MS`.
     pub async fn checkout(&self, purchase: Purchase) -> Result<Recorded, CheckoutError> {
         let (reply, answer) = oneshot::channel();
-        let lane = &self.lanes[lane_of(&purchase.sku, self.lanes.len())];
+        let lane = &self.lanes[lane_of(purchase.sku.as_str(), self.lanes.len())];
         lane.send(Pending { purchase, reply })
             .map_err(|_| CheckoutError::Stopped)?;
         match tokio::time::timeout(self.timeout, answer).await {

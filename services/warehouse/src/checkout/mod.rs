@@ -11,7 +11,9 @@ mod batch;
 mod lanes;
 
 use serde::{Deserialize, Serialize};
-use stockflow_shared::contracts::RestockRequestId;
+use stockflow_contracts::{IdempotencyKey, RestockRequestId};
+
+use crate::{Quantity, Sku};
 
 pub use batch::{Committed, transact};
 pub use lanes::{BatchStats, CheckoutError, Checkouts, CombineSettings, lane_of};
@@ -19,8 +21,8 @@ pub use lanes::{BatchStats, CheckoutError, Checkouts, CombineSettings, lane_of};
 /// One purchase, as validated by the caller.
 #[derive(Debug, Clone)]
 pub struct Purchase {
-    pub sku: String,
-    pub quantity: u32,
+    pub sku: Sku,
+    pub quantity: Quantity,
     pub requester: String,
     /// Follows the purchase into its order row and its events.
     pub correlation_id: String,
@@ -31,7 +33,7 @@ pub struct Purchase {
 /// An idempotency key and what makes two requests the same for it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyedRequest {
-    pub key: String,
+    pub key: IdempotencyKey,
     pub fingerprint: String,
 }
 
@@ -41,7 +43,7 @@ pub struct KeyedRequest {
 /// the answer bodies recorded by earlier versions read back as the same outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum CheckoutOutcome {
     Sold {
         order_id: u64,
         /// Stock left right after this purchase.
@@ -61,9 +63,9 @@ pub enum Outcome {
 /// A checkout as recorded: done now, or done before under the same idempotency key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Recorded {
-    Fresh(Outcome),
+    Fresh(CheckoutOutcome),
     /// The key was used before with the same request: its first outcome.
-    Replay(Outcome),
+    Replay(CheckoutOutcome),
     /// The key was used before with a different request.
     KeyReused,
 }

@@ -7,12 +7,13 @@
 use chrono::Utc;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Pool};
-use stockflow_shared::config::DatabaseSettings;
-use stockflow_shared::contracts::RestockRequestId;
-use stockflow_shared::events::StockArrival;
+use stockflow_kit::config::DatabaseSettings;
+use stockflow_contracts::{IdempotencyKey, RestockRequestId};
+use stockflow_contracts::events::StockArrival;
 use uuid::Uuid;
-use warehouse::checkout::{Checkouts, CombineSettings, KeyedRequest, Outcome, Purchase, Recorded};
+use warehouse::checkout::{Checkouts, CombineSettings, KeyedRequest, CheckoutOutcome, Purchase, Recorded};
 use warehouse::products::{self, NewProduct};
+use warehouse::{Quantity, Sku};
 
 /// A fresh warehouse database, dropped when the test ends (whether it passed or not).
 pub struct TestDb {
@@ -38,7 +39,7 @@ impl TestDb {
         }
         settings.db_pool_max = 8;
         let name = format!("warehouse_test_{}", uuid::Uuid::new_v4().simple());
-        let pool = stockflow_shared::db::connect(&settings, &name)
+        let pool = stockflow_kit::db::connect(&settings, &name)
             .await
             .expect("MySQL reachable at MYSQL_URL");
         Self { pool, settings, name }
@@ -55,7 +56,7 @@ impl TestDb {
     pub fn another_pool(&self, setup: &[&str]) -> Pool {
         let server = Opts::from_url(&self.settings.mysql_url).unwrap();
         let database = OptsBuilder::from_opts(server).db_name(Some(&self.name)).into();
-        let opts = stockflow_shared::db::pool_opts(database, 4).unwrap();
+        let opts = stockflow_kit::db::pool_opts(database, 4).unwrap();
         Pool::new(OptsBuilder::from_opts(opts).setup(setup.to_vec()))
     }
 
@@ -91,8 +92,8 @@ impl Drop for TestDb {
 
 pub fn purchase(sku: &str, quantity: u32) -> Purchase {
     Purchase {
-        sku: sku.into(),
-        quantity,
+        sku: Sku::parse(sku).expect("a test sku is valid"),
+        quantity: Quantity::new(i64::from(quantity)).expect("a test quantity is valid"),
         requester: "test".into(),
         correlation_id: "test".into(),
         key: None,
@@ -102,7 +103,7 @@ pub fn purchase(sku: &str, quantity: u32) -> Purchase {
 pub fn keyed(sku: &str, quantity: u32, key: &str) -> Purchase {
     Purchase {
         key: Some(KeyedRequest {
-            key: key.into(),
+            key: IdempotencyKey::parse(key).expect("a test key is valid"),
             fingerprint: format!("{sku}|{quantity}|test"),
         }),
         ..purchase(sku, quantity)
@@ -114,7 +115,7 @@ pub async fn ran_out(db: &TestDb, sku: &str) -> RestockRequestId {
     db.product(sku, 0).await;
     let checkouts = Checkouts::start(db.pool.clone(), None, &CombineSettings::default());
     match checkouts.checkout(purchase(sku, 1)).await.unwrap() {
-        Recorded::Fresh(Outcome::OutOfStock { restock_request_id, .. }) => restock_request_id,
+        Recorded::Fresh(CheckoutOutcome::OutOfStock { restock_request_id, .. }) => restock_request_id,
         other => panic!("expected a shortage, got {other:?}"),
     }
 }

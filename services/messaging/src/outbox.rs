@@ -24,7 +24,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, Transaction};
 use tokio_util::sync::CancellationToken;
 
-use crate::events::Event;
+use stockflow_contracts::events::Event;
 use crate::publisher::{BatchEntry, Publisher};
 
 /// How many rows one sweep claims.
@@ -192,7 +192,7 @@ impl Relay {
         // READ COMMITTED: the claim keeps locks only on the rows it claimed. Under REPEATABLE
         // READ it would also keep them on every unpublished row it scanned and left (too
         // young for the sweeper), and another replica's sweeper would skip those as locked.
-        let mut opts = crate::db::tx_opts();
+        let mut opts = stockflow_kit::db::tx_opts();
         opts.with_isolation_level(mysql_async::IsolationLevel::ReadCommitted);
         let mut tx = conn.start_transaction(opts).await?;
         let rows: Vec<Row> = tx

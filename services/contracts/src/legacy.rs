@@ -4,8 +4,7 @@
 //! manufacture request both carry them. The count may be a JSON number or a string of
 //! digits, as the original system sent it.
 
-use super::fields::{CountForm, Fields};
-use crate::problem::Problem;
+use crate::fields::{BodyError, CountForm, Fields};
 
 pub const PRODUCT_ID: &str = "MessageAttributeProductId";
 pub const PRODUCT_CNT: &str = "MessageAttributeProductCnt";
@@ -28,7 +27,7 @@ pub struct LegacyOrder {
 }
 
 impl LegacyOrder {
-    pub fn read(fields: &Fields) -> Result<Self, Problem> {
+    pub fn read(fields: &Fields) -> Result<Self, BodyError> {
         Ok(Self {
             product_id: fields.required_string(PRODUCT_ID, MAX_ID_CHARS)?,
             count: fields.count(PRODUCT_CNT, CountForm::NumberOrDigits)?,
@@ -42,7 +41,7 @@ impl LegacyOrder {
 mod tests {
     use super::*;
 
-    fn read(json: &str) -> Result<LegacyOrder, Problem> {
+    fn read(json: &str) -> Result<LegacyOrder, BodyError> {
         LegacyOrder::read(&Fields::parse(json.as_bytes(), "{}").unwrap())
     }
 
@@ -63,7 +62,7 @@ mod tests {
 
     #[test]
     fn names_the_field_that_is_wrong() {
-        let detail = |json| read(json).unwrap_err().detail;
+        let detail = |json| read(json).unwrap_err().detail().to_string();
         assert!(detail(r#"{"MessageAttributeProductCnt":1}"#).contains(PRODUCT_ID));
         assert!(detail(r#"{"MessageAttributeProductId":"A","MessageAttributeProductCnt":true}"#).contains(PRODUCT_CNT));
         assert!(

@@ -1,11 +1,37 @@
 //! Reading a JSON request body field by field, so that each mistake gets its own
-//! problem: 400 when the body is not JSON, 422 naming the field when one is missing,
-//! of the wrong type, too long or not a whole number. Sales and the factory read their
-//! bodies with it.
+//! [`BodyError`]: the body is not JSON, or a field is missing, of the wrong type, too long
+//! or not a whole number (named in the error). Sales and the factory read their bodies
+//! with it and answer 400 and 422 (`stockflow_kit::problem`).
+
+use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::problem::Problem;
+/// What is wrong with a request body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BodyError {
+    /// The body is not JSON at all.
+    NotJson(String),
+    /// JSON, but its shape or a field breaks the contract (the field is named).
+    Invalid(String),
+}
+
+impl BodyError {
+    /// What went wrong, for the caller to read.
+    pub fn detail(&self) -> &str {
+        match self {
+            Self::NotJson(detail) | Self::Invalid(detail) => detail,
+        }
+    }
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.detail())
+    }
+}
+
+impl std::error::Error for BodyError {}
 
 /// The fields of a JSON object body.
 #[derive(Clone, Debug)]
@@ -21,14 +47,14 @@ pub enum CountForm {
 }
 
 impl Fields {
-    /// Parses `body`: 400 when it is not JSON, 422 when it is not an object (`example`
-    /// shows the expected shape in the problem's detail).
-    pub fn parse(body: &[u8], example: &str) -> Result<Self, Problem> {
+    /// Parses `body`: [`BodyError::NotJson`] when it is not JSON, [`BodyError::Invalid`]
+    /// when it is not an object (`example` shows the expected shape in the detail).
+    pub fn parse(body: &[u8], example: &str) -> Result<Self, BodyError> {
         let value: Value = serde_json::from_slice(body)
-            .map_err(|err| Problem::malformed_body(format!("the body is not valid JSON: {err}")))?;
+            .map_err(|err| BodyError::NotJson(format!("the body is not valid JSON: {err}")))?;
         match value {
             Value::Object(fields) => Ok(Self(fields)),
-            _ => Err(Problem::invalid_field(format!(
+            _ => Err(BodyError::Invalid(format!(
                 "the body must be a JSON object such as {example}"
             ))),
         }
@@ -44,35 +70,35 @@ impl Fields {
     }
 
     /// A string of at most `max_chars` characters; `None` when absent or `null`.
-    pub fn optional_string(&self, name: &str, max_chars: usize) -> Result<Option<String>, Problem> {
+    pub fn optional_string(&self, name: &str, max_chars: usize) -> Result<Option<String>, BodyError> {
         match self.0.get(name) {
             Some(Value::String(s)) if s.chars().count() <= max_chars => Ok(Some(s.clone())),
-            Some(Value::String(_)) => Err(Problem::invalid_field(format!(
+            Some(Value::String(_)) => Err(BodyError::Invalid(format!(
                 "`{name}` must be at most {max_chars} characters"
             ))),
             Some(Value::Null) | None => Ok(None),
-            Some(_) => Err(Problem::invalid_field(format!("`{name}` must be a string"))),
+            Some(_) => Err(BodyError::Invalid(format!("`{name}` must be a string"))),
         }
     }
 
     /// A non-empty string of at most `max_chars` characters.
-    pub fn required_string(&self, name: &str, max_chars: usize) -> Result<String, Problem> {
+    pub fn required_string(&self, name: &str, max_chars: usize) -> Result<String, BodyError> {
         match self.optional_string(name, max_chars)? {
             Some(value) if !value.is_empty() => Ok(value),
-            _ => Err(Problem::invalid_field(format!("`{name}` is required"))),
+            _ => Err(BodyError::Invalid(format!("`{name}` is required"))),
         }
     }
 
     /// A whole number written as `form` allows (its range is the caller's to check).
-    pub fn count(&self, name: &str, form: CountForm) -> Result<i64, Problem> {
-        let not_whole = |got: &Value| Problem::invalid_field(format!("`{name}` must be a whole number (got {got})"));
+    pub fn count(&self, name: &str, form: CountForm) -> Result<i64, BodyError> {
+        let not_whole = |got: &Value| BodyError::Invalid(format!("`{name}` must be a whole number (got {got})"));
         match self.0.get(name) {
             Some(value @ Value::Number(n)) => n.as_i64().ok_or_else(|| not_whole(value)),
             Some(value @ Value::String(s)) if form == CountForm::NumberOrDigits => {
                 s.trim().parse::<i64>().map_err(|_| not_whole(value))
             }
             Some(value) => Err(not_whole(value)),
-            None => Err(Problem::invalid_field(format!("`{name}` is required"))),
+            None => Err(BodyError::Invalid(format!("`{name}` is required"))),
         }
     }
 }
@@ -87,9 +113,10 @@ mod tests {
 
     #[test]
     fn not_json_is_400_and_not_an_object_is_422() {
-        assert_eq!(Fields::parse(b"{nope", "{}").unwrap_err().status, 400);
-        assert_eq!(Fields::parse(b"", "{}").unwrap_err().status, 400);
-        assert_eq!(Fields::parse(b"[1]", "{}").unwrap_err().status, 422);
+        let not_json = |body: &[u8]| matches!(Fields::parse(body, "{}"), Err(BodyError::NotJson(_)));
+        assert!(not_json(b"{nope"));
+        assert!(not_json(b""));
+        assert!(matches!(Fields::parse(b"[1]", "{}"), Err(BodyError::Invalid(_))));
     }
 
     #[test]
@@ -98,23 +125,23 @@ mod tests {
         assert_eq!(f.optional_string("a", 3).unwrap().as_deref(), Some("x"));
         assert_eq!(f.optional_string("n", 3).unwrap(), None);
         assert_eq!(f.optional_string("missing", 3).unwrap(), None);
-        assert!(f.optional_string("long", 3).unwrap_err().detail.contains("at most 3"));
+        assert!(f.optional_string("long", 3).unwrap_err().detail().contains("at most 3"));
         assert!(
             f.optional_string("num", 3)
                 .unwrap_err()
-                .detail
+                .detail()
                 .contains("must be a string")
         );
         assert!(
             f.required_string("empty", 3)
                 .unwrap_err()
-                .detail
+                .detail()
                 .contains("is required")
         );
         assert!(
             f.required_string("missing", 3)
                 .unwrap_err()
-                .detail
+                .detail()
                 .contains("is required")
         );
         // characters, not bytes: Hangul counts one per syllable
@@ -126,15 +153,15 @@ mod tests {
         let f = fields(r#"{"n":7,"s":" 12 ","x":"x","f":1.5,"big":1e30,"b":true}"#);
         assert_eq!(f.count("n", CountForm::Number).unwrap(), 7);
         assert_eq!(f.count("s", CountForm::NumberOrDigits).unwrap(), 12);
-        assert_eq!(f.count("s", CountForm::Number).unwrap_err().status, 422);
+        assert!(matches!(f.count("s", CountForm::Number), Err(BodyError::Invalid(_))));
         for name in ["x", "f", "big", "b"] {
             let problem = f.count(name, CountForm::NumberOrDigits).unwrap_err();
-            assert!(problem.detail.contains("whole number"), "{name}: {}", problem.detail);
+            assert!(problem.detail().contains("whole number"), "{name}: {problem}");
         }
         assert!(
             f.count("missing", CountForm::Number)
                 .unwrap_err()
-                .detail
+                .detail()
                 .contains("is required")
         );
     }

@@ -1,4 +1,5 @@
-//! AWS clients and resource names.
+//! AWS clients and the environment's resources (the names themselves are
+//! `stockflow_contracts::names`).
 //!
 //! The same code talks to LocalStack (`AWS_ENDPOINT_URL` set, test credentials
 //! supplied when none are configured) and to real AWS (endpoint empty, the usual
@@ -7,19 +8,27 @@
 
 use anyhow::Context;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use serde::Serialize;
 
-use crate::config::AwsSettings;
 
-/// Topic and queue names of the topology (without the environment prefix).
-pub mod names {
-    pub const STOCK_EMPTY_TOPIC: &str = "stock_empty";
-    pub const STOCK_ARRIVAL_TOPIC: &str = "stock_arrival";
-    pub const OPS_ALERTS_TOPIC: &str = "ops_alerts";
-    pub const STOCK_QUEUE: &str = "stock_queue";
-    pub const STOCK_DLQ: &str = "dead_letter_queue";
-    pub const STOCK_INC_QUEUE: &str = "stock_inc_queue";
-    pub const STOCK_INC_DLQ: &str = "stock_inc_dead_letter_queue";
-    pub const OPS_ALERT_QUEUE: &str = "ops_alert_queue";
+/// How to reach AWS (or LocalStack) and which resource names to use.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct AwsSettings {
+    /// LocalStack's URL; empty means the real AWS endpoints.
+    pub aws_endpoint_url: String,
+    pub aws_region: String,
+    /// Prepended to every topic and queue name, so environments never share them.
+    pub stockflow_prefix: String,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        Self {
+            aws_endpoint_url: "http://127.0.0.1:4566".into(),
+            aws_region: "us-east-1".into(),
+            stockflow_prefix: String::new(),
+        }
+    }
 }
 
 /// Builds the shared SDK configuration.

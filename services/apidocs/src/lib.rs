@@ -1,5 +1,6 @@
-//! Serving a service's OpenAPI document at `/openapi.json` and Swagger UI at `/docs`
-//! (its assets are compiled in: it works offline).
+//! `stockflow-apidocs`: serving an HTTP service's OpenAPI document at `/openapi.json` and
+//! Swagger UI at `/docs` (its assets are compiled in: it works offline). Sales and the
+//! factory use it; the workers, whose port serves only health and metrics, do not.
 
 use actix_web::web;
 use utoipa_swagger_ui::SwaggerUi;

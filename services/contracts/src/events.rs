@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
-use crate::aws::names;
-use crate::contracts::{FailureKind, RestockRequestId};
+use crate::names;
+use crate::{FailureKind, RestockRequestId};
 
 /// Message attribute naming the event type.
 pub const ATTR_EVENT_TYPE: &str = "event_type";
@@ -19,6 +19,18 @@ pub const ATTR_CORRELATION_ID: &str = "correlation_id";
 pub trait Event: Serialize + for<'de> Deserialize<'de> {
     const TYPE: &'static str;
     const TOPIC: &'static str;
+
+    /// What an alert about this event names (nothing, unless the event says).
+    fn subject(&self) -> Subject {
+        Subject::default()
+    }
+}
+
+/// The product and restock request an event concerns, as an alert about it names them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Subject {
+    pub sku: Option<String>,
+    pub restock_request_id: Option<RestockRequestId>,
 }
 
 /// A product ran out: one per restock request, not per failed purchase.
@@ -36,6 +48,13 @@ pub struct StockEmpty {
 impl Event for StockEmpty {
     const TYPE: &'static str = "stock_empty";
     const TOPIC: &'static str = names::STOCK_EMPTY_TOPIC;
+
+    fn subject(&self) -> Subject {
+        Subject {
+            sku: Some(self.sku.clone()),
+            restock_request_id: Some(self.restock_request_id),
+        }
+    }
 }
 
 /// The factory finished a production order.
@@ -57,6 +76,13 @@ pub struct StockArrival {
 impl Event for StockArrival {
     const TYPE: &'static str = "stock_arrival";
     const TOPIC: &'static str = names::STOCK_ARRIVAL_TOPIC;
+
+    fn subject(&self) -> Subject {
+        Subject {
+            sku: Some(self.sku.clone()),
+            restock_request_id: self.restock_request_id,
+        }
+    }
 }
 
 /// Something ended abnormally and a person should look at it.
@@ -74,7 +100,7 @@ pub struct OpsAlert {
     pub attempts: u32,
     pub message_id: String,
     pub sku: Option<String>,
-    pub restock_request_id: Option<String>,
+    pub restock_request_id: Option<RestockRequestId>,
     pub correlation_id: Option<String>,
     /// The failed message body, as received.
     pub body: String,

@@ -1,5 +1,5 @@
 //! Configuration from environment variables, each with a default that works on a
-//! developer machine (LocalStack on 127.0.0.1:4566, MySQL on 127.0.0.1:3306).
+//! developer machine (MySQL on 127.0.0.1:3306; AWS settings are `stockflow_messaging::aws`'s).
 //!
 //! Every setting is listed once, in the README's configuration table. A service's
 //! settings struct flattens the common pieces defined here and adds its own.
@@ -42,26 +42,6 @@ impl Default for DatabaseSettings {
         Self {
             mysql_url: "mysql://root@127.0.0.1:3306".into(),
             db_pool_max: 16,
-        }
-    }
-}
-
-/// How to reach AWS (or LocalStack) and which resource names to use.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
-pub struct AwsSettings {
-    /// LocalStack's URL; empty means the real AWS endpoints.
-    pub aws_endpoint_url: String,
-    pub aws_region: String,
-    /// Prepended to every topic and queue name, so environments never share them.
-    pub stockflow_prefix: String,
-}
-
-impl Default for AwsSettings {
-    fn default() -> Self {
-        Self {
-            aws_endpoint_url: "http://127.0.0.1:4566".into(),
-            aws_region: "us-east-1".into(),
-            stockflow_prefix: String::new(),
         }
     }
 }

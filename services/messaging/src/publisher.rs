@@ -7,7 +7,7 @@ use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
 use crate::aws::Resources;
-use crate::events::{ATTR_CORRELATION_ID, ATTR_EVENT_TYPE, Event};
+use stockflow_contracts::events::{ATTR_CORRELATION_ID, ATTR_EVENT_TYPE, Event};
 
 /// Publishes to the topics it was opened with, by their base names.
 #[derive(Clone)]
@@ -110,7 +110,7 @@ impl Publisher {
 
     /// Checks that SNS answers (for `/ready`).
     pub async fn ping(&self) -> anyhow::Result<()> {
-        crate::health::within("SNS", async {
+        stockflow_kit::health::within("SNS", async {
             if let Some(arn) = self.topic_arns.values().next() {
                 self.sns.get_topic_attributes().topic_arn(arn).send().await?;
             }

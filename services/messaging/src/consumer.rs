@@ -1,14 +1,17 @@
 //! The SQS consumer loop every worker runs.
 //!
-//! It long-polls a queue, hands each message to a [`Handler`] with bounded
-//! concurrency, keeps the message invisible while the handler works, and acts on the
-//! handler's [`Outcome`]:
+//! It long-polls a queue, decodes each message into its handler's event type, hands it
+//! to the [`Handler`] with bounded concurrency, keeps the message invisible while the
+//! handler works, and acts on the handler's [`Disposition`]:
 //! - `Done`: the message is deleted (in batches, each entry's result checked);
 //! - `Retry`: the message stays, hidden for a growing back-off, and SQS delivers it
 //!   again; on the last delivery the queue's redrive policy allows, it is moved to the
 //!   dead-letter queue with the reason and ops is alerted;
 //! - `Reject`: a permanent failure: moved to the dead-letter queue at once with the
 //!   reason as message attributes (`contracts::dead_letter`), and ops is alerted.
+//!
+//! A message whose body does not decode into the handler's event never reaches the
+//! handler: it is rejected with the decoding error as its reason.
 //!
 //! The dead-letter queue and `maxReceiveCount` are read from the queue's own redrive
 //! policy, so the worker and the CloudFormation template can never disagree. A crash
@@ -29,14 +32,14 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::contracts::FailureKind;
-use crate::contracts::dead_letter::attr;
-use crate::events::{ATTR_CORRELATION_ID, OpsAlert};
+use stockflow_contracts::FailureKind;
+use stockflow_contracts::dead_letter::attr;
+use stockflow_contracts::events::{ATTR_CORRELATION_ID, Event, OpsAlert, Subject};
 use crate::publisher::Publisher;
 
-/// What became of one message.
+/// What the consumer does with a message once its handler is done with it.
 #[derive(Debug)]
-pub enum Outcome {
+pub enum Disposition {
     /// Processed: delete it.
     Done,
     /// A transient failure: deliver again later.
@@ -55,17 +58,12 @@ pub struct Delivery {
     pub correlation_id: String,
 }
 
-/// The work a worker does with each message.
+/// The work a worker does with each message: it receives the decoded event.
 pub trait Handler: Send + Sync + 'static {
-    fn handle(&self, delivery: &Delivery) -> impl Future<Output = Outcome> + Send;
-}
+    /// The event the queue carries.
+    type Event: Event + Send + Sync;
 
-/// The sku and restock request an alert should name: both event types carry them
-/// (best effort: a malformed body has neither).
-fn alert_subject(body: &str) -> (Option<String>, Option<String>) {
-    let value: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    let field = |name: &str| value[name].as_str().map(str::to_string);
-    (field("sku"), field("restock_request_id"))
+    fn handle(&self, event: Self::Event, delivery: &Delivery) -> impl Future<Output = Disposition> + Send;
 }
 
 /// How a consumer polls and paces.
@@ -268,34 +266,43 @@ impl<H: Handler> Consumer<H> {
         metrics::counter!("messages_received_total", "queue" => queue.clone()).increment(1);
         let started = std::time::Instant::now();
         async {
-            let outcome = self.handle_with_heartbeat(&delivery, &receipt).await;
+            let (outcome, subject) = match serde_json::from_str::<H::Event>(&delivery.body) {
+                Ok(event) => {
+                    let subject = event.subject();
+                    (self.handle_with_heartbeat(event, &delivery, &receipt).await, subject)
+                }
+                Err(err) => (
+                    Disposition::Reject(format!("malformed {} message: {err}", H::Event::TYPE)),
+                    Subject::default(),
+                ),
+            };
             metrics::histogram!("message_handling_seconds", "queue" => queue.clone()).record(started.elapsed().as_secs_f64());
             let result = match &outcome {
-                Outcome::Done => "processed",
-                Outcome::Retry(_) if delivery.receive_count >= self.route.max_receive_count => "dead_lettered",
-                Outcome::Retry(_) => "failed",
-                Outcome::Reject(_) => "dead_lettered",
+                Disposition::Done => "processed",
+                Disposition::Retry(_) if delivery.receive_count >= self.route.max_receive_count => "dead_lettered",
+                Disposition::Retry(_) => "failed",
+                Disposition::Reject(_) => "dead_lettered",
             };
             metrics::counter!("messages_handled_total", "queue" => queue, "result" => result).increment(1);
             match outcome {
-                Outcome::Done => {
+                Disposition::Done => {
                     tracing::info!("processed");
                     done.send(receipt).await.ok();
                 }
-                Outcome::Retry(err) if delivery.receive_count >= self.route.max_receive_count => {
+                Disposition::Retry(err) if delivery.receive_count >= self.route.max_receive_count => {
                     let reason = format!("gave up after {} deliveries: {err:#}", delivery.receive_count);
                     tracing::error!(error = %reason, "last allowed delivery failed: dead-lettering");
-                    self.dead_letter(&message, &delivery, &receipt, FailureKind::FinalAttemptFailed, &reason)
+                    self.dead_letter(&message, &delivery, &receipt, FailureKind::FinalAttemptFailed, &reason, subject)
                         .await;
                 }
-                Outcome::Retry(err) => {
+                Disposition::Retry(err) => {
                     let hide = retry_delay(self.settings.retry_base_seconds, delivery.receive_count);
                     tracing::warn!(error = %format!("{err:#}"), retry_in_s = hide, "transient failure: will be delivered again");
                     self.set_visibility(&receipt, hide).await;
                 }
-                Outcome::Reject(reason) => {
+                Disposition::Reject(reason) => {
                     tracing::error!(error = %reason, "permanent failure: dead-lettering");
-                    self.dead_letter(&message, &delivery, &receipt, FailureKind::DeadLettered, &reason)
+                    self.dead_letter(&message, &delivery, &receipt, FailureKind::DeadLettered, &reason, subject)
                         .await;
                 }
             }
@@ -305,9 +312,9 @@ impl<H: Handler> Consumer<H> {
     }
 
     /// Runs the handler, extending the message's visibility while it works.
-    async fn handle_with_heartbeat(&self, delivery: &Delivery, receipt: &str) -> Outcome {
+    async fn handle_with_heartbeat(&self, event: H::Event, delivery: &Delivery, receipt: &str) -> Disposition {
         let every = Duration::from_secs((self.settings.visibility_seconds.max(2) / 2) as u64);
-        let work = self.handler.handle(delivery);
+        let work = self.handler.handle(event, delivery);
         tokio::pin!(work);
         loop {
             tokio::select! {
@@ -341,6 +348,7 @@ impl<H: Handler> Consumer<H> {
         receipt: &str,
         kind: FailureKind,
         reason: &str,
+        subject: Subject,
     ) {
         let mut attributes: HashMap<String, MessageAttributeValue> =
             message.message_attributes().cloned().unwrap_or_default();
@@ -377,7 +385,6 @@ impl<H: Handler> Consumer<H> {
                 self.route.queue_name.clone()
             }
         };
-        let (sku, restock_request_id) = alert_subject(&delivery.body);
         let alert = OpsAlert {
             kind,
             service: self.service.to_string(),
@@ -386,8 +393,8 @@ impl<H: Handler> Consumer<H> {
             error: reason.to_string(),
             attempts: delivery.receive_count,
             message_id: delivery.message_id.clone(),
-            sku,
-            restock_request_id,
+            sku: subject.sku,
+            restock_request_id: subject.restock_request_id,
             correlation_id: Some(delivery.correlation_id.clone()),
             body: delivery.body.clone(),
             at: Utc::now(),

@@ -1,9 +1,15 @@
 //! RFC 9457 problem details: every HTTP error of every service is
-//! `application/problem+json` with `type`, `title`, `status` and `detail`.
+//! `application/problem+json` with `type`, `title`, `status` and `detail`. The contracts'
+//! own errors become problems here: a body that is not JSON is 400, a field that breaks
+//! the contract 422, and so is a bad `Idempotency-Key`.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use stockflow_contracts::IdempotencyKey;
+use stockflow_contracts::fields::BodyError;
+use stockflow_contracts::idempotency_key::HEADER as IDEMPOTENCY_KEY;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
@@ -11,9 +17,10 @@ pub const CONTENT_TYPE: &str = "application/problem+json";
 pub const RETRY_AFTER_SECONDS: u32 = 1;
 
 /// A problem answer. `kind` becomes the `type` URI `/problems/{kind}`.
-#[derive(Debug, Clone, Serialize, thiserror::Error, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[error("{title}: {detail}")]
-#[schema(example = json!({"type": "/problems/invalid-field", "title": "Invalid request field", "status": 422, "detail": "quantity must be a whole number from 1 to 1000 (got 0)"}))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"type": "/problems/invalid-field", "title": "Invalid request field", "status": 422, "detail": "quantity must be a whole number from 1 to 1000 (got 0)"})))]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
@@ -75,6 +82,33 @@ impl Problem {
             detail,
         )
     }
+}
+
+impl From<BodyError> for Problem {
+    fn from(err: BodyError) -> Self {
+        match err {
+            BodyError::NotJson(detail) => Self::malformed_body(detail),
+            BodyError::Invalid(detail) => Self::invalid_field(detail),
+        }
+    }
+}
+
+/// The `Idempotency-Key` of a request, `None` without the header; 422 when it breaks the rule.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Problem> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    Ok(Some(IdempotencyKey::parse(value.to_str().unwrap_or_default())?))
+}
+
+/// The answer when an `Idempotency-Key` comes back with a different request.
+pub fn idempotency_key_reused() -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+        "Idempotency key reused",
+        "this Idempotency-Key was already used with a different request; use a new key for a new purchase",
+    )
 }
 
 impl ResponseError for Problem {
@@ -177,5 +211,32 @@ mod tests {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers().get("retry-after").unwrap(), "1");
         assert_eq!(response.headers().get("content-type").unwrap(), CONTENT_TYPE);
+    }
+
+    fn headers(value: &[u8]) -> HeaderMap {
+        use actix_web::http::header::{HeaderName, HeaderValue};
+        let mut map = HeaderMap::new();
+        map.insert(
+            HeaderName::from_static("idempotency-key"),
+            HeaderValue::from_bytes(value).unwrap(),
+        );
+        map
+    }
+
+    #[test]
+    fn reads_the_idempotency_key_header_and_refuses_a_bad_one_with_422() {
+        assert_eq!(idempotency_key(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(idempotency_key(&headers(b" abc-1 ")).unwrap().unwrap().as_str(), "abc-1");
+        for bad in [&b"a b"[..], b"caf\xc3\xa9"] {
+            let problem = idempotency_key(&headers(bad)).unwrap_err();
+            assert_eq!(problem.status, 422, "{bad:?}");
+            assert!(problem.detail.contains("visible ASCII"));
+        }
+    }
+
+    #[test]
+    fn body_errors_are_400_and_422() {
+        assert_eq!(Problem::from(BodyError::NotJson("x".into())).status, 400);
+        assert_eq!(Problem::from(BodyError::Invalid("x".into())).status, 422);
     }
 }

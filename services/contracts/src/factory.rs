@@ -8,49 +8,46 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use uuid::Uuid;
 
-use super::fields::Fields;
-use super::legacy::{self, LegacyOrder};
-use crate::problem::Problem;
+use crate::fields::{BodyError, Fields};
+use crate::legacy::{self, LegacyOrder};
 
 /// Where production orders are placed and read.
 pub const MANUFACTURES_PATH: &str = "/api/manufactures";
 
 /// A production request (legacy field names).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"MessageGroupId": "0b6c1c53-4a5e-4a8e-9c5b-2f1d2c3b4a5e", "MessageAttributeProductId": "CP-502101", "MessageAttributeProductCnt": 10, "MessageAttributeFactoryId": "FF-500293", "MessageAttributeRequester": "홍길동", "CallbackUrl": "http://127.0.0.1:9000/callback"}))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"MessageGroupId": "0b6c1c53-4a5e-4a8e-9c5b-2f1d2c3b4a5e", "MessageAttributeProductId": "CP-502101", "MessageAttributeProductCnt": 10, "MessageAttributeFactoryId": "FF-500293", "MessageAttributeRequester": "홍길동", "CallbackUrl": "http://127.0.0.1:9000/callback"})))]
 pub struct ManufactureRequest {
     /// stock-worker sends the restock request id; it comes back in `stock_arrival`.
     #[serde(rename = "MessageGroupId", default, skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 128)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 128))]
     pub message_group_id: Option<String>,
     #[serde(rename = "MessageAttributeProductId")]
-    #[schema(min_length = 1, max_length = 32)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32))]
     pub product_id: String,
     #[serde(rename = "MessageAttributeProductCnt")]
-    #[schema(inline)]
+    #[cfg_attr(feature = "openapi", schema(inline))]
     pub quantity: ProductCount,
     #[serde(
         rename = "MessageAttributeFactoryId",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(max_length = 32)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
     pub factory_id: Option<String>,
     #[serde(
         rename = "MessageAttributeRequester",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(max_length = 100)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub requester: Option<String>,
     /// Recorded, not called: completions travel through SNS `stock_arrival`.
     #[serde(rename = "CallbackUrl", default, skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 500)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub callback_url: Option<String>,
 }
 
@@ -59,9 +56,9 @@ const MAX_GROUP_ID_CHARS: usize = 128;
 const MAX_CALLBACK_URL_CHARS: usize = 500;
 
 impl ManufactureRequest {
-    /// Reads a body with a precise problem for each mistake (400 not JSON, 422 naming
+    /// Reads a body with a precise error for each mistake (not JSON, or naming
     /// the field); also returns the body as received, which the reply echoes.
-    pub fn parse(body: &[u8]) -> Result<(Self, Value), Problem> {
+    pub fn parse(body: &[u8]) -> Result<(Self, Value), BodyError> {
         let fields = Fields::parse(body, EXAMPLE)?;
         let order = LegacyOrder::read(&fields)?;
         let request = Self {
@@ -90,11 +87,11 @@ impl ProductCount {
     /// The largest production order the factory takes at once.
     pub const MAX: u32 = 100_000;
 
-    pub fn new(count: i64) -> Result<Self, Problem> {
+    pub fn new(count: i64) -> Result<Self, BodyError> {
         if (1..=i64::from(Self::MAX)).contains(&count) {
             Ok(Self(count as u32))
         } else {
-            Err(Problem::invalid_field(format!(
+            Err(BodyError::Invalid(format!(
                 "`{}` must be a whole number from 1 to {} (got {count})",
                 legacy::PRODUCT_CNT,
                 Self::MAX
@@ -119,12 +116,14 @@ impl<'de> Deserialize<'de> for ProductCount {
             Wire::Number(n) => n,
             Wire::Digits(s) => s.trim().parse().map_err(serde::de::Error::custom)?,
         };
-        Self::new(count).map_err(|problem| serde::de::Error::custom(problem.detail))
+        Self::new(count).map_err(serde::de::Error::custom)
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for ProductCount {
-    fn schema() -> RefOr<Schema> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
         OneOfBuilder::new()
             .item(
                 ObjectBuilder::new()
@@ -144,33 +143,38 @@ impl utoipa::PartialSchema for ProductCount {
     }
 }
 
-impl ToSchema for ProductCount {}
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for ProductCount {}
 
 /// 201: the production order placed (or the one placed before under the same
 /// `Idempotency-Key`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManufactureCreated {
     pub data: ManufactureCreatedData,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManufactureCreatedData {
     /// The production order id.
     pub id: Uuid,
     /// The requester (legacy spelling).
     pub reqestor: String,
     /// The request as received.
-    #[schema(value_type = Object)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: Value,
 }
 
 /// 200: a production order and its stage.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManufactureStatus {
     pub data: ManufactureStatusData,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManufactureStatusData {
     pub id: Uuid,
     pub stage: Stage,
@@ -189,7 +193,8 @@ pub struct ManufactureStatusData {
 
 /// The legacy production stages: 시작 (started), 준비 (preparing), 생산 (producing),
 /// 포장 (packing), then 종료 (done) once completed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Stage {
     #[serde(rename = "시작")]
     Started,
@@ -220,7 +225,11 @@ mod tests {
 
     #[test]
     fn rejects_missing_and_malformed_fields() {
-        let status = |body: &[u8]| ManufactureRequest::parse(body).unwrap_err().status;
+        // 400 for a body that is not JSON, 422 for a field that breaks the contract
+        let status = |body: &[u8]| match ManufactureRequest::parse(body).unwrap_err() {
+            BodyError::NotJson(_) => 400,
+            BodyError::Invalid(_) => 422,
+        };
         assert_eq!(status(b"nope"), 400);
         assert_eq!(status(br#"{"MessageAttributeProductCnt":1}"#), 422);
         assert_eq!(

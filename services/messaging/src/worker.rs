@@ -9,10 +9,11 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::aws::{self, Resources, names};
-use crate::config::{AwsSettings, HttpSettings};
+use crate::aws::{self, AwsSettings, Resources};
+use stockflow_contracts::names;
+use stockflow_kit::config::HttpSettings;
 use crate::consumer::{Consumer, ConsumerSettings, Handler, QueueRoute};
-use crate::health::{self, Readiness};
+use stockflow_kit::health::{self, Readiness};
 use crate::publisher::Publisher;
 use crate::queue_metrics::{self, WatchedQueue};
 

@@ -1,0 +1,132 @@
+//! The one loop every periodic task of a service runs in (the sweeper of the outbox, the
+//! republisher, the stock gauges, the queue gauges, housekeeping, the factory's
+//! production line), with one error policy:
+//!
+//! - a tick that fails is counted in `periodic_task_failures_total{task}`; the first
+//!   failure of a streak is logged at `warn` with the error, the next ones of the same
+//!   streak at `debug` (a dependency that is down for a minute logs one line, not sixty);
+//! - the first success after a streak is logged at `info`, with the streak's length;
+//! - a failure never ends the loop: the task runs again at its next tick. Only shutdown
+//!   ends it, between ticks (a tick in progress finishes).
+//!
+//! A tick returns how long to wait before the next one: [`Pace::Steady`] for the task's
+//! period, or a shorter (or longer) wait of its own (a sweeper that left work behind
+//! comes back at once).
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+/// When a task runs next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pace {
+    /// After the task's period.
+    Steady,
+    /// After this wait instead.
+    After(Duration),
+}
+
+/// A named task run every `period` until shutdown.
+#[derive(Clone, Copy, Debug)]
+pub struct Periodic {
+    /// The task's name in logs and in the failure counter's `task` label.
+    pub task: &'static str,
+    pub period: Duration,
+}
+
+impl Periodic {
+    pub fn new(task: &'static str, period: Duration) -> Self {
+        Self { task, period }
+    }
+
+    /// Runs `tick` now and then after each wait it asks for, until `shutdown`.
+    pub async fn run<F, Fut>(self, shutdown: CancellationToken, mut tick: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = anyhow::Result<Pace>>,
+    {
+        let mut failures = 0u64;
+        loop {
+            let wait = match tick().await {
+                Ok(pace) => {
+                    if failures > 0 {
+                        tracing::info!(task = self.task, failures, "periodic task recovered");
+                        failures = 0;
+                    }
+                    match pace {
+                        Pace::Steady => self.period,
+                        Pace::After(wait) => wait,
+                    }
+                }
+                Err(err) => {
+                    failures += 1;
+                    metrics::counter!("periodic_task_failures_total", "task" => self.task).increment(1);
+                    if failures == 1 {
+                        tracing::warn!(task = self.task, error = %format!("{err:#}"), "periodic task failed; it runs again every {} ms until it succeeds", self.period.as_millis());
+                    } else {
+                        tracing::debug!(task = self.task, failures, error = %format!("{err:#}"), "periodic task failed again");
+                    }
+                    self.period
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failing_tick_does_not_end_the_loop_and_shutdown_does() {
+        let ticks = Arc::new(AtomicU32::new(0));
+        let shutdown = CancellationToken::new();
+        let task = {
+            let (ticks, shutdown) = (ticks.clone(), shutdown.clone());
+            tokio::spawn(Periodic::new("test", Duration::from_millis(1)).run(shutdown.clone(), move || {
+                let (ticks, shutdown) = (ticks.clone(), shutdown.clone());
+                async move {
+                    let n = ticks.fetch_add(1, Ordering::SeqCst) + 1;
+                    if n == 5 {
+                        shutdown.cancel();
+                    }
+                    anyhow::ensure!(n % 2 == 0, "odd tick {n}");
+                    Ok(Pace::Steady)
+                }
+            }))
+        };
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the loop ends on shutdown")
+            .unwrap();
+        assert_eq!(ticks.load(Ordering::SeqCst), 5, "failures did not stop it, shutdown did");
+    }
+
+    #[tokio::test]
+    async fn a_tick_sets_its_own_wait() {
+        let ticks = Arc::new(AtomicU32::new(0));
+        let shutdown = CancellationToken::new();
+        // a period of an hour: only the ticks' own zero waits let the loop come back
+        let run = Periodic::new("test", Duration::from_secs(3600)).run(shutdown.clone(), || {
+            let (ticks, shutdown) = (ticks.clone(), shutdown.clone());
+            async move {
+                if ticks.fetch_add(1, Ordering::SeqCst) == 2 {
+                    shutdown.cancel();
+                }
+                Ok(Pace::After(Duration::ZERO))
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("zero waits");
+        assert_eq!(ticks.load(Ordering::SeqCst), 3);
+    }
+}
