@@ -5,7 +5,7 @@ For each service it derives the AWS operations the code calls: every zero-argume
 crate the crate depends on and the service builds a client of (`aws_sdk_x::Client::new`; the
 SDK's own list of operations: the directories of `src/operation/` in
 ~/.cargo/registry/src/*/aws-sdk-<service>-<version>/, the versions of Cargo.lock), plus the same
-in the modules of stockflow-shared the service reaches (its `stockflow_shared::<module>` paths
+in the modules of stockflow-messaging the service reaches (its `stockflow_messaging::<module>` paths
 and, from those, `crate::<module>` paths, transitively). Test code (`#[cfg(test)] mod`) and
 comments are left out. Operations map to IAM actions by name (`get_queue_url` ->
 `sqs:GetQueueUrl`); the batch operations are authorized by their single action (BATCH_ACTIONS).
@@ -42,8 +42,8 @@ SERVICES = {
     "stock-inc-worker": (["services/stock-inc-worker"], "StockIncWorkerTaskRole"),
     "smoke": (["tests/blackbox", "services/stockctl"], "SmokeTaskRole"),
 }
-SHARED = "services/shared"
-SHARED_CRATE = "stockflow-shared"
+SHARED = "services/messaging"
+SHARED_CRATE = "stockflow-messaging"
 # The SDK crates whose calls are compared, with their IAM service prefix.
 SDKS = {"aws-sdk-sqs": "sqs", "aws-sdk-sns": "sns", "aws-sdk-cloudwatch": "cloudwatch"}
 # IAM has no action of their own for these: the single operation's action authorizes them.
@@ -172,7 +172,7 @@ def referenced_modules(text, root_path):
 
 
 def shared_module_files(start):
-    """The files of stockflow-shared's modules reached from `start`, transitively."""
+    """The files of stockflow-messaging's modules reached from `start`, transitively."""
     seen, todo, files = set(), list(start), []
     while todo:
         module = todo.pop()
@@ -196,7 +196,7 @@ def called_actions(crate_dirs, operations):
         # a test crate's tests/ are what runs (the black-box suite); a service's are not
         for file in rust_files(f"{crate}/src") + (rust_files(f"{crate}/tests") if crate.startswith("tests/") else []):
             sources.append((file, sdks))
-            shared_start |= referenced_modules(strip_code(file.read_text()), "stockflow_shared")
+            shared_start |= referenced_modules(strip_code(file.read_text()), "stockflow_messaging")
         # every other workspace crate it depends on, whole (warehouse: no AWS calls today)
         for dependency in crate_dependencies(crate):
             if dependency != SHARED_CRATE and (ROOT / "services" / dependency / "Cargo.toml").exists():
