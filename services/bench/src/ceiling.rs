@@ -16,11 +16,11 @@ use mysql_async::prelude::Queryable;
 use stockflow_contracts::names;
 use stockflow_messaging::aws::{self, Resources};
 use stockflow_messaging::aws::AwsSettings;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, Semaphore, watch};
 use warehouse::checkout::{self, Purchase, Recorded};
 use warehouse::{Quantity, Sku};
 
-use crate::load::{self, Outcome};
+use crate::load::Outcome;
 
 /// One checkout of `quantity` of `sku` in a transaction of its own: the warehouse's
 /// checkout itself (`warehouse::checkout::transact`), on a bare pool, one purchase per
@@ -119,7 +119,10 @@ impl HopResult {
     }
 }
 
+/// The private topology of the bare hops, and the clients that reach it.
 pub struct Topology {
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
     pub stock_empty_arn: String,
     pub stock_arrival_arn: String,
     pub stock_queue: String,
@@ -127,11 +130,8 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// The bare hops' clients and the topology deployed under `prefix` at `endpoint`.
-    pub async fn discover(
-        endpoint: &str,
-        prefix: &str,
-    ) -> anyhow::Result<(aws_sdk_sns::Client, aws_sdk_sqs::Client, Self)> {
+    /// The topology deployed under `prefix` at `endpoint`, with its clients.
+    pub async fn discover(endpoint: &str, prefix: &str) -> anyhow::Result<Self> {
         let settings = AwsSettings {
             aws_endpoint_url: endpoint.to_string(),
             aws_region: "us-east-1".into(),
@@ -140,13 +140,14 @@ impl Topology {
         let sdk = aws::sdk_config(&settings).await;
         let (sns, sqs) = (aws_sdk_sns::Client::new(&sdk), aws_sdk_sqs::Client::new(&sdk));
         let res = Resources::new(&settings);
-        let topology = Self {
+        Ok(Self {
             stock_empty_arn: res.topic_arn(&sns, names::STOCK_EMPTY_TOPIC).await?,
             stock_arrival_arn: res.topic_arn(&sns, names::STOCK_ARRIVAL_TOPIC).await?,
             stock_queue: res.queue_url(&sqs, names::STOCK_QUEUE).await?,
             stock_inc_queue: res.queue_url(&sqs, names::STOCK_INC_QUEUE).await?,
-        };
-        Ok((sns, sqs, topology))
+            sns,
+            sqs,
+        })
     }
 }
 
@@ -172,24 +173,42 @@ pub struct HopPlan {
     pub deadline: Duration,
 }
 
-/// Receives from `queue_url` with at most `in_flight` messages in hand, runs `handle` on
-/// each and deletes it after (the permit is released when `handle` returns, as the
-/// workers' deletes are batched after the handler), until `stop`.
-fn consume<H, Fut>(
+/// How long the two receive loops may take to get a first answer from their queues.
+const READY_WITHIN: Duration = Duration::from_secs(10);
+
+/// One receive loop on a queue: what it needs besides its handler.
+struct Consumer {
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     in_flight: usize,
     wait_seconds: i32,
-    stop: tokio::sync::watch::Receiver<bool>,
-    handle: H,
-) -> tokio::task::JoinHandle<()>
+    stop: watch::Receiver<bool>,
+    /// Set once the queue answered a first receive (then the loop long-polls).
+    ready: watch::Sender<bool>,
+}
+
+/// Receives from the queue with at most `in_flight` messages in hand, runs `handle` on
+/// each and deletes it after (the permit is released when `handle` returns, as the
+/// workers' deletes are batched after the handler), until `stop`. The first receive
+/// does not wait: its answer tells that the queue is reached, so that the next one, a
+/// long poll like the workers', is waiting before anything is published.
+fn consume<H, Fut>(consumer: Consumer, handle: H) -> tokio::task::JoinHandle<()>
 where
     H: Fn(String, Instant) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
+    let Consumer {
+        sqs,
+        queue_url,
+        in_flight,
+        wait_seconds,
+        stop,
+        ready,
+    } = consumer;
     let handle = Arc::new(handle);
     let permits = Arc::new(Semaphore::new(in_flight.max(1)));
     tokio::spawn(async move {
+        let mut wait = 0;
         while !*stop.borrow() {
             let Ok(first) = permits.clone().acquire_owned().await else {
                 return;
@@ -201,9 +220,13 @@ where
                     Err(_) => break,
                 }
             }
-            let Some(messages) = receive(&sqs, &queue_url, held.len(), wait_seconds).await else {
+            let Some(messages) = receive(&sqs, &queue_url, held.len(), wait).await else {
                 continue;
             };
+            if !*ready.borrow() {
+                wait = wait_seconds;
+                ready.send_replace(true);
+            }
             let received = Instant::now();
             for m in messages {
                 let Some(permit) = held.pop() else { break };
@@ -223,67 +246,71 @@ where
     })
 }
 
-pub async fn hops(
-    sns: aws_sdk_sns::Client,
-    sqs: aws_sdk_sqs::Client,
-    topology: Topology,
-    plan: HopPlan,
-) -> anyhow::Result<HopResult> {
+/// When a chain's message came off stock_queue and when its second publish was done.
+#[derive(Clone, Copy)]
+struct Relayed {
+    received: Instant,
+    published: Instant,
+}
+
+pub async fn hops(topology: Topology, plan: HopPlan) -> anyhow::Result<HopResult> {
     let topology = Arc::new(topology);
     let sent: Arc<Mutex<HashMap<usize, Instant>>> = Arc::default();
-    let first: Arc<Mutex<HashMap<usize, (Instant, Instant)>>> = Arc::default();
+    let relayed: Arc<Mutex<HashMap<usize, Relayed>>> = Arc::default();
     let done: Arc<Mutex<HashMap<usize, Instant>>> = Arc::default();
-    let stop = tokio_stop();
+    let (stop, stopped) = watch::channel(false);
+    let consumer = |queue_url: &str| {
+        let (ready, is_ready) = watch::channel(false);
+        let consumer = Consumer {
+            sqs: topology.sqs.clone(),
+            queue_url: queue_url.to_string(),
+            in_flight: plan.in_flight,
+            wait_seconds: plan.wait_seconds,
+            stop: stopped.clone(),
+            ready,
+        };
+        (consumer, is_ready)
+    };
 
     // Hop 2 and 3: receive from stock_queue, publish to stock_arrival at once.
+    let (relay_consumer, mut relay_ready) = consumer(&topology.stock_queue);
     let relay = {
-        let (sns, topology, first) = (sns.clone(), topology.clone(), first.clone());
-        consume(
-            sqs.clone(),
-            topology.stock_queue.clone(),
-            plan.in_flight,
-            plan.wait_seconds,
-            stop.1.clone(),
-            move |body, received| {
-                let (sns, topology, first) = (sns.clone(), topology.clone(), first.clone());
-                async move {
-                    let published = sns
-                        .publish()
-                        .topic_arn(&topology.stock_arrival_arn)
-                        .message(body.clone())
-                        .message_attributes("event_type", attr("stock_arrival"))
-                        .send()
-                        .await;
-                    if published.is_ok()
-                        && let Ok(i) = body.parse::<usize>()
-                    {
-                        first.lock().await.insert(i, (received, Instant::now()));
-                    }
+        let (topology, relayed) = (topology.clone(), relayed.clone());
+        consume(relay_consumer, move |body, received| {
+            let (topology, relayed) = (topology.clone(), relayed.clone());
+            async move {
+                let published = publish(&topology.sns, &topology.stock_arrival_arn, &body, "stock_arrival").await;
+                if published && let Ok(i) = body.parse::<usize>() {
+                    let published = Instant::now();
+                    relayed.lock().await.insert(i, Relayed { received, published });
                 }
-            },
-        )
+            }
+        })
     };
     // Hop 4: receive from stock_inc_queue.
+    let (sink_consumer, mut sink_ready) = consumer(&topology.stock_inc_queue);
     let sink = {
         let done = done.clone();
-        consume(
-            sqs.clone(),
-            topology.stock_inc_queue.clone(),
-            plan.in_flight,
-            plan.wait_seconds,
-            stop.1.clone(),
-            move |body, received| {
-                let done = done.clone();
-                async move {
-                    if let Ok(i) = body.parse::<usize>() {
-                        done.lock().await.insert(i, received);
-                    }
+        consume(sink_consumer, move |body, received| {
+            let done = done.clone();
+            async move {
+                if let Ok(i) = body.parse::<usize>() {
+                    done.lock().await.insert(i, received);
                 }
-            },
-        )
+            }
+        })
     };
     // Let both long polls be waiting, as the workers' are.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let both_ready = async {
+        let _ = relay_ready.wait_for(|ready| *ready).await;
+        let _ = sink_ready.wait_for(|ready| *ready).await;
+    };
+    if tokio::time::timeout(READY_WITHIN, both_ready).await.is_err() {
+        crate::progress(format!(
+            "bare hops: the queues did not answer within {} s; publishing anyway",
+            READY_WITHIN.as_secs()
+        ));
+    }
 
     // Hop 1: publish to stock_empty at the given pace.
     let publishing = Arc::new(Semaphore::new(match plan.pace {
@@ -297,19 +324,13 @@ pub async fn hops(
     let mut publishers = Vec::new();
     for i in 0..plan.chains {
         let at = tokio::time::Instant::now() + every * i as u32;
-        let (sns, topology, sent, publishing) = (sns.clone(), topology.clone(), sent.clone(), publishing.clone());
+        let (topology, sent, publishing) = (topology.clone(), sent.clone(), publishing.clone());
         publishers.push(tokio::spawn(async move {
             tokio::time::sleep_until(at).await;
             let _permit = publishing.acquire().await;
             let t0 = Instant::now();
             sent.lock().await.insert(i, t0);
-            let _ = sns
-                .publish()
-                .topic_arn(&topology.stock_empty_arn)
-                .message(i.to_string())
-                .message_attributes("event_type", attr("stock_empty"))
-                .send()
-                .await;
+            publish(&topology.sns, &topology.stock_empty_arn, &i.to_string(), "stock_empty").await;
         }));
     }
     futures::future::join_all(publishers).await;
@@ -317,12 +338,12 @@ pub async fn hops(
     while done.lock().await.len() < plan.chains && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = stop.0.send(true);
+    let _ = stop.send(true);
     relay.abort();
     sink.abort();
 
     let sent = sent.lock().await;
-    let first = first.lock().await;
+    let relayed = relayed.lock().await;
     let done = done.lock().await;
     let ms = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64() * 1000.0;
     let origin = sent.values().min().copied();
@@ -331,11 +352,11 @@ pub async fn hops(
         lost: 0,
     };
     for i in 0..plan.chains {
-        match (origin, sent.get(&i), first.get(&i), done.get(&i)) {
-            (Some(origin), Some(&t0), Some(&(r1, p2)), Some(&r2)) => result.chains.push(Chain {
+        match (origin, sent.get(&i), relayed.get(&i), done.get(&i)) {
+            (Some(origin), Some(&t0), Some(relay), Some(&r2)) => result.chains.push(Chain {
                 started: ms(origin, t0),
-                first_receive: ms(t0, r1),
-                second_publish: ms(t0, p2),
+                first_receive: ms(t0, relay.received),
+                second_publish: ms(t0, relay.published),
                 second_receive: ms(t0, r2),
             }),
             _ => result.lost += 1,
@@ -344,24 +365,19 @@ pub async fn hops(
     Ok(result)
 }
 
-fn tokio_stop() -> (tokio::sync::watch::Sender<bool>, tokio::sync::watch::Receiver<bool>) {
-    tokio::sync::watch::channel(false)
-}
-
-fn attr(value: &str) -> MessageAttributeValue {
-    MessageAttributeValue::builder()
+/// Publishes `body` to `topic_arn` with the `event_type` attribute the services set;
+/// whether SNS took it.
+async fn publish(sns: &aws_sdk_sns::Client, topic_arn: &str, body: &str, event_type: &str) -> bool {
+    let event_type = MessageAttributeValue::builder()
         .data_type("String")
-        .string_value(value)
+        .string_value(event_type)
         .build()
-        .expect("data type and value are set")
-}
-
-/// Median, p95 and max of the hop timings, in ms.
-pub fn hop_quantiles(values: &mut [f64]) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    (
-        load::quantile(values, 0.5),
-        load::quantile(values, 0.95),
-        values.last().copied().unwrap_or_default(),
-    )
+        .expect("data type and value are set");
+    sns.publish()
+        .topic_arn(topic_arn)
+        .message(body)
+        .message_attributes("event_type", event_type)
+        .send()
+        .await
+        .is_ok()
 }

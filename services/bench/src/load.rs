@@ -260,3 +260,47 @@ pub fn quantile(sorted_ms: &[f64], q: f64) -> f64 {
     let rank = ((q * sorted_ms.len() as f64).ceil() as usize).clamp(1, sorted_ms.len());
     sorted_ms[rank - 1]
 }
+
+/// Median, p95 and max of a list of milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Quantiles {
+    pub p50: f64,
+    pub p95: f64,
+    pub max: f64,
+}
+
+impl Quantiles {
+    pub fn of(mut values_ms: Vec<f64>) -> Self {
+        values_ms.sort_by(f64::total_cmp);
+        Self {
+            p50: quantile(&values_ms, 0.5),
+            p95: quantile(&values_ms, 0.95),
+            max: values_ms.last().copied().unwrap_or_default(),
+        }
+    }
+
+    /// p50, p95 and max as three table cells, one decimal each.
+    pub fn cells(&self) -> String {
+        format!("{:.1} | {:.1} | {:.1}", self.p50, self.p95, self.max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_take_the_nearest_rank() {
+        let q = Quantiles::of(vec![5.0, 1.0, 4.0, 2.0, 3.0]);
+        assert_eq!(
+            q,
+            Quantiles {
+                p50: 3.0,
+                p95: 5.0,
+                max: 5.0
+            }
+        );
+        assert_eq!(q.cells(), "3.0 | 5.0 | 5.0");
+        assert_eq!(Quantiles::of(Vec::new()), Quantiles::default());
+    }
+}

@@ -10,12 +10,24 @@ pub struct Report {
     pub title: String,
     /// Machine and run facts, one line each.
     pub facts: Vec<String>,
-    /// Summary: scenario, system, ceiling, ratio, target, verdict.
-    pub rows: Vec<[String; 6]>,
+    /// The summary table, a row per scenario (and setting).
+    pub rows: Vec<SummaryRow>,
     /// Detail sections (already Markdown).
     pub sections: Vec<String>,
     /// Correctness checks that failed (a failed check fails the run).
     pub failures: Vec<String>,
+}
+
+/// One row of the summary: the system next to its ceiling, and whether the target is met.
+pub struct SummaryRow {
+    pub scenario: String,
+    pub system: String,
+    pub ceiling: String,
+    /// System to ceiling, as the scenario states it.
+    pub ratio: String,
+    pub target: String,
+    /// `verdict(…)`.
+    pub met: String,
 }
 
 impl Report {
@@ -32,7 +44,7 @@ impl Report {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
-                r[0], r[1], r[2], r[3], r[4], r[5]
+                r.scenario, r.system, r.ceiling, r.ratio, r.target, r.met
             );
         }
         if self.failures.is_empty() {
@@ -52,6 +64,16 @@ impl Report {
 
 /// The header of a latency table.
 pub const STATS_HEADER: &str = "| phase | clients | pool | requests | answered/s | p50 ms | p95 ms | p99 ms | max ms | 200 | 409 | 4xx | 5xx | transport |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+
+/// A latency table: the header, then `rows` (each from `stats_row`), no newline after.
+pub fn stats_table(rows: impl IntoIterator<Item = String>) -> String {
+    let mut table = String::from(STATS_HEADER);
+    for row in rows {
+        table.push('\n');
+        table.push_str(&row);
+    }
+    table
+}
 
 pub fn stats_row(phase: &str, pool: &str, s: &Stats) -> String {
     format!(
@@ -73,4 +95,32 @@ pub fn stats_row(phase: &str, pool: &str, s: &Stats) -> String {
 
 pub fn verdict(met: bool) -> String {
     if met { "met".into() } else { "**not met**".into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_markdown_has_facts_summary_checks_and_sections_in_order() {
+        let report = Report {
+            title: "t".into(),
+            facts: vec!["a fact".into()],
+            rows: vec![SummaryRow {
+                scenario: "s".into(),
+                system: "1/s".into(),
+                ceiling: "2/s".into(),
+                ratio: "0.50×".into(),
+                target: "≥ 1".into(),
+                met: verdict(false),
+            }],
+            sections: vec!["## s\n\ndetail".into()],
+            failures: Vec::new(),
+        };
+        assert_eq!(
+            report.markdown(),
+            "# t\n\n- a fact\n\n## Summary\n\n| scenario | system | ceiling | ratio | target | met |\n|---|---|---|---|---|---|\n\
+             | s | 1/s | 2/s | 0.50× | ≥ 1 | **not met** |\n\nCorrectness: every check passed.\n\n## s\n\ndetail\n"
+        );
+    }
 }

@@ -1,11 +1,11 @@
 //! The system under test: a private copy of the AWS topology (the CloudFormation
 //! template deployed with a unique prefix), private databases, and the four release
 //! binaries as processes (started by `stockflow-devstack`, as `scripts/up` and the tests
-//! start them), whose memory and CPU are read from /proc.
+//! start them), whose memory is read from /proc (their CPU: `scenarios/metering.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use stockflow_devstack::process::{Launcher, Stack};
 use stockflow_devstack::service::{Ports, Service};
@@ -81,8 +81,13 @@ impl Services {
         self.stack.restart(service, 0, extra).await
     }
 
-    pub fn pids(&self) -> Vec<(&'static str, u32)> {
-        self.stack.pids()
+    /// The service processes running now, by name.
+    pub fn pids(&self) -> Vec<Process> {
+        self.stack
+            .pids()
+            .into_iter()
+            .map(|(name, pid)| Process { name, pid })
+            .collect()
     }
 
     /// SIGTERM to each process this run started (by pid), SIGKILL after 25 s.
@@ -97,8 +102,24 @@ impl Services {
     }
 }
 
-/// `VmRSS` and `VmHWM` of a process, in KiB.
-pub fn memory_kib(pid: u32) -> Option<(u64, u64)> {
+/// A process the bench watches: a service, the bench itself, the database server.
+#[derive(Clone, Copy, Debug)]
+pub struct Process {
+    pub name: &'static str,
+    pub pid: u32,
+}
+
+/// A process's resident memory, KiB.
+#[derive(Clone, Copy, Debug)]
+pub struct Memory {
+    /// `VmRSS`: resident now.
+    pub rss_kib: u64,
+    /// `VmHWM`: the peak so far.
+    pub hwm_kib: u64,
+}
+
+/// `VmRSS` and `VmHWM` of a process.
+pub fn memory_kib(pid: u32) -> Option<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
         status
@@ -107,18 +128,10 @@ pub fn memory_kib(pid: u32) -> Option<(u64, u64)> {
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|v| v.parse().ok())
     };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-/// User + system CPU time of a process, in seconds.
-pub fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0) // USER_HZ is 100 on Linux
+    Some(Memory {
+        rss_kib: field("VmRSS:")?,
+        hwm_kib: field("VmHWM:")?,
+    })
 }
 
 /// The MariaDB/MySQL server's pid, to report its CPU share (read only).
@@ -142,33 +155,6 @@ pub fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-/// CPU seconds of a set of processes at the start of a phase.
-pub struct CpuMeter {
-    start: Instant,
-    before: Vec<(String, u32, f64)>,
-}
-
-impl CpuMeter {
-    pub fn start(procs: &[(String, u32)]) -> Self {
-        Self {
-            start: Instant::now(),
-            before: procs
-                .iter()
-                .map(|(n, pid)| (n.clone(), *pid, cpu_seconds(*pid).unwrap_or_default()))
-                .collect(),
-        }
-    }
-
-    /// Each process's CPU use over the phase, in cores (1.0 = one core busy).
-    pub fn stop(&self) -> Vec<(String, f64)> {
-        let wall = self.start.elapsed().as_secs_f64().max(1e-9);
-        self.before
-            .iter()
-            .map(|(n, pid, before)| (n.clone(), (cpu_seconds(*pid).unwrap_or(*before) - before) / wall))
-            .collect()
-    }
-}
-
 /// Samples the RSS of the services every 200 ms until stopped; keeps each maximum.
 pub struct RssSampler {
     stop: tokio::sync::watch::Sender<bool>,
@@ -176,15 +162,15 @@ pub struct RssSampler {
 }
 
 impl RssSampler {
-    pub fn start(pids: Vec<(&'static str, u32)>) -> Self {
+    pub fn start(processes: Vec<Process>) -> Self {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             let mut max: BTreeMap<&'static str, u64> = BTreeMap::new();
             loop {
-                for (name, pid) in &pids {
-                    if let Some((rss, _)) = memory_kib(*pid) {
-                        let m = max.entry(name).or_default();
-                        *m = (*m).max(rss);
+                for process in &processes {
+                    if let Some(memory) = memory_kib(process.pid) {
+                        let m = max.entry(process.name).or_default();
+                        *m = (*m).max(memory.rss_kib);
                     }
                 }
                 tokio::select! {

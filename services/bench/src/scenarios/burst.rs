@@ -8,18 +8,18 @@
 //! the reorder quantity, one applied production order per sku). Each setting of
 //! `--burst-concurrency` restarts both workers with it and runs system and floor with it.
 
-use std::fmt::Write;
 use std::time::Duration;
 
-use chrono::NaiveDateTime;
 use mysql_async::prelude::Queryable;
 use stockflow_messaging::consumer::ConsumerSettings;
 use warehouse::reports;
 
-use super::{RESTOCK_REORDER, World, insert_products};
+use super::phases::{insert_products, numbered_skus};
+use super::timelines::{ms_between, wait_until_fulfilled};
+use super::{RESTOCK_REORDER, World};
 use crate::ceiling::{self, HopPlan, Pace};
 use crate::load::{self, HttpClient};
-use crate::report::{self, Report};
+use crate::report::{self, Report, SummaryRow};
 use crate::{Args, progress};
 
 /// How long a burst took as a whole, and per shortage.
@@ -77,7 +77,7 @@ struct FloorBurst {
     lost: usize,
 }
 
-pub(super) async fn run(args: &Args, world: &mut World, report: &mut Report, hop_prefix: &str) -> anyhow::Result<()> {
+pub(super) async fn run(args: &Args, world: &mut World, report: &mut Report) -> anyhow::Result<()> {
     let default = ConsumerSettings::default().max_in_flight;
     let mut current = default;
     let mut table = String::from(
@@ -93,10 +93,10 @@ pub(super) async fn run(args: &Args, world: &mut World, report: &mut Report, hop
         }
         let system = system_burst(args, world, round).await?;
         progress(format!(
-            "burst floor: {} bare chains at once ({} publishers), {concurrency} in hand per queue (prefix {hop_prefix})",
-            args.burst_skus, args.burst_clients
+            "burst floor: {} bare chains at once ({} publishers), {concurrency} in hand per queue (prefix {})",
+            args.burst_skus, args.burst_clients, world.hop_prefix
         ));
-        let floor = floor_burst(args, concurrency, hop_prefix).await?;
+        let floor = floor_burst(args, concurrency, &world.hop_prefix).await?;
         if let Some(problem) = &system.problem {
             report
                 .failures
@@ -107,43 +107,73 @@ pub(super) async fn run(args: &Args, world: &mut World, report: &mut Report, hop
                 .failures
                 .push(format!("burst floor: {} bare chains lost", floor.lost));
         }
-        let (sys, bare) = (&system.timing, &floor.timing);
-        let ratio = sys.total_ms / bare.total_ms.max(1e-9);
-        let p50_ratio = sys.ms(0.5) / bare.ms(0.5).max(1e-9);
+        let setting = Setting {
+            concurrency,
+            is_default: concurrency == default,
+        };
         progress(format!(
-            "burst WORKER_CONCURRENCY={concurrency}: system {}, floor {}: {ratio:.2}×",
-            sys.describe(),
-            bare.describe()
+            "burst WORKER_CONCURRENCY={concurrency}: system {}, floor {}: {:.2}×",
+            system.timing.describe(),
+            floor.timing.describe(),
+            total_ratio(&system, &floor)
         ));
-        let _ = writeln!(
-            table,
-            "| {concurrency}{} | {} | {} | {ratio:.2}× | {p50_ratio:.2}× | {:.2} |",
-            if concurrency == default { " (default)" } else { "" },
-            sys.cells(),
-            bare.cells(),
-            system.ran_out_ms / 1000.0,
-        );
-        report.rows.push([
-            format!(
-                "burst ({} skus at once, WORKER_CONCURRENCY={concurrency})",
-                args.burst_skus
-            ),
-            format!("all restocked in {}", sys.describe()),
-            format!("{}, bare hops", bare.describe()),
-            format!("{ratio:.2}× total"),
-            "≤ 1.3× the floor, each sku restocked once".into(),
-            report::verdict(ratio <= 1.3 && system.problem.is_none()),
-        ]);
+        table.push_str(&table_row(&setting, &system, &floor));
+        report.rows.push(summary_row(args, &setting, &system, &floor));
     }
     if current != default {
         restart_workers(world, default, default).await?;
     }
-    report.sections.push(format!(
+    report.sections.push(section(args, &table));
+    Ok(())
+}
+
+/// One `--burst-concurrency` setting.
+struct Setting {
+    concurrency: usize,
+    /// The workers' own default (no variable set).
+    is_default: bool,
+}
+
+/// System over floor, first shortage to last restock.
+fn total_ratio(system: &SystemBurst, floor: &FloorBurst) -> f64 {
+    system.timing.total_ms / floor.timing.total_ms.max(1e-9)
+}
+
+fn table_row(setting: &Setting, system: &SystemBurst, floor: &FloorBurst) -> String {
+    let (sys, bare) = (&system.timing, &floor.timing);
+    let p50_ratio = sys.ms(0.5) / bare.ms(0.5).max(1e-9);
+    format!(
+        "| {}{} | {} | {} | {:.2}× | {p50_ratio:.2}× | {:.2} |\n",
+        setting.concurrency,
+        if setting.is_default { " (default)" } else { "" },
+        sys.cells(),
+        bare.cells(),
+        total_ratio(system, floor),
+        system.ran_out_ms / 1000.0,
+    )
+}
+
+fn summary_row(args: &Args, setting: &Setting, system: &SystemBurst, floor: &FloorBurst) -> SummaryRow {
+    let ratio = total_ratio(system, floor);
+    SummaryRow {
+        scenario: format!(
+            "burst ({} skus at once, WORKER_CONCURRENCY={})",
+            args.burst_skus, setting.concurrency
+        ),
+        system: format!("all restocked in {}", system.timing.describe()),
+        ceiling: format!("{}, bare hops", floor.timing.describe()),
+        ratio: format!("{ratio:.2}× total"),
+        target: "≤ 1.3× the floor, each sku restocked once".into(),
+        met: report::verdict(ratio <= 1.3 && system.problem.is_none()),
+    }
+}
+
+fn section(args: &Args, table: &str) -> String {
+    format!(
         "## burst\n\n{n} skus with no stock, {n} purchases of one unit from {c} clients at once (each a 409 that opens a restock request), factory production time 0. System: from the first `requested_at` to the last `fulfilled_at` (MariaDB's clock), and per request `fulfilled_at − requested_at`. Floor: {n} bare chains (SNS publish stock_empty → SQS receive stock_queue → SNS publish stock_arrival → delete; SQS receive stock_inc_queue → delete) through a private topology, {c} publishing at once, each queue read as the workers read theirs (WORKER_CONCURRENCY messages in hand, a receive asks for the free ones up to ten, 20 s long poll): from the first publish to the last receive. Check: every sku back at exactly its reorder quantity ({RESTOCK_REORDER}), one restock request and one applied production order per sku.\n\n{table}",
         n = args.burst_skus,
         c = args.burst_clients,
-    ));
-    Ok(())
+    )
 }
 
 /// Both workers restarted with `concurrency` messages in hand (no variable for the default).
@@ -162,7 +192,7 @@ async fn restart_workers(world: &mut World, concurrency: usize, default: usize) 
 async fn system_burst(args: &Args, world: &World, round: usize) -> anyhow::Result<SystemBurst> {
     let n = args.burst_skus;
     let pattern = format!("BBU{round}-%");
-    let skus: Vec<String> = (0..n).map(|i| format!("BBU{round}-{i:05}")).collect();
+    let skus = numbered_skus(&format!("BBU{round}-"), n);
     insert_products(&world.warehouse, &skus, 0, RESTOCK_REORDER).await?;
     progress(format!(
         "burst: {n} skus run out at once ({} clients), factory production time 0",
@@ -184,32 +214,24 @@ async fn system_burst(args: &Args, world: &World, round: usize) -> anyhow::Resul
         },
     )
     .await;
-    let started = tokio::time::Instant::now();
-    while reports::books(&world.warehouse, &pattern).await?.open_restocks > 0 && started.elapsed() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_fulfilled(&world.warehouse, &pattern, deadline, Duration::from_millis(100)).await?;
     let rows = reports::restock_timelines(&world.warehouse, &pattern).await?;
-    let ms = |a: &NaiveDateTime, b: &NaiveDateTime| (*b - *a).num_microseconds().unwrap_or_default() as f64 / 1000.0;
     let per_request: Vec<f64> = rows
         .iter()
-        .filter_map(|r| r.fulfilled_at.as_ref().map(|f| ms(&r.requested_at, f)))
+        .filter_map(|r| r.fulfilled_at.map(|f| ms_between(r.requested_at, f)))
         .collect();
     let first = rows.iter().map(|r| r.requested_at).min();
     let last = rows.iter().filter_map(|r| r.fulfilled_at).max();
     let total_ms = match (first, last) {
-        (Some(first), Some(last)) => ms(&first, &last),
+        (Some(first), Some(last)) => ms_between(first, last),
         _ => 0.0,
     };
 
     let restocked = reports::count_at_stock(&world.warehouse, &pattern, RESTOCK_REORDER).await?;
-    let mut conn = world.warehouse.get_conn().await?;
-    let (applied, applied_skus): (i64, i64) = conn
-        .exec_first(
-            "SELECT COUNT(*), COUNT(DISTINCT sku) FROM applied_production_orders WHERE sku LIKE ?",
-            (&pattern,),
-        )
-        .await?
-        .unwrap_or_default();
+    let Applied {
+        orders: applied,
+        skus: applied_skus,
+    } = applied(world, &pattern).await?;
     let n = n as i64;
     let fine = purchases.out_of_stock as i64 == n
         && rows.len() as i64 == n
@@ -233,8 +255,27 @@ async fn system_burst(args: &Args, world: &World, round: usize) -> anyhow::Resul
     })
 }
 
+/// The production orders the warehouse applied to the skus matching a pattern.
+struct Applied {
+    orders: i64,
+    /// Distinct skus among them.
+    skus: i64,
+}
+
+async fn applied(world: &World, pattern: &str) -> anyhow::Result<Applied> {
+    let mut conn = world.warehouse.get_conn().await?;
+    let counts: Option<(i64, i64)> = conn
+        .exec_first(
+            "SELECT COUNT(*), COUNT(DISTINCT sku) FROM applied_production_orders WHERE sku LIKE ?",
+            (pattern,),
+        )
+        .await?;
+    let (orders, skus) = counts.unwrap_or_default();
+    Ok(Applied { orders, skus })
+}
+
 async fn floor_burst(args: &Args, concurrency: usize, hop_prefix: &str) -> anyhow::Result<FloorBurst> {
-    let (sns, sqs, topology) = ceiling::Topology::discover(&args.aws_endpoint, hop_prefix).await?;
+    let topology = ceiling::Topology::discover(&args.aws_endpoint, hop_prefix).await?;
     let plan = HopPlan {
         chains: args.burst_skus,
         pace: Pace::Burst {
@@ -244,7 +285,7 @@ async fn floor_burst(args: &Args, concurrency: usize, hop_prefix: &str) -> anyho
         wait_seconds: 20,
         deadline: Duration::from_secs(args.burst_deadline_seconds),
     };
-    let hops = ceiling::hops(sns, sqs, topology, plan).await?;
+    let hops = ceiling::hops(topology, plan).await?;
     let per_chain: Vec<f64> = hops.chains.iter().map(|c| c.second_receive).collect();
     Ok(FloorBurst {
         timing: Timing::new(hops.span_ms(), per_chain),

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 
-use super::{World, insert_products};
+use super::World;
+use super::phases::insert_products;
 use crate::load::{self, HttpClient, Stats};
-use crate::report::{self, Report};
+use crate::report::{self, Report, SummaryRow};
 use crate::{Args, progress, system};
 
 /// The skus this scenario adds to reach a size.
@@ -39,7 +40,41 @@ impl Measured {
     }
 }
 
+/// The legacy whole list at the smallest size.
+struct WholeList {
+    stats: Stats,
+    /// The size of one answer.
+    bytes: usize,
+}
+
+/// Everything listing measured.
+struct Listing {
+    /// Smallest catalogue first.
+    sizes: Vec<Measured>,
+    legacy: Option<WholeList>,
+}
+
 pub(super) async fn run(args: &Args, world: &World, report: &mut Report) -> anyhow::Result<()> {
+    let Listing {
+        sizes: measured,
+        legacy,
+    } = measure(args, world).await?;
+    let (Some(first), Some(last)) = (measured.first(), measured.last()) else {
+        return Ok(());
+    };
+    let errors: u64 = measured.iter().map(|m| m.page.errors()).sum();
+    if errors > 0 {
+        report
+            .failures
+            .push(format!("listing: {errors} page requests not answered 200"));
+    }
+    report.rows.push(summary_row(args, first, last));
+    report.sections.push(section(args, &measured, legacy.as_ref()));
+    Ok(())
+}
+
+/// Each size's page phase, smallest first, and the legacy whole list at the smallest.
+async fn measure(args: &Args, world: &World) -> anyhow::Result<Listing> {
     let limit = Duration::from_secs(args.max_seconds);
     let mut sizes = args.listing_sizes.clone();
     sizes.sort_unstable();
@@ -82,40 +117,43 @@ pub(super) async fn run(args: &Args, world: &World, report: &mut Report) -> anyh
             .services
             .pids()
             .into_iter()
-            .find(|(name, _)| *name == "sales")
-            .and_then(|(_, pid)| system::memory_kib(pid))
-            .map(|(rss, _)| rss);
+            .find(|p| p.name == "sales")
+            .and_then(|p| system::memory_kib(p.pid))
+            .map(|m| m.rss_kib);
         measured.push(Measured {
             products: skus.len(),
             page,
             sales_rss_kib,
         });
     }
-    let (Some(first), Some(last)) = (measured.first(), measured.last()) else {
-        return Ok(());
-    };
+    Ok(Listing {
+        sizes: measured,
+        legacy,
+    })
+}
+
+/// The largest catalogue against the smallest: flat if 0.8–1.25× the throughput.
+fn summary_row(args: &Args, first: &Measured, last: &Measured) -> SummaryRow {
     let ratio = last.page.throughput() / first.page.throughput().max(1e-9);
     let p50_ratio = last.page.ms(0.5) / first.page.ms(0.5).max(1e-9);
-    let errors: u64 = measured.iter().map(|m| m.page.errors()).sum();
-    if errors > 0 {
-        report
-            .failures
-            .push(format!("listing: {errors} page requests not answered 200"));
-    }
-    let flat = (0.8..=1.25).contains(&ratio);
-    report.rows.push([
-        format!("listing (pages of {})", args.listing_limit),
-        last.describe(),
-        first.describe(),
-        format!(
+    SummaryRow {
+        scenario: format!("listing (pages of {})", args.listing_limit),
+        system: last.describe(),
+        ceiling: first.describe(),
+        ratio: format!(
             "{ratio:.2}× thr, {p50_ratio:.2}× p50 ({}/{})",
             last.products, first.products
         ),
-        "flat: 0.8–1.25× thr".into(),
-        report::verdict(flat),
-    ]);
+        target: "flat: 0.8–1.25× thr".into(),
+        met: report::verdict((0.8..=1.25).contains(&ratio)),
+    }
+}
+
+/// `measured` is not empty.
+fn section(args: &Args, measured: &[Measured], legacy: Option<&WholeList>) -> String {
+    let first = &measured[0];
     let mut table = format!("{}\n", report::STATS_HEADER);
-    for m in &measured {
+    for m in measured {
         let _ = writeln!(
             table,
             "{}",
@@ -134,23 +172,26 @@ pub(super) async fn run(args: &Args, world: &World, report: &mut Report) -> anyh
         })
         .collect();
     let mut legacy_line = format!(" Sales' RSS after each size: {}.", rss.join(", "));
-    if let Some((stats, bytes)) = &legacy {
+    if let Some(legacy) = legacy {
         let _ = writeln!(
             table,
             "{}",
-            report::stats_row(&format!("legacy whole list, {} products", first.products), "-", stats)
+            report::stats_row(
+                &format!("legacy whole list, {} products", first.products),
+                "-",
+                &legacy.stats
+            )
         );
         legacy_line += &format!(
             " The legacy whole list at {} products is {:.0} KB per answer.",
             first.products,
-            *bytes as f64 / 1000.0
+            legacy.bytes as f64 / 1000.0
         );
     }
-    report.sections.push(format!(
+    format!(
         "## listing\n\nThe warehouse grows to each size (products `{PREFIX}…` added to those of the other scenarios); at each, {} warm-up then {} requests of `GET /products?limit={}&after=<sku>` from {} clients, the cursor a pseudo-random sku of the catalogue (the i-th request takes sku number i × 7919 mod size). Answers other than 200 count as errors.{legacy_line}\n\n{table}",
         args.warmup, args.listing_requests, args.listing_limit, args.listing_clients
-    ));
-    Ok(())
+    )
 }
 
 /// Adds `PREFIX` products until the warehouse holds `size`; every sku, by sku.
@@ -173,7 +214,7 @@ async fn grow_to(world: &World, size: usize) -> anyhow::Result<Arc<Vec<String>>>
 }
 
 /// The legacy `GET /products` at the current size: a short phase and the answer's size.
-async fn whole_list(args: &Args, world: &World, limit: Duration) -> (Stats, usize) {
+async fn whole_list(args: &Args, world: &World, limit: Duration) -> WholeList {
     let bytes = HttpClient::new(world.sales)
         .text("/products")
         .await
@@ -195,5 +236,5 @@ async fn whole_list(args: &Args, world: &World, limit: Duration) -> (Stats, usiz
         "listing: legacy whole list ({bytes} bytes): {}",
         stats.summary()
     ));
-    (stats, bytes)
+    WholeList { stats, bytes }
 }
