@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 
 use anyhow::anyhow;
 use aws_sdk_sqs::error::{DisplayErrorContext, SdkError};
-use aws_sdk_sqs::types::QueueAttributeName;
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
 use stockflow_messaging::aws::{Resources, sdk_config};
@@ -114,6 +114,31 @@ impl Ctx {
             .and_then(|a| a.get(&QueueAttributeName::QueueArn))
             .cloned()
             .ok_or_else(|| anyhow!("SQS returned no ARN for {url}"))
+    }
+
+    /// Receives up to ten messages with every attribute, waiting up to `wait_seconds`
+    /// for the first; they stay hidden from other readers for `hidden_seconds`.
+    /// `doing` names the read in an error.
+    pub async fn receive(
+        &self,
+        url: &str,
+        wait_seconds: i32,
+        hidden_seconds: i32,
+        doing: &str,
+    ) -> anyhow::Result<Vec<Message>> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds)
+            .visibility_timeout(hidden_seconds)
+            .message_attribute_names("All")
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| self.aws_error(doing, e))?;
+        Ok(out.messages.unwrap_or_default())
     }
 
     /// A pool on the warehouse database.

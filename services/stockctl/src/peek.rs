@@ -28,20 +28,11 @@ pub async fn peek_all(ctx: &Ctx, url: &str) -> anyhow::Result<Vec<Message>> {
         if visible > 0 && seen.len() as i64 >= visible {
             break;
         }
-        let out = ctx
-            .sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .visibility_timeout(SCAN_VISIBILITY_SECONDS)
-            .message_attribute_names("All")
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .map_err(|e| ctx.aws_error("cannot receive messages", e))?;
+        let received = ctx
+            .receive(url, 1, SCAN_VISIBILITY_SECONDS, "cannot receive messages")
+            .await?;
         let mut new = 0;
-        for message in out.messages.unwrap_or_default() {
+        for message in received {
             if !seen.iter().any(|m| m.message_id() == message.message_id()) {
                 seen.push(message);
                 new += 1;

@@ -12,6 +12,8 @@ use stockctl::{Cli, Settings};
 use stockflow_e2e::{TestEnv, ctl, eventually};
 use stockflow_contracts::names;
 use tokio_util::sync::CancellationToken;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockGuard, MockServer, ResponseTemplate};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -22,6 +24,14 @@ async fn ctl_json(env: &TestEnv, args: &[&str]) -> (u8, Value) {
     let (code, out) = ctl::run(env, &all).await;
     let value = serde_json::from_str(&out).unwrap_or_else(|err| panic!("not JSON ({err}): {out}"));
     (code, value)
+}
+
+/// Waits until queue `base` holds `count` messages (visible or in flight).
+async fn until_held(env: &TestEnv, what: &str, base: &str, count: i64) {
+    eventually(what, DEADLINE, || async {
+        (env.queue_depth(base).await == count).then_some(())
+    })
+    .await;
 }
 
 fn find<'a>(items: &'a Value, key: &str, value: &str) -> &'a Value {
@@ -121,10 +131,7 @@ async fn dlq_list_and_show_explain_a_dead_lettered_message_and_alerts_read_like_
     let mut env = TestEnv::new().await;
     env.start_stock_worker().await;
     env.send_raw(names::STOCK_QUEUE, "not json {").await;
-    eventually("the worker dead-lettered it", DEADLINE, || async {
-        (env.queue_depth(names::STOCK_DLQ).await == 1).then_some(())
-    })
-    .await;
+    until_held(&env, "the worker dead-lettered it", names::STOCK_DLQ, 1).await;
 
     let (code, list) = ctl_json(&env, &["dlq", "list"]).await;
     assert_eq!(code, 0);
@@ -207,10 +214,7 @@ async fn redrive_sends_a_refused_restock_back_and_it_completes_once() {
 
     let (status, _) = env.purchase(json!({"sku": "REDRIVE-1", "quantity": 1})).await;
     assert_eq!(status, 409);
-    eventually("the refused restock is dead-lettered", DEADLINE, || async {
-        (env.queue_depth(names::STOCK_DLQ).await == 1).then_some(())
-    })
-    .await;
+    until_held(&env, "the refused restock is dead-lettered", names::STOCK_DLQ, 1).await;
     let (_, list) = ctl_json(&env, &["dlq", "list", "--queue", "stock"]).await;
     let m = &list["queues"][0]["messages"][0];
     assert_eq!(m["failure_kind"], "dead_lettered");
@@ -255,10 +259,7 @@ async fn dlq_list_shows_every_message_of_a_full_dlq_and_leaves_them_there() {
     for i in 0..25 {
         env.send_raw(names::STOCK_INC_DLQ, &format!("junk {i}")).await;
     }
-    eventually("the DLQ holds the messages", DEADLINE, || async {
-        (env.queue_depth(names::STOCK_INC_DLQ).await == 25).then_some(())
-    })
-    .await;
+    until_held(&env, "the DLQ holds the messages", names::STOCK_INC_DLQ, 25).await;
     let (code, list) = ctl_json(&env, &["dlq", "list", "--queue", "stock-inc"]).await;
     assert_eq!(code, 0, "{list:#}");
     let listed = list["queues"][0]["messages"].as_array().unwrap().len();
@@ -278,20 +279,15 @@ async fn purge_with_yes_empties_only_the_chosen_dlq() {
         env.send_raw(names::STOCK_DLQ, &format!("junk {i}")).await;
     }
     env.send_raw(names::STOCK_INC_DLQ, "keep me").await;
-    eventually("the DLQs hold the messages", DEADLINE, || async {
-        (env.queue_depth(names::STOCK_DLQ).await == 3 && env.queue_depth(names::STOCK_INC_DLQ).await == 1).then_some(())
-    })
-    .await;
+    until_held(&env, "the stock DLQ holds the messages", names::STOCK_DLQ, 3).await;
+    until_held(&env, "the stock-inc DLQ holds its message", names::STOCK_INC_DLQ, 1).await;
 
     let (code, report) = ctl_json(&env, &["dlq", "purge", "--queue", "stock", "--yes"]).await;
     assert_eq!(code, 0);
     assert_eq!(report["purged"].as_array().unwrap().len(), 1);
     assert_eq!(report["purged"][0]["dlq"], names::STOCK_DLQ);
     assert_eq!(report["purged"][0]["messages"], 3);
-    eventually("the stock DLQ is empty", DEADLINE, || async {
-        (env.queue_depth(names::STOCK_DLQ).await == 0).then_some(())
-    })
-    .await;
+    until_held(&env, "the stock DLQ is empty", names::STOCK_DLQ, 0).await;
     assert_eq!(env.queue_depth(names::STOCK_INC_DLQ).await, 1);
     env.stop().await;
 }
@@ -318,122 +314,74 @@ async fn unreachable_dependencies_are_named_with_what_to_do() {
 /// One request a [`WebhookReceiver`] got, and the status it answered.
 #[derive(Debug, Clone)]
 struct HookRequest {
+    /// The method and the target (path and query), e.g. `POST /services/…`.
     request_line: String,
     content_type: String,
     body: Value,
     answered: u16,
 }
 
-/// A tiny HTTP server standing in for a Slack incoming webhook: it records every
+/// A wiremock server standing in for a Slack incoming webhook: it records every
 /// request and answers each with the status currently set.
 struct WebhookReceiver {
     url: String,
-    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
-    requests: std::sync::Arc<std::sync::Mutex<Vec<HookRequest>>>,
-    task: tokio::task::JoinHandle<()>,
+    server: MockServer,
+    /// One mock a status set; the latest takes priority.
+    answers: Vec<(u16, MockGuard)>,
 }
 
 impl WebhookReceiver {
     async fn start(status: u16) -> Self {
-        use std::sync::atomic::AtomicU16;
-        use std::sync::{Arc, Mutex};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/services/T000/B000/secret", listener.local_addr().unwrap());
-        let status = Arc::new(AtomicU16::new(status));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let (answer, record) = (status.clone(), requests.clone());
-        let task = tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(Self::serve(socket, answer.clone(), record.clone()));
-            }
-        });
-        Self {
+        let server = MockServer::start().await;
+        let url = format!("{}/services/T000/B000/secret", server.uri());
+        let mut hook = Self {
             url,
-            status,
-            requests,
-            task,
-        }
-    }
-
-    /// Reads one request (headers, then `content-length` bytes), answers, closes.
-    async fn serve(
-        mut socket: tokio::net::TcpStream,
-        status: std::sync::Arc<std::sync::atomic::AtomicU16>,
-        requests: std::sync::Arc<std::sync::Mutex<Vec<HookRequest>>>,
-    ) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        let (head, length) = loop {
-            let n = socket.read(&mut chunk).await.unwrap_or(0);
-            if n == 0 {
-                return;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&buf[..end]).to_string();
-                buf.drain(..end + 4);
-                let length = head
-                    .lines()
-                    .find_map(|l| {
-                        let (k, v) = l.split_once(':')?;
-                        k.eq_ignore_ascii_case("content-length")
-                            .then(|| v.trim().parse::<usize>().ok())?
-                    })
-                    .unwrap_or(0);
-                break (head, length);
-            }
+            server,
+            answers: Vec::new(),
         };
-        while buf.len() < length {
-            let n = socket.read(&mut chunk).await.unwrap_or(0);
-            if n == 0 {
-                return;
+        hook.answer(status).await;
+        hook
+    }
+
+    /// From now on every request is answered `status` (a mock that takes priority
+    /// over the earlier ones, which keep what they answered).
+    async fn answer(&mut self, status: u16) {
+        let priority = u8::MAX - u8::try_from(self.answers.len()).expect("a few answers");
+        let text = if status == 200 { "ok" } else { "internal_error" };
+        let mock = Mock::given(any())
+            .respond_with(ResponseTemplate::new(status).set_body_string(text))
+            .with_priority(priority)
+            .mount_as_scoped(&self.server)
+            .await;
+        self.answers.push((status, mock));
+    }
+
+    /// The requests whose Slack text mentions `needle`, in the order of the answers.
+    async fn requests_about(&self, needle: &str) -> Vec<HookRequest> {
+        let mut about = Vec::new();
+        for (answered, mock) in &self.answers {
+            for request in mock.received_requests().await {
+                let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+                if !body["text"].as_str().is_some_and(|t| t.contains(needle)) {
+                    continue;
+                }
+                let target = match request.url.query() {
+                    Some(query) => format!("{}?{query}", request.url.path()),
+                    None => request.url.path().to_string(),
+                };
+                let content_type = request.headers.get("content-type");
+                about.push(HookRequest {
+                    request_line: format!("{} {target}", request.method),
+                    content_type: content_type
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string(),
+                    body,
+                    answered: *answered,
+                });
             }
-            buf.extend_from_slice(&chunk[..n]);
         }
-        let answered = status.load(std::sync::atomic::Ordering::SeqCst);
-        let header = |name: &str| {
-            head.lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-                })
-                .unwrap_or_default()
-        };
-        requests.lock().unwrap().push(HookRequest {
-            request_line: head.lines().next().unwrap_or_default().to_string(),
-            content_type: header("content-type"),
-            body: serde_json::from_slice(&buf[..length]).unwrap_or(Value::Null),
-            answered,
-        });
-        let text = if answered == 200 { "ok" } else { "internal_error" };
-        let response = format!(
-            "HTTP/1.1 {answered} X\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-            text.len()
-        );
-        socket.write_all(response.as_bytes()).await.ok();
-        socket.shutdown().await.ok();
-    }
-
-    fn answer(&self, status: u16) {
-        self.status.store(status, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// The requests whose Slack text mentions `needle`.
-    fn requests_about(&self, needle: &str) -> Vec<HookRequest> {
-        self.requests
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.body["text"].as_str().is_some_and(|t| t.contains(needle)))
-            .cloned()
-            .collect()
-    }
-}
-
-impl Drop for WebhookReceiver {
-    fn drop(&mut self) {
-        self.task.abort();
+        about
     }
 }
 
@@ -464,7 +412,7 @@ async fn alerts_follow_forwards_each_alert_to_a_slack_webhook_and_keeps_what_it_
     let kept = env.ops_alerts().await;
     assert!(kept.iter().any(|a| a["sku"] == "HOOK-0"), "{kept:#?}");
 
-    let hook = WebhookReceiver::start(500).await;
+    let mut hook = WebhookReceiver::start(500).await;
 
     // The forwarder, as `stockctl --json alerts --follow --webhook URL --retry-seconds 1`.
     let stop = CancellationToken::new();
@@ -498,21 +446,15 @@ async fn alerts_follow_forwards_each_alert_to_a_slack_webhook_and_keeps_what_it_
     // (HOOK-0's alert, still queued, and HOOK-1's, in whatever order SQS hands them).
     // The new alarms' INSUFFICIENT_DATA → OK notifications are not forwarded: noise.
     let refused = eventually("the forwarder tried again after a refusal", DEADLINE, || async {
-        let seen = hook.requests_about("HOOK-");
+        let seen = hook.requests_about("HOOK-").await;
         (seen.len() >= 2).then_some(seen)
     })
     .await;
-    assert!(
-        hook.requests_about("INSUFFICIENT_DATA").is_empty(),
-        "{:#?}",
-        hook.requests_about("")
-    );
+    let noise = hook.requests_about("INSUFFICIENT_DATA").await;
+    assert!(noise.is_empty(), "{:#?}", hook.requests_about("").await);
     assert!(refused.iter().all(|r| r.answered == 500), "{refused:#?}");
     let first = &refused[0];
-    assert!(
-        first.request_line.starts_with("POST /services/T000/B000/secret "),
-        "{first:?}"
-    );
+    assert_eq!(first.request_line, "POST /services/T000/B000/secret", "{first:?}");
     assert!(first.content_type.starts_with("application/json"), "{first:?}");
     let text = first.body["text"].as_str().expect("a Slack `text`");
     assert!(!text.contains('\n'), "one readable line: {text}");
@@ -539,21 +481,21 @@ async fn alerts_follow_forwards_each_alert_to_a_slack_webhook_and_keeps_what_it_
     assert!(env.queue_depth(names::OPS_ALERT_QUEUE).await >= 1);
 
     // The webhook recovers: the next tries are accepted and the alerts leave the queue.
-    hook.answer(200);
+    hook.answer(200).await;
     let sku_text = |sku: &str| format!("sku={sku} ");
     eventually("both alerts were delivered", DEADLINE, || async {
-        ["HOOK-0", "HOOK-1"]
-            .iter()
-            .all(|sku| hook.requests_about(&sku_text(sku)).iter().any(|r| r.answered == 200))
-            .then_some(())
+        for sku in ["HOOK-0", "HOOK-1"] {
+            let tries = hook.requests_about(&sku_text(sku)).await;
+            if !tries.iter().any(|r| r.answered == 200) {
+                return None;
+            }
+        }
+        Some(())
     })
     .await;
-    eventually("the delivered alerts are deleted", DEADLINE, || async {
-        (env.queue_depth(names::OPS_ALERT_QUEUE).await == 0).then_some(())
-    })
-    .await;
+    until_held(&env, "the delivered alerts are deleted", names::OPS_ALERT_QUEUE, 0).await;
     for sku in ["HOOK-0", "HOOK-1"] {
-        let tries = hook.requests_about(&sku_text(sku));
+        let tries = hook.requests_about(&sku_text(sku)).await;
         assert_eq!(
             tries.iter().filter(|r| r.answered == 200).count(),
             1,
