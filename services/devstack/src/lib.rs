@@ -10,6 +10,7 @@
 //!   and a test's private one, started, awaited and stopped in one place;
 //! - [`topology`]: the CloudFormation template deployed under a prefix, and its
 //!   deletion awaited;
+//! - [`pidfile`]: stopping what is known by its pid file (LocalStack, a dockerd);
 //! - [`queues`]: emptying an environment's queues;
 //! - [`mysql`]: `MYSQL_URL` read once (by mysql_async, as the services read it), a
 //!   login check and dropping databases;
@@ -17,6 +18,7 @@
 
 pub mod localstack;
 pub mod mysql;
+pub mod pidfile;
 pub mod ports;
 pub mod private;
 pub mod process;

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
+use crate::pidfile;
 use crate::ports::port_free;
 use crate::private::{Instance, private_dir, process_state};
-use crate::process::{signal_group, tail};
+use crate::process::tail;
 
 /// The repository's `localstack/` folder (requirements, ready hook and template).
 const LOCALSTACK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../localstack");
@@ -436,15 +437,9 @@ impl Shared {
             }
             Some(pid) => {
                 say(format_args!("stopping LocalStack (pid {pid}) ..."));
-                signal_group(pid, libc::SIGTERM)?;
-                let deadline = Instant::now() + grace;
-                while is_localstack(pid) && Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                if pidfile::stop(pid, MAIN_MODULE, grace).await? {
+                    say(format_args!("it was still running after {grace:?}: killed"));
                 }
-                if is_localstack(pid) {
-                    say(format_args!("still running after {grace:?}: SIGKILL"));
-                }
-                signal_group(pid, libc::SIGKILL)?; // and whatever is left of its group
                 say("stopped");
             }
         }
@@ -455,9 +450,7 @@ impl Shared {
 
 /// `pid` lives (not a zombie) and runs LocalStack.
 fn is_localstack(pid: u32) -> bool {
-    !matches!(process_state(pid), 'Z' | '?')
-        && std::fs::read(format!("/proc/{pid}/cmdline"))
-            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(MAIN_MODULE))
+    pidfile::runs(pid, MAIN_MODULE)
 }
 
 /// A LocalStack of a test's own, on a free port; its ready hook deploys the topology

@@ -4,9 +4,9 @@
 //!   stockflow-devstack up --bin-dir target/release [--localstack] [--try]
 //!                                                # (LocalStack, MySQL check,) the missing replicas
 //!   stockflow-devstack down [--localstack] [--purge]   # every replica recorded in the run dir
-//!   stockflow-devstack localstack venv|start|stop|deploy   # the run dir's LocalStack
+//!   stockflow-devstack localstack venv|start|stop|deploy|endpoint   # the run dir's LocalStack
 //!   stockflow-devstack mysql-check | mysql-drop db...
-//!   stockflow-devstack free-ports N | free-base ... | purge-queues --prefix P
+//!   stockflow-devstack free-ports N | free-base ... | purge-queues --prefix P | stop-pid FILE
 //!
 //! The services read the rest of their configuration from the environment, which `up`
 //! passes on unchanged.
@@ -23,7 +23,7 @@ use stockflow_devstack::ports::{self, LOCALSTACK_PORT, MYSQL_URL, default_port};
 use stockflow_devstack::process::{self, Launcher};
 use stockflow_devstack::service::{Ports, Service};
 use stockflow_devstack::up::{say, step};
-use stockflow_devstack::{queues, up};
+use stockflow_devstack::{pidfile, queues, up};
 
 #[derive(Parser)]
 #[command(about = "The development environment: LocalStack, MySQL checks, the services' replicas")]
@@ -120,6 +120,14 @@ enum Command {
         last: u16,
         width: u16,
     },
+    /// Stop the process PID_FILE names if it still runs EXPECT: SIGTERM to its group, SIGKILL after the grace period.
+    StopPid {
+        pid_file: PathBuf,
+        #[arg(long)]
+        expect: String,
+        #[arg(long, default_value_t = 10)]
+        grace: u64,
+    },
     /// Purge every SQS queue named PREFIX*.
     PurgeQueues {
         #[arg(long)]
@@ -151,6 +159,11 @@ enum LocalstackAction {
     },
     /// Run the (idempotent) ready hook: deploy or update the topology.
     Deploy {
+        #[command(flatten)]
+        port: LocalstackPort,
+    },
+    /// Print its endpoint, http://127.0.0.1:<port>.
+    Endpoint {
         #[command(flatten)]
         port: LocalstackPort,
     },
@@ -324,6 +337,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 LocalstackAction::Stop { grace } => shared.stop(Duration::from_secs(grace)).await?,
                 LocalstackAction::Deploy { port } => localstack::deploy(port.port)?,
+                LocalstackAction::Endpoint { port } => println!("{}", localstack::endpoint(port.port)),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -359,6 +373,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
+        Command::StopPid {
+            pid_file,
+            expect,
+            grace,
+        } => {
+            if let Some(pid) = pidfile::read(&pid_file) {
+                say(format_args!("stopping {expect} (pid {pid})"));
+                if pidfile::stop(pid, &expect, Duration::from_secs(grace)).await? {
+                    say(format_args!("{expect} (pid {pid}) still ran after {grace} s: killed"));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::PurgeQueues {
             prefix,
             endpoint,
