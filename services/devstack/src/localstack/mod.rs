@@ -14,126 +14,30 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sha2::{Digest, Sha256};
 
-use crate::pidfile;
-use crate::ports::port_free;
-use crate::private::{Instance, private_dir, process_state};
+use crate::private::{Instance, private_dir};
 use crate::process::tail;
 
+mod install;
+mod run_dir;
+
+pub use install::{ensure_venv, venv_dir};
+pub use run_dir::Shared;
+
 /// The repository's `localstack/` folder (requirements, ready hook and template).
-const LOCALSTACK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../localstack");
+pub(crate) const LOCALSTACK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../localstack");
 /// The LocalStack version `localstack/requirements.txt` pins.
 pub const VERSION: &str = "4.13.1";
 /// Its command line, also how a recorded pid is recognised.
-const MAIN_MODULE: &str = "localstack.runtime.main";
+pub(crate) const MAIN_MODULE: &str = "localstack.runtime.main";
 
-fn say(line: impl std::fmt::Display) {
+pub(crate) fn say(line: impl std::fmt::Display) {
     eprintln!("[localstack] {line}");
 }
 
 /// `http://127.0.0.1:<port>`.
 pub fn endpoint(port: u16) -> String {
     format!("http://127.0.0.1:{port}")
-}
-
-fn cache_dir() -> PathBuf {
-    std::env::var_os("STOCKFLOW_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/stockflow"))
-}
-
-/// `$STOCKFLOW_CACHE/localstack-4.13.1-venv` (default cache `~/.cache/stockflow`).
-pub fn venv_dir() -> PathBuf {
-    cache_dir().join(format!("localstack-{VERSION}-venv"))
-}
-
-/// Creates the venv (python3.11, else python3 >= 3.10) and installs
-/// `localstack/requirements.txt`, unless the recorded sha256 of that file matches (the
-/// marker `scripts/lib/venv.sh` writes for its venvs too).
-pub fn ensure_venv() -> anyhow::Result<()> {
-    let venv = venv_dir();
-    let requirements = Path::new(LOCALSTACK_DIR).join("requirements.txt");
-    let want = format!("{:x}", Sha256::digest(std::fs::read(&requirements)?));
-    let marker = venv.join(".stockflow-requirements.sha256");
-    let have = std::fs::read_to_string(&marker).unwrap_or_default();
-    if venv.join("bin/python").exists() && have.trim() == want {
-        say(format_args!("venv ready (cached): {}", venv.display()));
-        return Ok(());
-    }
-    let python = ["python3.11", "python3"]
-        .into_iter()
-        .find(|py| {
-            Command::new(py)
-                .args(["-c", "import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)"])
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .context("python3.11 (or python3 >= 3.10) not found")?;
-    let log_path = PathBuf::from(format!("{}-install.log", venv.display()));
-    std::fs::create_dir_all(venv.parent().context("venv without parent")?)?;
-    let _ = std::fs::remove_dir_all(&venv);
-    let log = std::fs::File::create(&log_path)?;
-    let start = Instant::now();
-    say(format_args!(
-        "creating venv with {python}, pip install -r {} (log: {})",
-        requirements.display(),
-        log_path.display()
-    ));
-    let venv_python = venv.join("bin/python");
-    let path = format!(
-        "{}:{}",
-        venv.join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let steps: [(&str, Command); 3] = [
-        (
-            "venv creation",
-            command_with(Path::new(python), &["-m", "venv"], Some(&venv)),
-        ),
-        ("pip install", {
-            let mut pip = command_with(
-                &venv_python,
-                &[
-                    "-m",
-                    "pip",
-                    "install",
-                    "--disable-pip-version-check",
-                    "--no-input",
-                    "-r",
-                ],
-                Some(&requirements),
-            );
-            pip.env("PATH", &path);
-            pip
-        }),
-        (
-            "the import check",
-            command_with(&venv_python, &["-c", "import localstack.runtime.main"], None),
-        ),
-    ];
-    for (what, mut step) in steps {
-        let ok = step
-            .stdout(log.try_clone()?)
-            .stderr(log.try_clone()?)
-            .status()
-            .is_ok_and(|s| s.success());
-        anyhow::ensure!(
-            ok,
-            "{what} failed; last lines of {}:\n{}",
-            log_path.display(),
-            tail(&log_path, 30)
-        );
-    }
-    std::fs::write(&marker, format!("{want}\n"))?;
-    say(format_args!("venv installed in {} s", start.elapsed().as_secs()));
-    Ok(())
-}
-
-fn command_with(program: &Path, args: &[&str], last: Option<&Path>) -> Command {
-    let mut command = Command::new(program);
-    command.args(args).args(last).stdin(Stdio::null());
-    command
 }
 
 /// Copies the ready hook and the template where LocalStack reads them under
@@ -152,7 +56,7 @@ fn stage(fs: &Path) -> anyhow::Result<()> {
 }
 
 /// How one LocalStack process is started.
-struct Launch<'a> {
+pub(crate) struct Launch<'a> {
     port: u16,
     /// Its working directory.
     dir: &'a Path,
@@ -235,7 +139,7 @@ impl Launch<'_> {
 
 /// What `/_localstack/init/ready` says of the READY-stage hooks.
 #[derive(Debug, PartialEq)]
-enum Hooks {
+pub(crate) enum Hooks {
     /// Not answering yet, or still running them.
     Running,
     Done,
@@ -269,7 +173,7 @@ async fn hooks(http: &reqwest::Client, port: u16) -> Hooks {
 
 /// Polls until the hooks are done, none ran or one failed; fails if `alive` says the
 /// process exited or `timeout` passed, with the log's end.
-async fn wait_ready(
+pub(crate) async fn wait_ready(
     port: u16,
     timeout: Duration,
     log: &Path,
@@ -312,145 +216,6 @@ pub fn deploy(port: u16) -> anyhow::Result<()> {
         .context("cannot run bash")?;
     anyhow::ensure!(status.success(), "deploying the stockflow stack failed ({status})");
     Ok(())
-}
-
-/// The shared LocalStack of a run dir.
-pub struct Shared {
-    pub run_dir: PathBuf,
-}
-
-impl Shared {
-    fn file(&self, name: &str) -> PathBuf {
-        self.run_dir.join(name)
-    }
-
-    fn recorded_pid(&self) -> Option<u32> {
-        std::fs::read_to_string(self.file("localstack.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
-
-    fn forget(&self) {
-        for name in ["localstack.pid", "localstack.started-by-us", "localstack.port"] {
-            let _ = std::fs::remove_file(self.file(name));
-        }
-    }
-
-    /// Starts LocalStack on `port` (or reuses what answers there, unless `own`) and
-    /// returns once the stockflow stack is deployed. On a LocalStack it did not start
-    /// just now it runs the hook itself (it may have been others', or changed since).
-    pub async fn start(
-        &self,
-        port: u16,
-        own: bool,
-        env: Vec<(String, String)>,
-        timeout: Duration,
-    ) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.run_dir)?;
-        let started = Instant::now();
-        let log = self.file("localstack.log");
-        let ours = self
-            .recorded_pid()
-            .filter(|pid| is_localstack(*pid) && self.file("localstack.started-by-us").exists());
-        let pid = if let Some(pid) = ours {
-            say(format_args!(
-                "LocalStack pid {pid} (from {}) is running: reusing it",
-                self.run_dir.display()
-            ));
-            Some(pid)
-        } else if !port_free(port) {
-            anyhow::ensure!(!own, "port {port} is taken: choose a free one");
-            say(format_args!(
-                "something answers on 127.0.0.1:{port} (not started from here): reusing it"
-            ));
-            None
-        } else {
-            let launch = Launch {
-                port,
-                dir: &self.run_dir,
-                fs: self.file("localstack-fs"),
-                log: &log,
-                inherit_env: true,
-                env,
-            };
-            std::fs::write(&log, "")?;
-            say(format_args!(
-                "starting LocalStack {VERSION} on 127.0.0.1:{port} (log: {})",
-                log.display()
-            ));
-            let child = launch.command()?.spawn().context("cannot start LocalStack")?;
-            std::fs::write(self.file("localstack.pid"), format!("{}\n", child.id()))?;
-            std::fs::write(self.file("localstack.port"), format!("{port}\n"))?;
-            std::fs::write(self.file("localstack.started-by-us"), "")?;
-            Some(child.id())
-        };
-        let started_now = pid.is_some() && ours.is_none();
-        let alive = || pid.is_none_or(|pid| !matches!(process_state(pid), 'Z' | '?'));
-        let hooks = match wait_ready(port, timeout, &log, alive).await {
-            Ok(Hooks::Failed(body)) if started_now => Err(anyhow::anyhow!(
-                "LocalStack's ready hook failed: {body}\n{}",
-                tail(&log, 30)
-            )),
-            other => other,
-        };
-        match hooks {
-            Err(err) => {
-                if started_now {
-                    self.stop(Duration::from_secs(10)).await.ok();
-                }
-                return Err(err);
-            }
-            Ok(_) if started_now => {}
-            Ok(state) => {
-                say(format_args!(
-                    "checking the stockflow stack on the reused LocalStack (hooks: {state:?})"
-                ));
-                deploy(port)?;
-            }
-        }
-        say(format_args!(
-            "ready at {} after {:.1} s{}",
-            endpoint(port),
-            started.elapsed().as_secs_f64(),
-            pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
-        ));
-        Ok(())
-    }
-
-    /// Stops the LocalStack started from this run dir (only a recorded pid still running
-    /// LocalStack): SIGTERM to its group, SIGKILL after `grace` (it may ignore SIGTERM;
-    /// its SIGKILL loses nothing of ours). One it did not start is left running.
-    pub async fn stop(&self, grace: Duration) -> anyhow::Result<()> {
-        let started_here = self.file("localstack.started-by-us").exists();
-        match self.recorded_pid() {
-            None => say(format_args!(
-                "no LocalStack pid recorded in {}: nothing to stop",
-                self.run_dir.display()
-            )),
-            Some(pid) if !started_here => say(format_args!(
-                "LocalStack pid {pid} was not started from here: left running"
-            )),
-            Some(pid) if !is_localstack(pid) => {
-                say(format_args!("pid {pid} is not a running LocalStack: nothing to stop"))
-            }
-            Some(pid) => {
-                say(format_args!("stopping LocalStack (pid {pid}) ..."));
-                if pidfile::stop(pid, MAIN_MODULE, grace).await? {
-                    say(format_args!("it was still running after {grace:?}: killed"));
-                }
-                say("stopped");
-            }
-        }
-        self.forget();
-        Ok(())
-    }
-}
-
-/// `pid` lives (not a zombie) and runs LocalStack.
-fn is_localstack(pid: u32) -> bool {
-    pidfile::runs(pid, MAIN_MODULE)
 }
 
 /// A LocalStack of a test's own, on a free port; its ready hook deploys the topology
