@@ -23,8 +23,7 @@
 # A dockerd we start runs under `nice -n ${STOCKFLOW_DOCKER_NICE:-10}`.
 
 CP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# shellcheck source=scripts/lib/procs.sh
-source "$CP_ROOT/scripts/lib/procs.sh"
+# Free ports and stopping our dockerd: scripts/test's `devstack` function (stockflow-devstack).
 CP_DOCKERD_PID=""        # the dockerd we started, if any
 CP_BUILD_HOST_NETWORK=0  # 1: image builds on the host's network (compose_cmd)
 COMPOSE_STANDINS=""      # "<stand-in> for <image>, ..." where a stand-in image was used
@@ -78,10 +77,11 @@ compose_engine_up() {
     --data-root "$data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" -H "$DOCKER_HOST" \
     </dev/null >"$dir/dockerd.log" 2>&1 &
   for _ in $(seq 50); do [ -s "$dir/dockerd.launch.pid" ] && break; sleep 0.1; done
-  CP_DOCKERD_PID="$(cat "$dir/dockerd.launch.pid" 2>/dev/null || true)"
+  CP_DOCKERD_PIDFILE="$dir/dockerd.launch.pid"
+  CP_DOCKERD_PID="$(cat "$CP_DOCKERD_PIDFILE" 2>/dev/null || true)"
   deadline=$(( $(date +%s) + 60 ))
   until _cp_engine_ok; do
-    if ! _proc_alive "$CP_DOCKERD_PID" || [ "$(date +%s)" -ge "$deadline" ]; then
+    if ! kill -0 "$CP_DOCKERD_PID" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
       _cp_say "ERROR: dockerd did not answer within 60 s; last lines of $dir/dockerd.log:"
       tail -n 20 "$dir/dockerd.log" >&2
       compose_engine_down
@@ -94,9 +94,8 @@ compose_engine_up() {
 
 compose_engine_down() {
   [ -n "$CP_DOCKERD_PID" ] || return 0
-  _proc_matches "$CP_DOCKERD_PID" dockerd || { CP_DOCKERD_PID=""; return 0; }
   _cp_say "stopping the dockerd we started (pid $CP_DOCKERD_PID)"
-  proc_terminate "$CP_DOCKERD_PID" 30 "[compose] dockerd" || true
+  devstack stop-pid "$CP_DOCKERD_PIDFILE" --expect dockerd --grace 30 || true
   CP_DOCKERD_PID=""
 }
 
@@ -312,7 +311,7 @@ _cp_settings() {
   export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1 COMPOSE_HTTP_TIMEOUT=300   # v1 on a busy machine
   export MYSQL_ROOT_PASSWORD=stockflow STOCKFLOW_PREFIX="" STOCKFLOW_MAX_RECEIVE_COUNT=5
   export STOCKFLOW_ALARM_PERIOD_SECONDS=60 STOCKFLOW_METRICS_INTERVAL=5
-  read -r SALES_HOST_PORT FACTORY_HOST_PORT MYSQL_HOST_PORT LOCALSTACK_HOST_PORT PROMETHEUS_HOST_PORT GRAFANA_HOST_PORT < <(free_port 6)
+  read -r SALES_HOST_PORT FACTORY_HOST_PORT MYSQL_HOST_PORT LOCALSTACK_HOST_PORT PROMETHEUS_HOST_PORT GRAFANA_HOST_PORT < <(devstack free-ports 6)
   export SALES_HOST_PORT FACTORY_HOST_PORT MYSQL_HOST_PORT LOCALSTACK_HOST_PORT PROMETHEUS_HOST_PORT GRAFANA_HOST_PORT
 }
 

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The Postman collection (tests/postman) run by newman against a live stack of its own.
 #
-#   source scripts/lib/localstack.sh; source scripts/lib/mysql.sh; source scripts/lib/newman.sh   (it uses both, and procs.sh)
+#   source scripts/lib/newman.sh   (from scripts/test: it calls that script's `devstack` function,
+#                                   the built stockflow-devstack, for ports, databases and queues)
 #   newman_ensure            # newman from package.json/package-lock.json (npm ci, cached in node_modules/)
 #   newman_stack_up          # take the lock, scripts/up with the settings below (debug binaries, no build)
 #   newman_stack_down        # scripts/down for that stack (only what newman_stack_up started), release the lock
@@ -10,7 +11,7 @@
 # The stack never meets a `scripts/up` stack or the Rust tests: its own run dir, ports,
 # databases (dropped first, so every run starts from the seed), resource prefix (its queues
 # purged first) and CloudFormation stack. It shares the caller's LocalStack
-# (STOCKFLOW_LOCALSTACK_PORT, default 4566; scripts/test's own) and the MySQL server. Two
+# (STOCKFLOW_LOCALSTACK_PORT: scripts/test's own) and the MySQL server. Two
 # scripts/test runs on one machine take turns for it (a lock file next to the run dir).
 #   NEWMAN_RUN_DIR    .run/newman
 #   NEWMAN_PORT_BASE  the first of 18080, 18180, ... 18980 whose four ports are free (sales; factory +1,
@@ -58,7 +59,6 @@ newman_ensure() {
 # the defaults, 20 and 30, a run right after another waited 30 s for its restock).
 _nm_env() {
   env STOCKFLOW_RUN_DIR="$NEWMAN_RUN_DIR" STOCKFLOW_PROFILE="$NEWMAN_PROFILE" STOCKFLOW_SKIP_BUILD=1 \
-    STOCKFLOW_LOCALSTACK_PORT="${STOCKFLOW_LOCALSTACK_PORT:-4566}" \
     STOCKFLOW_SKIP_TRY=1 STOCKFLOW_PREFIX="$NEWMAN_PREFIX" STOCKFLOW_STACK_SUFFIX="$NEWMAN_STACK_SUFFIX" \
     SALES_PORT="$NEWMAN_PORT_BASE" FACTORY_PORT="$((NEWMAN_PORT_BASE + 1))" \
     STOCK_WORKER_PORT="$((NEWMAN_PORT_BASE + 2))" STOCK_INC_WORKER_PORT="$((NEWMAN_PORT_BASE + 3))" \
@@ -83,38 +83,19 @@ _nm_lock() {
 # Empty the stack's queues: events left by an earlier run (interrupted, or a restock that never
 # finished) name restock requests of databases that are gone, and would change this run's stock.
 _nm_purge_queues() {
-  local py
-  py="$(ls_venv_dir)/bin/python"
-  [ -x "$py" ] || { _nm_say "no LocalStack venv: queues not purged"; return 0; }
-  AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}" \
-    "$py" - "${AWS_ENDPOINT_URL:-$(ls_endpoint 4566)}" "${AWS_REGION:-us-east-1}" "$NEWMAN_PREFIX" <<'PY' 9>&- || true
-import sys
-import boto3
-endpoint, region, prefix = sys.argv[1:4]
-sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
-urls = sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])
-for url in urls:
-    try:
-        sqs.purge_queue(QueueUrl=url)
-    except Exception as err:  # e.g. PurgeQueueInProgress: the queue was purged moments ago
-        print(f"[newman] could not purge {url}: {err}", file=sys.stderr)
-print(f"[newman] purged {len(urls)} queues named {prefix}*", file=sys.stderr)
-PY
+  devstack purge-queues --prefix "$NEWMAN_PREFIX" --endpoint "$AWS_ENDPOINT_URL" 9>&- || _nm_say "queues not purged"
 }
 
 # Sets NEWMAN_PORT_BASE to a base whose four ports nothing listens on (a `scripts/up` or
 # another stack may hold 18080-18083), or fails saying which ports are taken.
 _nm_pick_ports() {
-  local base
-  if [ -n "$NEWMAN_PORT_BASE_GIVEN" ]; then
-    ports_free $(seq "$NEWMAN_PORT_BASE_GIVEN" $((NEWMAN_PORT_BASE_GIVEN + 3))) && return 0
-    _nm_say "ERROR: NEWMAN_PORT_BASE=$NEWMAN_PORT_BASE_GIVEN: one of ports $NEWMAN_PORT_BASE_GIVEN-$((NEWMAN_PORT_BASE_GIVEN + 3)) is taken; choose another base or unset it"
-    return 1
+  local given="$NEWMAN_PORT_BASE_GIVEN"
+  if NEWMAN_PORT_BASE="$(devstack free-base "${given:-18080}" 100 "${given:-18980}" 4 9>&-)"; then return 0; fi
+  if [ -n "$given" ]; then
+    _nm_say "ERROR: NEWMAN_PORT_BASE=$given: one of ports $given-$((given + 3)) is taken; choose another base or unset it"
+  else
+    _nm_say "ERROR: no free ports for the api test stack (tried 18080-18083, 18180-18183, ... 18980-18983); set NEWMAN_PORT_BASE to a base with four free ports"
   fi
-  for base in $(seq 18080 100 18980); do
-    if ports_free $(seq "$base" $((base + 3))); then NEWMAN_PORT_BASE="$base"; return 0; fi
-  done
-  _nm_say "ERROR: no free ports for the api test stack (tried 18080-18083, 18180-18183, ... 18980-18983); set NEWMAN_PORT_BASE to a base with four free ports"
   return 1
 }
 
@@ -124,7 +105,7 @@ newman_stack_up() {
   _nm_env "$NM_ROOT/scripts/down" >/dev/null 2>&1 9>&- || true
   _nm_pick_ports || return 1
   _nm_say "api test stack: sales :$NEWMAN_PORT_BASE, factory :$((NEWMAN_PORT_BASE + 1)), workers :$((NEWMAN_PORT_BASE + 2)), :$((NEWMAN_PORT_BASE + 3))"
-  mysql_drop_databases "stockflow$NEWMAN_DB_SUFFIX" "factory$NEWMAN_DB_SUFFIX" 9>&- || return 1
+  devstack mysql-drop "stockflow$NEWMAN_DB_SUFFIX" "factory$NEWMAN_DB_SUFFIX" 9>&- || return 1
   _nm_purge_queues
   _nm_env "$NM_ROOT/scripts/up" 9>&-
 }

@@ -5,7 +5,7 @@
 #   - inside localstack/localstack:4.13 (compose mounts this file at
 #     /etc/localstack/init/ready.d/10-deploy-stockflow.sh and the template at
 #     /etc/localstack/stockflow.yaml); uses `awslocal`.
-#   - natively (scripts/lib/localstack.sh copies both into $FILESYSTEM_ROOT/etc/localstack/...);
+#   - natively (stockflow-devstack, services/devstack/src/localstack.rs, copies both into $FILESYSTEM_ROOT/etc/localstack/...);
 #     uses `aws --endpoint-url http://$GATEWAY_LISTEN` with test credentials.
 # It can also be run by hand against any LocalStack:
 #   STOCKFLOW_PREFIX=t1_ STOCKFLOW_STACK_SUFFIX=-t1 localstack/init/ready.d/10-deploy-stockflow.sh

@@ -1,17 +1,28 @@
-//! One way to start stockflow on one machine, shared by `scripts/up`/`scripts/down`
-//! (through the `stockflow-devstack` binary), the end-to-end tests and the bench:
+//! The development environment's one home, shared by the scripts (through the
+//! `stockflow-devstack` binary), the end-to-end tests and the bench:
 //!
+//! - [`ports`]: the default ports, written once, and free ports;
 //! - [`service`]: the four services, their port variables and the replica port scheme;
 //! - [`process`]: service replicas as processes (pid and log files, readiness, signals,
 //!   restarting the dead ones), and [`process::Stack`], a set of them;
+//! - [`up`]: `stockflow-devstack up`, the missing replicas started and what runs printed;
+//! - [`localstack`]: LocalStack from its cached venv, the shared instance of a run dir
+//!   and a test's private one, started, awaited and stopped in one place;
 //! - [`topology`]: the CloudFormation template deployed under a prefix, and its
 //!   deletion awaited;
+//! - [`pidfile`]: stopping what is known by its pid file (LocalStack, a dockerd);
+//! - [`queues`]: emptying an environment's queues;
 //! - [`mysql`]: `MYSQL_URL` read once (by mysql_async, as the services read it), a
 //!   login check and dropping databases;
-//! - [`private`]: a private MariaDB or LocalStack for the tests that crash or freeze them.
+//! - [`private`]: a private MariaDB (and LocalStack) for the tests that crash or freeze them.
 
+pub mod localstack;
 pub mod mysql;
+pub mod pidfile;
+pub mod ports;
 pub mod private;
 pub mod process;
+pub mod queues;
 pub mod service;
 pub mod topology;
+pub mod up;

@@ -1,6 +1,7 @@
 //! Private instances for the tests that crash or freeze a dependency: a MariaDB server
-//! and a LocalStack of their own (own port, own data directory or `FILESYSTEM_ROOT`),
-//! never the shared ones other tests depend on. Each can be killed with `kill -9`,
+//! of their own here, and a LocalStack of their own ([`PrivateLocalstack`], started by
+//! [`crate::localstack`] as every LocalStack is); own port, own data directory or
+//! `FILESYSTEM_ROOT`, never the shared ones other tests depend on. Each can be killed with `kill -9`,
 //! frozen with SIGSTOP and thawed, and started again on the same directory. A MariaDB
 //! can keep its data on a small filesystem of its own (a size-limited tmpfs) that a test
 //! fills up and frees. Dropping one kills it and removes its directory (unmounting its
@@ -13,16 +14,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::process::{Child, Command};
 
+pub use crate::localstack::PrivateLocalstack;
 use crate::mysql::MysqlServer;
 use crate::process::{signal_group, tail};
 
-/// The repository's `localstack/` folder (ready hook and template).
-const LOCALSTACK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../localstack");
-/// The LocalStack version whose venv `scripts/lib/localstack.sh` installs.
-const LOCALSTACK_VERSION: &str = "4.13.1";
-
 /// A directory of its own under the system's temp dir.
-fn private_dir(kind: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn private_dir(kind: &str) -> anyhow::Result<PathBuf> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .subsec_nanos();
@@ -42,31 +39,31 @@ pub fn process_state(pid: u32) -> char {
         .unwrap_or('?')
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// A process of a private instance, started in its own process group.
-struct Instance {
-    child: Option<Child>,
-    log: PathBuf,
+pub(crate) struct Instance {
+    pub(crate) child: Option<Child>,
+    pub(crate) log: PathBuf,
 }
 
 impl Instance {
-    fn pid(&self) -> Option<u32> {
+    pub(crate) fn new(log: PathBuf) -> Self {
+        Self { child: None, log }
+    }
+
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.child.as_ref().and_then(Child::id)
     }
 
-    fn signal(&self, signal: i32) -> anyhow::Result<()> {
+    pub(crate) fn signal(&self, signal: i32) -> anyhow::Result<()> {
         signal_group(self.pid().context("not running")?, signal)
     }
 
-    fn exited(&mut self) -> bool {
+    pub(crate) fn exited(&mut self) -> bool {
         self.child.as_mut().is_none_or(|c| !matches!(c.try_wait(), Ok(None)))
     }
 
     /// `kill -9` of its whole process group; returns once the process is reaped.
-    async fn kill_9(&mut self) -> anyhow::Result<()> {
+    pub(crate) async fn kill_9(&mut self) -> anyhow::Result<()> {
         if let Some(mut child) = self.child.take() {
             if let Some(pid) = child.id() {
                 signal_group(pid, libc::SIGCONT).ok(); // a frozen group dies as well, but be sure
@@ -94,7 +91,7 @@ impl Instance {
 
     /// [`Self::stop`], then removes its directory: the server's files must be closed
     /// before they go.
-    fn stop_then_remove(&mut self, dir: &std::path::Path) {
+    pub(crate) fn stop_then_remove(&mut self, dir: &std::path::Path) {
         self.stop();
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -170,7 +167,7 @@ impl PrivateMariadb {
 
     async fn start_in(dir: PathBuf, small_disk: Option<PathBuf>) -> anyhow::Result<Self> {
         let mut server = Self {
-            port: free_port()?,
+            port: crate::ports::free_ports(1)?[0],
             instance: Instance {
                 child: None,
                 log: dir.join("mariadbd.log"),
@@ -326,168 +323,6 @@ impl Drop for PrivateMariadb {
             self.instance.stop();
             let _ = std::process::Command::new("umount").arg(disk).status();
         }
-        self.instance.stop_then_remove(&self.dir);
-    }
-}
-
-/// A LocalStack of a test's own, from the venv `scripts/lib/localstack.sh` installs;
-/// its ready hook deploys the topology with the given prefix, at every start.
-pub struct PrivateLocalstack {
-    dir: PathBuf,
-    port: u16,
-    prefix: String,
-    max_receive_count: u32,
-    instance: Instance,
-}
-
-impl PrivateLocalstack {
-    /// Starts LocalStack on a free port and waits until its hook deployed the topology.
-    pub async fn start(prefix: &str, max_receive_count: u32) -> anyhow::Result<Self> {
-        let dir = private_dir("localstack")?;
-        let mut localstack = Self {
-            port: free_port()?,
-            prefix: prefix.to_string(),
-            max_receive_count,
-            instance: Instance {
-                child: None,
-                log: dir.join("localstack.log"),
-            },
-            dir,
-        };
-        localstack.launch().await?;
-        Ok(localstack)
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.instance.pid()
-    }
-
-    fn venv() -> PathBuf {
-        let cache = std::env::var_os("STOCKFLOW_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/stockflow"));
-        cache.join(format!("localstack-{LOCALSTACK_VERSION}-venv"))
-    }
-
-    /// Stages the hook and the template where LocalStack reads them (as `ls_start` does).
-    fn stage(&self) -> anyhow::Result<PathBuf> {
-        let fs = self.dir.join("fs");
-        let hooks = fs.join("etc/localstack/init/ready.d");
-        std::fs::create_dir_all(&hooks)?;
-        let source = Path::new(LOCALSTACK_DIR);
-        for entry in std::fs::read_dir(source.join("init/ready.d"))? {
-            let entry = entry?;
-            std::fs::copy(entry.path(), hooks.join(entry.file_name()))?;
-        }
-        std::fs::copy(source.join("stockflow.yaml"), fs.join("etc/localstack/stockflow.yaml"))?;
-        Ok(fs)
-    }
-
-    async fn launch(&mut self) -> anyhow::Result<()> {
-        let venv = Self::venv();
-        let python = venv.join("bin/python");
-        anyhow::ensure!(
-            python.exists(),
-            "no LocalStack venv at {} (scripts/up or scripts/test installs it)",
-            venv.display()
-        );
-        let fs = self.stage()?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.instance.log)?;
-        let endpoint = self.endpoint();
-        let path = format!(
-            "{}:{}",
-            venv.join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let child = Command::new(python)
-            .args(["-m", "localstack.runtime.main"])
-            .current_dir(&self.dir)
-            .env_clear()
-            .env("PATH", path)
-            .env("HOME", std::env::var("HOME").unwrap_or_default())
-            .env("GATEWAY_LISTEN", format!("127.0.0.1:{}", self.port))
-            .env("LOCALSTACK_HOST", format!("127.0.0.1:{}", self.port))
-            .env("SERVICES", "sns,sqs,cloudwatch,cloudformation,sts")
-            .env("SQS_ENDPOINT_STRATEGY", "path")
-            .env("FILESYSTEM_ROOT", &fs)
-            .env("OVERRIDE_IN_DOCKER", "0")
-            .env("DNS_ADDRESS", "0")
-            .env("SKIP_SSL_CERT_DOWNLOAD", "1")
-            .env("DISABLE_EVENTS", "1")
-            .env("LOCALSTACK_TELEMETRY_DISABLED", "1")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("STOCKFLOW_AWS_ENDPOINT", &endpoint)
-            .env("STOCKFLOW_PREFIX", &self.prefix)
-            .env("STOCKFLOW_MAX_RECEIVE_COUNT", self.max_receive_count.to_string())
-            .env("STOCKFLOW_ALARM_PERIOD_SECONDS", "10")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .context("cannot start LocalStack")?;
-        self.instance.child = Some(child);
-
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
-        let start = Instant::now();
-        loop {
-            if let Ok(response) = http.get(format!("{endpoint}/_localstack/init/ready")).send().await
-                && let Ok(body) = response.json::<serde_json::Value>().await
-                && body["completed"] == true
-            {
-                let scripts = body["scripts"].as_array().cloned().unwrap_or_default();
-                anyhow::ensure!(
-                    scripts.iter().all(|s| s["state"] == "SUCCESSFUL"),
-                    "LocalStack's ready hook failed: {body}\n{}",
-                    tail(&self.instance.log, 30)
-                );
-                return Ok(());
-            }
-            anyhow::ensure!(
-                !self.instance.exited(),
-                "LocalStack exited during start:\n{}",
-                tail(&self.instance.log, 30)
-            );
-            anyhow::ensure!(
-                start.elapsed() < Duration::from_secs(180),
-                "LocalStack not ready with its topology after 180 s:\n{}",
-                tail(&self.instance.log, 30)
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    /// SIGSTOP: LocalStack still accepts connections (the kernel does) and never answers.
-    pub fn freeze(&self) -> anyhow::Result<()> {
-        self.instance.signal(libc::SIGSTOP)
-    }
-
-    /// SIGCONT after [`Self::freeze`].
-    pub fn thaw(&self) -> anyhow::Result<()> {
-        self.instance.signal(libc::SIGCONT)
-    }
-
-    /// `kill -9`, then a fresh start on the same port: queues and messages are gone (kept
-    /// in memory), and the hook deploys the topology again.
-    pub async fn restart_empty(&mut self) -> anyhow::Result<()> {
-        self.instance.kill_9().await?;
-        self.launch().await
-    }
-}
-
-impl Drop for PrivateLocalstack {
-    fn drop(&mut self) {
         self.instance.stop_then_remove(&self.dir);
     }
 }

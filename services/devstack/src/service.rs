@@ -2,8 +2,6 @@
 //! listens: HTTP services' replicas share one port (`SO_REUSEPORT`); a worker's
 //! replica `i` listens on its own port, `base + 100 × i`, so each is observable alone.
 
-use std::net::TcpListener;
-
 /// A stockflow service binary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Service {
@@ -67,7 +65,7 @@ pub struct Ports {
 
 impl Ports {
     /// The documented scheme: sales and factory replicas on their port, worker replica
-    /// `i` on `base + 100 × i` (8082, 8182, 8282, … and 8083, 8183, …).
+    /// `i` on `base + 100 × i` (from the defaults of [`crate::ports`]).
     pub fn strided(sales: u16, factory: u16, stock_worker: u16, stock_inc_worker: u16, replicas: usize) -> Self {
         let strided = |base: u16| {
             (0..replicas)
@@ -85,14 +83,7 @@ impl Ports {
     /// Distinct free ports for `replicas` of each service, all bound before any is
     /// released (a port bound and released one at a time can come back twice).
     pub fn free(replicas: usize) -> std::io::Result<Self> {
-        let count = 2 + 2 * replicas;
-        let listeners = (0..count)
-            .map(|_| TcpListener::bind("127.0.0.1:0"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let ports = listeners
-            .iter()
-            .map(|l| Ok(l.local_addr()?.port()))
-            .collect::<std::io::Result<Vec<u16>>>()?;
+        let ports = crate::ports::free_ports(2 + 2 * replicas)?;
         Ok(Self {
             sales: ports[0],
             factory: ports[1],

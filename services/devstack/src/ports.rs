@@ -1,0 +1,73 @@
+//! The development environment's default ports, written once (the services' own
+//! `Settings::default` are to read the same table), and finding free ports of 127.0.0.1.
+
+use std::net::{TcpListener, TcpStream};
+
+use crate::service::Service;
+
+/// The port each service listens on when its variable (`SALES_PORT`, …) is not set.
+pub const DEFAULT_PORTS: [(Service, u16); 4] = [
+    (Service::Sales, 8080),
+    (Service::Factory, 8081),
+    (Service::StockWorker, 8082),
+    (Service::StockIncWorker, 8083),
+];
+
+/// The shared LocalStack's port (`STOCKFLOW_LOCALSTACK_PORT`).
+pub const LOCALSTACK_PORT: u16 = 4566;
+
+/// The MySQL server the services use when `MYSQL_URL` is not set.
+pub const MYSQL_URL: &str = "mysql://root@127.0.0.1:3306";
+
+/// The default port of `service`.
+pub fn default_port(service: Service) -> u16 {
+    DEFAULT_PORTS
+        .iter()
+        .find(|(s, _)| *s == service)
+        .map(|(_, port)| *port)
+        .expect("every service has a default port")
+}
+
+/// Nothing answers on `port` of 127.0.0.1.
+pub fn port_free(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_err()
+}
+
+/// `count` distinct free ports, all bound before any is released (a port bound and
+/// released one at a time can come back twice).
+pub fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
+    let listeners = (0..count)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()?;
+    listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+}
+
+/// The first of `first`, `first + step`, … up to `last` whose `width` ports from it are
+/// all free.
+pub fn free_base(first: u16, step: u16, last: u16, width: u16) -> Option<u16> {
+    (first..=last)
+        .step_by(step.max(1).into())
+        .find(|base| (0..width).all(|i| port_free(base.saturating_add(i))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_service_has_one_default_port_of_its_own() {
+        let mut ports: Vec<u16> = Service::ALL.into_iter().map(default_port).collect();
+        ports.sort();
+        ports.dedup();
+        assert_eq!(ports.len(), Service::ALL.len());
+        assert_eq!(DEFAULT_PORTS.len(), Service::ALL.len());
+    }
+
+    #[test]
+    fn a_taken_port_is_not_free_and_is_skipped() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken = listener.local_addr().unwrap().port();
+        assert!(!port_free(taken));
+        assert_ne!(free_base(taken, 1, taken.saturating_add(5), 1), Some(taken));
+    }
+}
