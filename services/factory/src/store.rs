@@ -6,9 +6,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Pool};
 use stockflow_contracts::IdempotencyKey;
+use stockflow_contracts::events::StockArrival;
 use stockflow_contracts::factory::ManufactureRequest;
 use stockflow_kit::db;
-use stockflow_contracts::events::StockArrival;
 use stockflow_messaging::outbox::{self, Enqueued};
 use uuid::Uuid;
 

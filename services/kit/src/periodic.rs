@@ -91,23 +91,29 @@ mod tests {
         let shutdown = CancellationToken::new();
         let task = {
             let (ticks, shutdown) = (ticks.clone(), shutdown.clone());
-            tokio::spawn(Periodic::new("test", Duration::from_millis(1)).run(shutdown.clone(), move || {
-                let (ticks, shutdown) = (ticks.clone(), shutdown.clone());
-                async move {
-                    let n = ticks.fetch_add(1, Ordering::SeqCst) + 1;
-                    if n == 5 {
-                        shutdown.cancel();
+            tokio::spawn(
+                Periodic::new("test", Duration::from_millis(1)).run(shutdown.clone(), move || {
+                    let (ticks, shutdown) = (ticks.clone(), shutdown.clone());
+                    async move {
+                        let n = ticks.fetch_add(1, Ordering::SeqCst) + 1;
+                        if n == 5 {
+                            shutdown.cancel();
+                        }
+                        anyhow::ensure!(n % 2 == 0, "odd tick {n}");
+                        Ok(Pace::Steady)
                     }
-                    anyhow::ensure!(n % 2 == 0, "odd tick {n}");
-                    Ok(Pace::Steady)
-                }
-            }))
+                }),
+            )
         };
         tokio::time::timeout(Duration::from_secs(10), task)
             .await
             .expect("the loop ends on shutdown")
             .unwrap();
-        assert_eq!(ticks.load(Ordering::SeqCst), 5, "failures did not stop it, shutdown did");
+        assert_eq!(
+            ticks.load(Ordering::SeqCst),
+            5,
+            "failures did not stop it, shutdown did"
+        );
     }
 
     #[tokio::test]

@@ -226,7 +226,10 @@ mod tests {
     #[test]
     fn reads_the_idempotency_key_header_and_refuses_a_bad_one_with_422() {
         assert_eq!(idempotency_key(&HeaderMap::new()).unwrap(), None);
-        assert_eq!(idempotency_key(&headers(b" abc-1 ")).unwrap().unwrap().as_str(), "abc-1");
+        assert_eq!(
+            idempotency_key(&headers(b" abc-1 ")).unwrap().unwrap().as_str(),
+            "abc-1"
+        );
         for bad in [&b"a b"[..], b"caf\xc3\xa9"] {
             let problem = idempotency_key(&headers(bad)).unwrap_err();
             assert_eq!(problem.status, 422, "{bad:?}");

@@ -10,7 +10,6 @@ use anyhow::Context;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use serde::Serialize;
 
-
 /// How to reach AWS (or LocalStack) and which resource names to use.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct AwsSettings {

@@ -32,10 +32,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::publisher::Publisher;
 use stockflow_contracts::FailureKind;
 use stockflow_contracts::dead_letter::attr;
 use stockflow_contracts::events::{ATTR_CORRELATION_ID, Event, OpsAlert, Subject};
-use crate::publisher::Publisher;
 
 /// What the consumer does with a message once its handler is done with it.
 #[derive(Debug)]

@@ -24,8 +24,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, Transaction};
 use tokio_util::sync::CancellationToken;
 
-use stockflow_contracts::events::Event;
 use crate::publisher::{BatchEntry, Publisher};
+use stockflow_contracts::events::Event;
 
 /// How many rows one sweep claims.
 const BATCH: usize = 50;

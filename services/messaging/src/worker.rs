@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::{self, AwsSettings, Resources};
-use stockflow_contracts::names;
-use stockflow_kit::config::HttpSettings;
 use crate::consumer::{Consumer, ConsumerSettings, Handler, QueueRoute};
-use stockflow_kit::health::{self, Readiness};
 use crate::publisher::Publisher;
 use crate::queue_metrics::{self, WatchedQueue};
+use stockflow_contracts::names;
+use stockflow_kit::config::HttpSettings;
+use stockflow_kit::health::{self, Readiness};
 
 /// Consumer pacing, shared by both workers (environment variables `WORKER_*`).
 #[derive(Clone, Debug, Serialize, Deserialize)]

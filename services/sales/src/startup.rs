@@ -8,11 +8,11 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use mysql_async::Pool;
 use stockflow_contracts::names;
-use stockflow_messaging::aws::{self, Resources};
 use stockflow_kit::health::{self, Readiness};
+use stockflow_kit::{db, problem, request_id};
+use stockflow_messaging::aws::{self, Resources};
 use stockflow_messaging::outbox::{Outbox, Relay};
 use stockflow_messaging::publisher::Publisher;
-use stockflow_kit::{db, problem, request_id};
 use tokio_util::sync::CancellationToken;
 use warehouse::checkout::Checkouts;
 

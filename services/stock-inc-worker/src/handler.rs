@@ -9,8 +9,8 @@
 
 use chrono::Utc;
 use mysql_async::Pool;
-use stockflow_messaging::consumer::{Delivery, Disposition, Handler};
 use stockflow_contracts::events::{StockArrival, SurplusArrival};
+use stockflow_messaging::consumer::{Delivery, Disposition, Handler};
 use stockflow_messaging::publisher::Publisher;
 
 use warehouse::restock::{self, Applied, Surplus};

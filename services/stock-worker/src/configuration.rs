@@ -1,7 +1,7 @@
 //! stock-worker's settings (environment variables, README "Configuration").
 
 use serde::{Deserialize, Serialize};
-use stockflow_kit::config::{HttpSettings};
+use stockflow_kit::config::HttpSettings;
 use stockflow_messaging::aws::AwsSettings;
 use stockflow_messaging::worker::WorkerSettings;
 

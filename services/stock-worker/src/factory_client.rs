@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use stockflow_contracts::events::StockEmpty;
 use stockflow_contracts::factory::{MANUFACTURES_PATH, ManufactureCreated, ManufactureRequest, ProductCount};
 use stockflow_contracts::idempotency_key::HEADER as IDEMPOTENCY_KEY;
-use stockflow_contracts::events::StockEmpty;
 use uuid::Uuid;
 
 /// What the factory said.

@@ -1,7 +1,7 @@
 //! What stock-worker does with one `stock_empty` message.
 
-use stockflow_messaging::consumer::{Delivery, Disposition, Handler};
 use stockflow_contracts::events::StockEmpty;
+use stockflow_messaging::consumer::{Delivery, Disposition, Handler};
 
 use crate::factory_client::{FactoryAnswer, FactoryClient};
 

@@ -2,7 +2,7 @@
 //! `ALERT_WEBHOOK_URL` (README "Configuration").
 
 use serde::{Deserialize, Serialize};
-use stockflow_kit::config::{DatabaseSettings};
+use stockflow_kit::config::DatabaseSettings;
 use stockflow_messaging::aws::AwsSettings;
 
 /// stockctl's settings: the services' variables (`MYSQL_URL`, `WAREHOUSE_DB`,

@@ -8,8 +8,8 @@ use aws_sdk_sqs::error::{DisplayErrorContext, SdkError};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
-use stockflow_messaging::aws::{Resources, sdk_config};
 use stockflow_kit::db;
+use stockflow_messaging::aws::{Resources, sdk_config};
 
 use crate::Settings;
 

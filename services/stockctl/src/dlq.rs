@@ -7,10 +7,10 @@ use std::fmt::Write;
 use anyhow::anyhow;
 use aws_sdk_sqs::types::Message;
 use serde::Serialize;
-use stockflow_contracts::names;
 use stockflow_contracts::FailureKind;
 use stockflow_contracts::dead_letter::attr;
 use stockflow_contracts::events::{ATTR_CORRELATION_ID, ATTR_EVENT_TYPE};
+use stockflow_contracts::names;
 
 use crate::context::Ctx;
 use crate::peek::{attribute, peek_all, receive_count, sent_at};

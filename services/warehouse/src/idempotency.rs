@@ -7,7 +7,7 @@ use mysql_async::Transaction;
 use mysql_async::prelude::Queryable;
 use stockflow_kit::db;
 
-use crate::checkout::{KeyedRequest, CheckoutOutcome, Recorded};
+use crate::checkout::{CheckoutOutcome, KeyedRequest, Recorded};
 
 /// How long a key is remembered.
 pub const TTL_HOURS: u32 = 24;
@@ -64,7 +64,11 @@ async fn recorded(tx: &mut Transaction<'_>, keyed: &KeyedRequest) -> Result<Reco
 
 /// Saves the outcome under a claimed key; an unknown sku is not kept (the key is
 /// released, as if never used).
-pub(crate) async fn save(tx: &mut Transaction<'_>, key: &str, outcome: &CheckoutOutcome) -> Result<(), mysql_async::Error> {
+pub(crate) async fn save(
+    tx: &mut Transaction<'_>,
+    key: &str,
+    outcome: &CheckoutOutcome,
+) -> Result<(), mysql_async::Error> {
     if *outcome == CheckoutOutcome::UnknownSku {
         return tx
             .exec_drop("DELETE FROM idempotency_keys WHERE idempotency_key = ?", (key,))

@@ -10,8 +10,8 @@ use chrono::{NaiveDateTime, Utc};
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
 use stockflow_contracts::RestockRequestId;
-use stockflow_kit::db;
 use stockflow_contracts::events::StockEmpty;
+use stockflow_kit::db;
 use stockflow_messaging::outbox;
 
 /// How many overdue requests one pass re-enqueues at most.

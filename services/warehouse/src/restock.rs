@@ -18,8 +18,8 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, Utc};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, Transaction};
-use stockflow_kit::db;
 use stockflow_contracts::events::StockArrival;
+use stockflow_kit::db;
 use uuid::Uuid;
 
 #[derive(Debug, PartialEq)]

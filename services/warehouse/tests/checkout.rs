@@ -8,7 +8,7 @@ mod common;
 
 use common::{TestDb, keyed, purchase};
 use mysql_async::prelude::Queryable;
-use warehouse::checkout::{self, Checkouts, CombineSettings, CheckoutOutcome, Recorded};
+use warehouse::checkout::{self, CheckoutOutcome, Checkouts, CombineSettings, Recorded};
 use warehouse::products;
 
 /// Units sold of a sku (the sum of its order rows).

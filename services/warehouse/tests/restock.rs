@@ -142,10 +142,7 @@ async fn a_surplus_record_held_past_the_lock_wait_is_an_error_to_retry_not_a_sur
     let err = restock::apply(&impatient, &second)
         .await
         .expect_err("an arrival whose record is still held is not done");
-    assert!(
-        stockflow_kit::db::is_retryable(&err),
-        "the lock wait timed out: {err}"
-    );
+    assert!(stockflow_kit::db::is_retryable(&err), "the lock wait timed out: {err}");
     // The other delivery rolls back: delivered again, the arrival is recorded.
     holder.query_drop("ROLLBACK").await.unwrap();
     assert!(matches!(

@@ -33,10 +33,10 @@ use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
 use stockflow_devstack::topology::Topology;
 use stockflow_kit::config::{DatabaseSettings, HttpSettings};
-use stockflow_messaging::aws::AwsSettings;
-use stockflow_messaging::worker::WorkerSettings;
 use stockflow_kit::db;
 use stockflow_messaging::aws;
+use stockflow_messaging::aws::AwsSettings;
+use stockflow_messaging::worker::WorkerSettings;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

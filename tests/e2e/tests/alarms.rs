@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use stockctl::Ctx;
-use stockflow_e2e::{TestEnv, attribute, ctl, eventually};
-use stockflow_contracts::names;
 use stockflow_contracts::events::ATTR_EVENT_TYPE;
+use stockflow_contracts::names;
+use stockflow_e2e::{TestEnv, attribute, ctl, eventually};
 
 /// Covers a 60 s metrics interval: one interval for the data point, one alarm
 /// evaluation (10 s) and slack for a busy machine. With 5 s it takes a fraction.

@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use stockflow_contracts::events::StockArrival;
+use stockflow_contracts::names;
 use stockflow_devstack::private::{PrivateMariadb, process_state};
 use stockflow_devstack::service::Service;
 use stockflow_e2e::metrics::scrape;
@@ -22,8 +24,6 @@ use stockflow_e2e::shop::{
     PATIENT_CLIENT_TIMEOUT, assert_retry_later, get_status, keep_buying, report, spreading_client_waiting,
 };
 use stockflow_e2e::{Setup, TestEnv, eventually};
-use stockflow_contracts::names;
-use stockflow_contracts::events::StockArrival;
 
 /// Longer than every timeout the services have: the checkout deadline (5 s), a readiness
 /// check (2 s), the workers' visibility in these tests (3 s), the factory call (2 s).

@@ -8,10 +8,10 @@ use chrono::Utc;
 use futures::future::join_all;
 use mysql_async::prelude::Queryable;
 use serde_json::json;
-use stockflow_e2e::{TestEnv, attribute, eventually};
-use stockflow_contracts::names;
 use stockflow_contracts::RestockRequestId;
 use stockflow_contracts::events::StockArrival;
+use stockflow_contracts::names;
+use stockflow_e2e::{TestEnv, attribute, eventually};
 use uuid::Uuid;
 
 const RESTOCK_DEADLINE: Duration = Duration::from_secs(60);

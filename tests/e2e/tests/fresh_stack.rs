@@ -9,10 +9,10 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::Value;
 use stockctl::Ctx;
-use stockflow_e2e::{TestEnv, ctl, eventually};
-use stockflow_contracts::names;
 use stockflow_contracts::FailureKind;
 use stockflow_contracts::events::OpsAlert;
+use stockflow_contracts::names;
+use stockflow_e2e::{TestEnv, ctl, eventually};
 
 /// The harness deploys alarms with a 10 s period: they leave INSUFFICIENT_DATA within a
 /// period or two; a slow machine gets slack.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use stockflow_contracts::names;
 use stockflow_devstack::service::Service;
 use stockflow_e2e::fault_proxy::FaultProxy;
 use stockflow_e2e::metrics::scrape;
@@ -22,7 +23,6 @@ use stockflow_e2e::shop::{
     spreading_client_waiting,
 };
 use stockflow_e2e::{Setup, TestEnv, eventually};
-use stockflow_contracts::names;
 
 /// The latency of the slow phase, each way.
 const LATENCY: Duration = Duration::from_millis(200);

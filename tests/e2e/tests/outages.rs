@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use stockflow_contracts::names;
 use stockflow_devstack::private::{PrivateLocalstack, PrivateMariadb, process_state};
 use stockflow_devstack::process::Stack;
 use stockflow_devstack::service::Service;
@@ -20,7 +21,6 @@ use stockflow_e2e::shop::{
     Answer, CLIENT_TIMEOUT, DB_RECOVERY_SLACK, get_status, keep_buying, slowest, spreading_client,
 };
 use stockflow_e2e::{Setup, TestEnv, eventually};
-use stockflow_contracts::names;
 
 const SETTLE: Duration = Duration::from_secs(150);
 

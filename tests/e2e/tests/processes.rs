@@ -6,11 +6,11 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::FutureExt;
 use serde_json::json;
-use stockflow_e2e::process::ServiceProcess;
-use stockflow_e2e::{TestEnv, eventually};
-use stockflow_contracts::names;
 use stockflow_contracts::RestockRequestId;
 use stockflow_contracts::events::{StockArrival, StockEmpty};
+use stockflow_contracts::names;
+use stockflow_e2e::process::ServiceProcess;
+use stockflow_e2e::{TestEnv, eventually};
 use uuid::Uuid;
 
 const DEADLINE: Duration = Duration::from_secs(90);

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use serde_json::json;
+use stockflow_contracts::names;
 use stockflow_devstack::process::Stack;
 use stockflow_devstack::service::Service;
 use stockflow_e2e::cutoff::Cutoff;
@@ -16,7 +17,6 @@ use stockflow_e2e::metrics::scrape;
 use stockflow_e2e::replicas::{set, set_all};
 use stockflow_e2e::shop::slowest;
 use stockflow_e2e::{TestEnv, eventually};
-use stockflow_contracts::names;
 
 const SETTLE: Duration = Duration::from_secs(120);
 

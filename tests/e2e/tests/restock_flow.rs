@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use serde_json::json;
-use stockflow_e2e::{TestEnv, eventually};
 use stockflow_contracts::names;
+use stockflow_e2e::{TestEnv, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_stock_publishes_one_stock_empty_event_to_stock_queue() {

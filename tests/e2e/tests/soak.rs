@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
+use stockflow_contracts::names;
 use stockflow_devstack::private::{PrivateLocalstack, PrivateMariadb, process_state};
 use stockflow_devstack::process::Stack;
 use stockflow_devstack::service::Service;
@@ -33,7 +34,6 @@ use stockflow_e2e::logs;
 use stockflow_e2e::replicas::{set, set_all};
 use stockflow_e2e::shop::{Answer, CLIENT_TIMEOUT, DB_RECOVERY_SLACK, get_status};
 use stockflow_e2e::{Setup, TestEnv};
-use stockflow_contracts::names;
 
 const SKUS: u64 = 30;
 const CLIENTS: usize = 16;

@@ -9,10 +9,10 @@ use std::time::Duration;
 use chrono::Utc;
 use mysql_async::prelude::Queryable;
 use serde_json::{Value, json};
-use stockflow_e2e::{TestEnv, attribute, ctl, eventually};
-use stockflow_contracts::names;
 use stockflow_contracts::RestockRequestId;
 use stockflow_contracts::events::{ATTR_EVENT_TYPE, Event, StockArrival, SurplusArrival};
+use stockflow_contracts::names;
+use stockflow_e2e::{TestEnv, attribute, ctl, eventually};
 use uuid::Uuid;
 
 const DEADLINE: Duration = Duration::from_secs(60);

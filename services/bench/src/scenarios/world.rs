@@ -10,10 +10,10 @@ use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
 use stockflow_devstack::service::Ports;
 use stockflow_devstack::topology::Topology;
-use stockflow_messaging::aws;
-use stockflow_kit::config::{DatabaseSettings};
-use stockflow_messaging::aws::AwsSettings;
+use stockflow_kit::config::DatabaseSettings;
 use stockflow_kit::db;
+use stockflow_messaging::aws;
+use stockflow_messaging::aws::AwsSettings;
 
 use super::machine_facts;
 use crate::report::Report;

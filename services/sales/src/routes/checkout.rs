@@ -5,7 +5,7 @@ use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, web};
 use stockflow_kit::problem::{self, Problem};
 use stockflow_kit::request_id::RequestId;
-use warehouse::checkout::{Checkouts, KeyedRequest, CheckoutOutcome, Purchase, Recorded};
+use warehouse::checkout::{CheckoutOutcome, Checkouts, KeyedRequest, Purchase, Recorded};
 
 use super::products::{database_unavailable, unknown_sku};
 use crate::answer::{self, OutOfStock, Sold};

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message};
-use stockflow_contracts::names;
 use stockflow_contracts::events::{ATTR_EVENT_TYPE, Event, OpsAlert, SurplusArrival};
+use stockflow_contracts::names;
 
 use super::Alert;
 use crate::context::Ctx;

@@ -119,7 +119,12 @@ impl Alert {
                     ("Now in", &alert.now_in),
                     ("Attempts", &alert.attempts.to_string()),
                     ("SKU", alert.sku.as_ref().unwrap_or(&none)),
-                    ("Restock request", &alert.restock_request_id.map_or_else(|| none.clone(), |id| id.to_string())),
+                    (
+                        "Restock request",
+                        &alert
+                            .restock_request_id
+                            .map_or_else(|| none.clone(), |id| id.to_string()),
+                    ),
                     ("Correlation id", alert.correlation_id.as_ref().unwrap_or(&none)),
                 ]));
                 blocks.push(json!({
@@ -247,7 +252,11 @@ mod tests {
         assert!(
             text.starts_with(":rotating_light: stockflow: stock-worker dead_lettered a message from p_stock_queue")
         );
-        assert!(text.contains("sku=CP-1") && text.contains("restock=0b6c1c53-4a5e-4a8e-9c5b-2f1d2c3b4a5e") && text.contains("message=orig-1"));
+        assert!(
+            text.contains("sku=CP-1")
+                && text.contains("restock=0b6c1c53-4a5e-4a8e-9c5b-2f1d2c3b4a5e")
+                && text.contains("message=orig-1")
+        );
         let blocks = serde_json::to_string(&body["blocks"]).unwrap();
         assert!(
             blocks.contains("&lt;unknown&gt; &amp; gone"),

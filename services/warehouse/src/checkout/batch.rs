@@ -17,8 +17,8 @@ use chrono::Utc;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, Transaction};
 use stockflow_contracts::RestockRequestId;
-use stockflow_kit::db;
 use stockflow_contracts::events::StockEmpty;
+use stockflow_kit::db;
 use stockflow_messaging::outbox::{self, Enqueued};
 
 use super::{CheckoutOutcome, Purchase, Recorded};
@@ -132,7 +132,12 @@ fn by_sku<'a>(purchases: &'a [Purchase], plans: &[Plan]) -> BTreeMap<&'a str, Ve
 
 /// The answer of a purchase that repeated a key already used earlier in its batch: the
 /// first one's outcome if the requests are the same, else a reused key.
-fn same_key_answer(first: &Purchase, this: &Purchase, first_plan: &Plan, first_outcome: &Option<CheckoutOutcome>) -> Recorded {
+fn same_key_answer(
+    first: &Purchase,
+    this: &Purchase,
+    first_plan: &Plan,
+    first_outcome: &Option<CheckoutOutcome>,
+) -> Recorded {
     if first.key.as_ref().map(|k| &k.fingerprint) != this.key.as_ref().map(|k| &k.fingerprint) {
         return Recorded::KeyReused;
     }

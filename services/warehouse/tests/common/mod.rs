@@ -7,11 +7,11 @@
 use chrono::Utc;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Pool};
-use stockflow_kit::config::DatabaseSettings;
-use stockflow_contracts::{IdempotencyKey, RestockRequestId};
 use stockflow_contracts::events::StockArrival;
+use stockflow_contracts::{IdempotencyKey, RestockRequestId};
+use stockflow_kit::config::DatabaseSettings;
 use uuid::Uuid;
-use warehouse::checkout::{Checkouts, CombineSettings, KeyedRequest, CheckoutOutcome, Purchase, Recorded};
+use warehouse::checkout::{CheckoutOutcome, Checkouts, CombineSettings, KeyedRequest, Purchase, Recorded};
 use warehouse::products::{self, NewProduct};
 use warehouse::{Quantity, Sku};
 
