@@ -1,17 +1,10 @@
-//! The development environment's default ports, written once (the services' own
-//! `Settings::default` are to read the same table), and finding free ports of 127.0.0.1.
+//! The development environment's default ports (the services' own, from
+//! `stockflow_contracts::ports`, which their `Settings::default` read too; LocalStack's and
+//! MySQL's), and finding free ports of 127.0.0.1.
 
 use std::net::{TcpListener, TcpStream};
 
 use crate::service::Service;
-
-/// The port each service listens on when its variable (`SALES_PORT`, …) is not set.
-pub const DEFAULT_PORTS: [(Service, u16); 4] = [
-    (Service::Sales, 8080),
-    (Service::Factory, 8081),
-    (Service::StockWorker, 8082),
-    (Service::StockIncWorker, 8083),
-];
 
 /// The shared LocalStack's port (`STOCKFLOW_LOCALSTACK_PORT`).
 pub const LOCALSTACK_PORT: u16 = 4566;
@@ -21,11 +14,13 @@ pub const MYSQL_URL: &str = "mysql://root@127.0.0.1:3306";
 
 /// The default port of `service`.
 pub fn default_port(service: Service) -> u16 {
-    DEFAULT_PORTS
-        .iter()
-        .find(|(s, _)| *s == service)
-        .map(|(_, port)| *port)
-        .expect("every service has a default port")
+    use stockflow_contracts::ports;
+    match service {
+        Service::Sales => ports::SALES.port,
+        Service::Factory => ports::FACTORY.port,
+        Service::StockWorker => ports::STOCK_WORKER.port,
+        Service::StockIncWorker => ports::STOCK_INC_WORKER.port,
+    }
 }
 
 /// Nothing answers on `port` of 127.0.0.1.
@@ -60,7 +55,6 @@ mod tests {
         ports.sort();
         ports.dedup();
         assert_eq!(ports.len(), Service::ALL.len());
-        assert_eq!(DEFAULT_PORTS.len(), Service::ALL.len());
     }
 
     #[test]

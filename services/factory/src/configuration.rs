@@ -30,7 +30,7 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             aws: AwsSettings::default(),
             http: HttpSettings::default(),
-            factory_port: 8081,
+            factory_port: stockflow_contracts::ports::FACTORY.port,
             factory_db: "factory".into(),
             factory_production_seconds: 5.0,
             outbox_sweep_ms: 1000,

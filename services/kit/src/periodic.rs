@@ -1,6 +1,5 @@
-//! The one loop every periodic task of a service runs in (the sweeper of the outbox, the
-//! republisher, the stock gauges, the queue gauges, housekeeping, the factory's
-//! production line), with one error policy:
+//! The one loop a service's periodic tasks run in (the republisher, the stock gauges,
+//! the queue gauges, housekeeping), with one error policy:
 //!
 //! - a tick that fails is counted in `periodic_task_failures_total{task}`; the first
 //!   failure of a streak is logged at `warn` with the error, the next ones of the same

@@ -16,6 +16,7 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName as Attr;
+use stockflow_kit::periodic::{Pace, Periodic};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -63,30 +64,25 @@ impl BacklogClock {
 
 /// Polls `queues` every [`POLL_EVERY`] until `shutdown`.
 pub async fn run(sqs: aws_sdk_sqs::Client, queues: Vec<WatchedQueue>, shutdown: CancellationToken) {
-    let mut clocks: Vec<BacklogClock> = queues.iter().map(|_| BacklogClock::default()).collect();
-    let mut failing = vec![false; queues.len()];
-    let mut every = tokio::time::interval(POLL_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = every.tick() => {}
-        }
-        for (i, queue) in queues.iter().enumerate() {
-            match depth(&sqs, &queue.url).await {
-                Ok(depth) => {
-                    failing[i] = false;
-                    let age = clocks[i].observe(&depth, Instant::now());
-                    record(&queue.name, &depth, age);
+    let clocks = std::sync::Mutex::new(queues.iter().map(|_| BacklogClock::default()).collect::<Vec<_>>());
+    Periodic::new("queue_gauges", POLL_EVERY)
+        .run(shutdown, || async {
+            // every queue is read each time; the first failure is the tick's error
+            let mut failed = None;
+            for (i, queue) in queues.iter().enumerate() {
+                match depth(&sqs, &queue.url).await {
+                    Ok(depth) => {
+                        let age = clocks.lock().expect("never poisoned")[i].observe(&depth, Instant::now());
+                        record(&queue.name, &depth, age);
+                    }
+                    Err(err) => {
+                        failed.get_or_insert(err.context(format!("cannot read the depth of `{}`", queue.name)));
+                    }
                 }
-                Err(err) if !failing[i] => {
-                    failing[i] = true;
-                    tracing::warn!(queue = %queue.name, error = %format!("{err:#}"), "cannot read the queue's depth for /metrics; keeping the last values and retrying every {} s", POLL_EVERY.as_secs());
-                }
-                Err(_) => {}
             }
-        }
-    }
+            failed.map_or(Ok(Pace::Steady), Err)
+        })
+        .await
 }
 
 fn record(queue: &str, depth: &Depth, backlog_age: f64) {

@@ -14,6 +14,7 @@ use crate::consumer::{Consumer, ConsumerSettings, Handler, QueueRoute};
 use crate::publisher::Publisher;
 use crate::queue_metrics::{self, WatchedQueue};
 use stockflow_contracts::names;
+use stockflow_contracts::ports::DefaultPort;
 use stockflow_kit::config::HttpSettings;
 use stockflow_kit::health::{self, Readiness};
 
@@ -104,7 +105,7 @@ pub struct WorkerApp<H: Handler, R: Readiness> {
 
 impl<H: Handler, R: Readiness> WorkerApp<H, R> {
     pub fn new(
-        service: &'static str,
+        service: DefaultPort,
         settings: &WorkerSettings,
         http: &HttpSettings,
         port: u16,
@@ -112,8 +113,7 @@ impl<H: Handler, R: Readiness> WorkerApp<H, R> {
         handler: H,
         readiness: R,
     ) -> anyhow::Result<Self> {
-        let port_variable = format!("{}_PORT", service.to_uppercase().replace('-', "_"));
-        let listener = http.listen(port, service, &port_variable)?;
+        let listener = http.listen(port, service.service, service.variable)?;
         let port = listener.local_addr()?.port();
         let watched = vec![
             WatchedQueue {
@@ -127,7 +127,7 @@ impl<H: Handler, R: Readiness> WorkerApp<H, R> {
         ];
         let sqs = context.sqs.clone();
         let consumer = Consumer::new(
-            service,
+            service.service,
             context.sqs,
             context.route,
             settings.consumer_settings(),

@@ -39,7 +39,7 @@ impl Default for Settings {
             aws: AwsSettings::default(),
             http: HttpSettings::default(),
             combine: CombineSettings::default(),
-            sales_port: 8080,
+            sales_port: stockflow_contracts::ports::SALES.port,
             warehouse_db: warehouse::DEFAULT_DATABASE.into(),
             sales_workers: 1,
             outbox_sweep_ms: 1000,

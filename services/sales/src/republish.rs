@@ -13,6 +13,7 @@
 use std::time::Duration;
 
 use mysql_async::Pool;
+use stockflow_kit::periodic::{Pace, Periodic};
 use tokio_util::sync::CancellationToken;
 
 /// Re-enqueues the events of overdue open restock requests, periodically.
@@ -30,14 +31,10 @@ impl Republisher {
     /// `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
         let every = (self.bound / 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(every) => {}
-            }
-            match warehouse::republish::overdue_events(&self.pool, self.bound).await {
-                Ok(0) => {}
-                Ok(count) => {
+        Periodic::new("republish_overdue_restocks", every)
+            .run(shutdown, || async {
+                let count = warehouse::republish::overdue_events(&self.pool, self.bound).await?;
+                if count > 0 {
                     metrics::counter!("restock_events_republished_total").increment(count as u64);
                     tracing::warn!(
                         count,
@@ -46,11 +43,8 @@ impl Republisher {
                          (a message was lost or is still retrying; see docs/operations.md)"
                     );
                 }
-                Err(err) => tracing::warn!(
-                    error = %format!("{err:#}"),
-                    "cannot look for overdue restock requests; will try again"
-                ),
-            }
-        }
+                Ok(Pace::Steady)
+            })
+            .await
     }
 }

@@ -9,6 +9,7 @@ use actix_web::{App, HttpServer, web};
 use mysql_async::Pool;
 use stockflow_contracts::names;
 use stockflow_kit::health::{self, Readiness};
+use stockflow_kit::periodic::{Pace, Periodic};
 use stockflow_kit::{db, problem, request_id};
 use stockflow_messaging::aws::{self, Resources};
 use stockflow_messaging::outbox::{Outbox, Relay};
@@ -110,17 +111,12 @@ impl Application {
 
 /// Forgets idempotency keys past their time to live, once an hour.
 async fn prune_idempotency_keys_hourly(pool: Pool, shutdown: CancellationToken) {
-    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = hourly.tick() => {
-                if let Err(err) = warehouse::prune_expired_keys(&pool).await {
-                    tracing::warn!(error = %err, "cannot prune expired idempotency keys; will try again in an hour");
-                }
-            }
-        }
-    }
+    Periodic::new("prune_idempotency_keys", Duration::from_secs(3600))
+        .run(shutdown, || async {
+            warehouse::prune_expired_keys(&pool).await?;
+            Ok(Pace::Steady)
+        })
+        .await
 }
 
 struct SalesReadiness {

@@ -9,12 +9,13 @@
 //!   fulfilled restock request and wait for a person's decision (`stockctl surplus`).
 //!
 //! Every sales replica exports the same values (the database is shared): aggregate
-//! with `max`, never `sum`. A failed read keeps the last values and is logged once
-//! per failure streak.
+//! with `max`, never `sum`. A failed read keeps the last values (the error policy is
+//! `stockflow_kit::periodic`'s).
 
 use std::time::Duration;
 
 use mysql_async::Pool;
+use stockflow_kit::periodic::{Pace, Periodic};
 use tokio_util::sync::CancellationToken;
 use warehouse::reports;
 
@@ -23,23 +24,12 @@ const READ_EVERY: Duration = Duration::from_secs(5);
 
 /// Reads the gauges every [`READ_EVERY`] until `shutdown`.
 pub async fn run(pool: Pool, shutdown: CancellationToken) {
-    let mut every = tokio::time::interval(READ_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failing = false;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = every.tick() => {}
-        }
-        match read(&pool).await {
-            Ok(()) => failing = false,
-            Err(err) if !failing => {
-                failing = true;
-                tracing::warn!(error = %err, "cannot read stock and restock requests for /metrics; keeping the last values and retrying every {} s", READ_EVERY.as_secs());
-            }
-            Err(_) => {}
-        }
-    }
+    Periodic::new("stock_gauges", READ_EVERY)
+        .run(shutdown, || async {
+            read(&pool).await?;
+            Ok(Pace::Steady)
+        })
+        .await
 }
 
 async fn read(pool: &Pool) -> Result<(), mysql_async::Error> {

@@ -28,7 +28,7 @@ impl Default for Settings {
             aws: AwsSettings::default(),
             http: HttpSettings::default(),
             worker: WorkerSettings::default(),
-            stock_inc_worker_port: 8083,
+            stock_inc_worker_port: stockflow_contracts::ports::STOCK_INC_WORKER.port,
             warehouse_db: warehouse::DEFAULT_DATABASE.into(),
         }
     }

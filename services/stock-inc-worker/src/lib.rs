@@ -24,7 +24,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp<ApplyArrival,
         queue_url: context.route.queue_url.clone(),
     };
     WorkerApp::new(
-        "stock-inc-worker",
+        stockflow_contracts::ports::STOCK_INC_WORKER,
         &settings.worker,
         &settings.http,
         settings.stock_inc_worker_port,

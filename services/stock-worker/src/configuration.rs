@@ -29,8 +29,8 @@ impl Default for Settings {
             aws: AwsSettings::default(),
             http: HttpSettings::default(),
             worker: WorkerSettings::default(),
-            stock_worker_port: 8082,
-            factory_url: "http://127.0.0.1:8081".into(),
+            stock_worker_port: stockflow_contracts::ports::STOCK_WORKER.port,
+            factory_url: stockflow_contracts::ports::FACTORY.local_url(),
             factory_timeout_ms: 5000,
             factory_callback_url: String::new(),
         }

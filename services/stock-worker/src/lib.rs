@@ -30,7 +30,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp<OrderFromFact
         queue_url: context.route.queue_url.clone(),
     };
     WorkerApp::new(
-        "stock-worker",
+        stockflow_contracts::ports::STOCK_WORKER,
         &settings.worker,
         &settings.http,
         settings.stock_worker_port,
