@@ -24,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 
 use crate::ceiling;
-use crate::load::Outcome;
+use crate::load::RequestOutcome;
 
 /// Connections of the bare service's pool: sales' default `DB_POOL_MAX`.
 const POOL_SIZE: usize = 16;
@@ -62,8 +62,8 @@ async fn answer(pool: Pool, request: Request<Incoming>) -> Result<Response<Full<
     let body = request.into_body().collect().await?.to_bytes();
     let status = match serde_json::from_slice::<Purchase>(&body) {
         Ok(purchase) => match ceiling::checkout(&pool, &purchase.sku, purchase.quantity).await {
-            Outcome::Sold => StatusCode::OK,
-            Outcome::OutOfStock => StatusCode::CONFLICT,
+            RequestOutcome::Sold => StatusCode::OK,
+            RequestOutcome::OutOfStock => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         },
         Err(_) => StatusCode::BAD_REQUEST,

@@ -20,14 +20,14 @@ use tokio::sync::{Mutex, Semaphore, watch};
 use warehouse::checkout::{self, Purchase, Recorded};
 use warehouse::{Quantity, Sku};
 
-use crate::load::Outcome;
+use crate::load::RequestOutcome;
 
 /// One checkout of `quantity` of `sku` in a transaction of its own: the warehouse's
 /// checkout itself (`warehouse::checkout::transact`), on a bare pool, one purchase per
 /// transaction, deadlock victims retried as the service does.
-pub async fn checkout(pool: &Pool, sku: &str, quantity: u32) -> Outcome {
+pub async fn checkout(pool: &Pool, sku: &str, quantity: u32) -> RequestOutcome {
     let (Ok(sku), Ok(quantity)) = (Sku::parse(sku), Quantity::new(i64::from(quantity))) else {
-        return Outcome::ClientError;
+        return RequestOutcome::ClientError;
     };
     let purchase = Purchase {
         sku,
@@ -38,17 +38,17 @@ pub async fn checkout(pool: &Pool, sku: &str, quantity: u32) -> Outcome {
     };
     match checkout::transact(pool, std::slice::from_ref(&purchase)).await {
         Ok(committed) => match committed.recorded.first() {
-            Some(Recorded::Fresh(checkout::CheckoutOutcome::Sold { .. })) => Outcome::Sold,
-            Some(Recorded::Fresh(checkout::CheckoutOutcome::OutOfStock { .. })) => Outcome::OutOfStock,
-            _ => Outcome::ClientError,
+            Some(Recorded::Fresh(checkout::CheckoutOutcome::Sold { .. })) => RequestOutcome::Sold,
+            Some(Recorded::Fresh(checkout::CheckoutOutcome::OutOfStock { .. })) => RequestOutcome::OutOfStock,
+            _ => RequestOutcome::ClientError,
         },
-        Err(_) => Outcome::Transport,
+        Err(_) => RequestOutcome::Transport,
     }
 }
 
 /// The hot row's physical limit: the bare conditional decrement of one unit, autocommit,
 /// with nothing else (no order row, no shortage path). Sold if a row changed.
-pub async fn bare_update(pool: &Pool, sku: &str) -> Outcome {
+pub async fn bare_update(pool: &Pool, sku: &str) -> RequestOutcome {
     let result = async {
         let mut conn = pool.get_conn().await?;
         conn.exec_drop(
@@ -60,9 +60,9 @@ pub async fn bare_update(pool: &Pool, sku: &str) -> Outcome {
     }
     .await;
     match result {
-        Ok(1) => Outcome::Sold,
-        Ok(_) => Outcome::OutOfStock,
-        Err(_) => Outcome::Transport,
+        Ok(1) => RequestOutcome::Sold,
+        Ok(_) => RequestOutcome::OutOfStock,
+        Err(_) => RequestOutcome::Transport,
     }
 }
 

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 
 /// What one request answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum RequestOutcome {
     /// 200: sold.
     Sold,
     /// 409: out of stock (a business answer, not an error).
@@ -105,7 +105,7 @@ pub async fn closed_loop<C, F, Fut>(
 where
     C: Send + 'static,
     F: Fn(C, u64) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = (C, Outcome)> + Send + 'static,
+    Fut: Future<Output = (C, RequestOutcome)> + Send + 'static,
 {
     let op = Arc::new(op);
     let next = Arc::new(AtomicU64::new(0));
@@ -146,11 +146,11 @@ where
     for task in tasks {
         let (latency, counts) = task.await.expect("load task panicked");
         stats.latency.add(&latency).expect("same histogram bounds");
-        stats.sold += counts[Outcome::Sold as usize];
-        stats.out_of_stock += counts[Outcome::OutOfStock as usize];
-        stats.client_errors += counts[Outcome::ClientError as usize];
-        stats.server_errors += counts[Outcome::ServerError as usize];
-        stats.transport_errors += counts[Outcome::Transport as usize];
+        stats.sold += counts[RequestOutcome::Sold as usize];
+        stats.out_of_stock += counts[RequestOutcome::OutOfStock as usize];
+        stats.client_errors += counts[RequestOutcome::ClientError as usize];
+        stats.server_errors += counts[RequestOutcome::ServerError as usize];
+        stats.transport_errors += counts[RequestOutcome::Transport as usize];
     }
     stats.elapsed = start.elapsed();
     stats
@@ -179,23 +179,26 @@ impl HttpClient {
     }
 
     /// `POST /checkout` of `quantity` of `sku`: the outcome and the answer's body.
-    pub async fn checkout(&mut self, sku: &str, quantity: u32) -> (Outcome, Option<String>) {
+    pub async fn checkout(&mut self, sku: &str, quantity: u32) -> (RequestOutcome, Option<String>) {
         let body = serde_json::json!({ "sku": sku, "quantity": quantity, "requester": "bench" }).to_string();
         let request = Request::post("/checkout")
             .header(CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)));
         match self.send(request).await {
-            Some((status, body)) => (Outcome::of(status), Some(String::from_utf8_lossy(&body).into_owned())),
-            None => (Outcome::Transport, None),
+            Some((status, body)) => (
+                RequestOutcome::of(status),
+                Some(String::from_utf8_lossy(&body).into_owned()),
+            ),
+            None => (RequestOutcome::Transport, None),
         }
     }
 
     /// `GET path`; a 2xx counts as `Sold` (the HTTP floor: no work behind it).
-    pub async fn get(&mut self, path: &str) -> Outcome {
+    pub async fn get(&mut self, path: &str) -> RequestOutcome {
         match self.send(Request::get(path).body(Full::new(Bytes::new()))).await {
-            Some((status, _)) if (200..300).contains(&status) => Outcome::Sold,
-            Some((status, _)) => Outcome::of(status),
-            None => Outcome::Transport,
+            Some((status, _)) if (200..300).contains(&status) => RequestOutcome::Sold,
+            Some((status, _)) => RequestOutcome::of(status),
+            None => RequestOutcome::Transport,
         }
     }
 
@@ -239,15 +242,15 @@ async fn connect(addr: SocketAddr) -> Option<SendRequest<Full<Bytes>>> {
     Some(sender)
 }
 
-impl Outcome {
+impl RequestOutcome {
     /// The outcome an HTTP status stands for.
     fn of(status: u16) -> Self {
         match status {
-            200 => Outcome::Sold,
-            409 => Outcome::OutOfStock,
-            400..=499 => Outcome::ClientError,
-            500..=599 => Outcome::ServerError,
-            _ => Outcome::Transport,
+            200 => RequestOutcome::Sold,
+            409 => RequestOutcome::OutOfStock,
+            400..=499 => RequestOutcome::ClientError,
+            500..=599 => RequestOutcome::ServerError,
+            _ => RequestOutcome::Transport,
         }
     }
 }

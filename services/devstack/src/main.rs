@@ -19,7 +19,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use stockflow_devstack::localstack::{self, Shared};
 use stockflow_devstack::mysql::MysqlServer;
-use stockflow_devstack::ports::{self, LOCALSTACK_PORT, MYSQL_URL, default_port};
+use stockflow_devstack::ports::{self, LOCALSTACK_PORT, MYSQL_URL};
 use stockflow_devstack::process::{self, Launcher};
 use stockflow_devstack::service::{Ports, Service};
 use stockflow_devstack::up::{say, step};
@@ -244,7 +244,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             down_hint,
         } => {
             anyhow::ensure!(replicas >= 1, "STOCKFLOW_REPLICAS must be at least 1");
-            let port = |given: Option<u16>, service| given.unwrap_or_else(|| default_port(service));
+            let port = |given: Option<u16>, service| given.unwrap_or_else(|| Service::default_port(service));
             let mut env = Vec::new();
             if localstack {
                 step(format_args!(

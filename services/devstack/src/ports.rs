@@ -4,24 +4,11 @@
 
 use std::net::{TcpListener, TcpStream};
 
-use crate::service::Service;
-
 /// The shared LocalStack's port (`STOCKFLOW_LOCALSTACK_PORT`).
 pub const LOCALSTACK_PORT: u16 = 4566;
 
 /// The MySQL server the services use when `MYSQL_URL` is not set.
 pub const MYSQL_URL: &str = "mysql://root@127.0.0.1:3306";
-
-/// The default port of `service`.
-pub fn default_port(service: Service) -> u16 {
-    use stockflow_contracts::ports;
-    match service {
-        Service::Sales => ports::SALES.port,
-        Service::Factory => ports::FACTORY.port,
-        Service::StockWorker => ports::STOCK_WORKER.port,
-        Service::StockIncWorker => ports::STOCK_INC_WORKER.port,
-    }
-}
 
 /// Nothing answers on `port` of 127.0.0.1.
 pub fn port_free(port: u16) -> bool {
@@ -48,14 +35,6 @@ pub fn free_base(first: u16, step: u16, last: u16, width: u16) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_service_has_one_default_port_of_its_own() {
-        let mut ports: Vec<u16> = Service::ALL.into_iter().map(default_port).collect();
-        ports.sort();
-        ports.dedup();
-        assert_eq!(ports.len(), Service::ALL.len());
-    }
 
     #[test]
     fn a_taken_port_is_not_free_and_is_skipped() {

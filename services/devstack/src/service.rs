@@ -12,6 +12,17 @@ pub enum Service {
 }
 
 impl Service {
+    /// The port the service listens on when its variable (`SALES_PORT`, …) is not set.
+    pub fn default_port(self) -> u16 {
+        use stockflow_contracts::ports;
+        match self {
+            Service::Sales => ports::SALES.port,
+            Service::Factory => ports::FACTORY.port,
+            Service::StockWorker => ports::STOCK_WORKER.port,
+            Service::StockIncWorker => ports::STOCK_INC_WORKER.port,
+        }
+    }
+
     /// In start order: the HTTP services first, the workers (which call them) after.
     pub const ALL: [Service; 4] = [
         Service::Sales,
@@ -107,6 +118,14 @@ impl Ports {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_service_has_one_default_port_of_its_own() {
+        let mut ports: Vec<u16> = Service::ALL.into_iter().map(Service::default_port).collect();
+        ports.sort();
+        ports.dedup();
+        assert_eq!(ports.len(), Service::ALL.len());
+    }
 
     #[test]
     fn worker_replicas_get_their_own_ports_http_replicas_share() {

@@ -10,7 +10,7 @@ mod answer;
 mod configuration;
 mod domain;
 mod openapi;
-mod republish;
+mod republisher;
 mod routes;
 mod startup;
 mod stock_gauges;

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use warehouse::checkout::Checkouts;
 
 use crate::Settings;
-use crate::republish::Republisher;
+use crate::republisher::Republisher;
 use crate::routes;
 use utoipa::OpenApi;
 

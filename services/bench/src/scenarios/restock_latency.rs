@@ -15,7 +15,7 @@ use super::phases::{insert_products, numbered_skus};
 use super::timelines::{ms_between, wait_until_fulfilled};
 use super::{RESTOCK_REORDER, World};
 use crate::ceiling::{self, Chain, HopPlan, HopResult, Pace};
-use crate::load::{HttpClient, Outcome, Quantiles};
+use crate::load::{HttpClient, Quantiles, RequestOutcome};
 use crate::report::{self, Report, SummaryRow};
 use crate::{Args, progress};
 
@@ -64,7 +64,7 @@ struct Answers {
 
 /// One purchase's answer.
 struct Answer {
-    outcome: Outcome,
+    outcome: RequestOutcome,
     restock_request_id: Option<String>,
     at: DateTime<Utc>,
 }
@@ -97,7 +97,7 @@ async fn purchase(world: &World, skus: &[String], rate: f64) -> anyhow::Result<A
     for task in futures::future::join_all(tasks).await {
         match task? {
             Answer {
-                outcome: Outcome::OutOfStock,
+                outcome: RequestOutcome::OutOfStock,
                 restock_request_id: Some(id),
                 at,
             } => {
