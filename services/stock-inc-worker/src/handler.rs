@@ -2,18 +2,17 @@
 //! warehouse (once per production order, at most one order per restock request) and say
 //! whether SQS may forget it.
 //!
-//! A production order for a request another order fulfilled is not applied: it is
-//! recorded, counted (`stock_arrivals_surplus_total`) and sent to `ops_alerts` as a
-//! `surplus_arrival` alert. The message is deleted only once that alert is published, so
-//! the alert is never lost (a redelivery after a lost mark may send it twice).
+//! A production order for a request another order fulfilled is not applied: the
+//! warehouse records it and `surplus_alert` tells ops.
 
-use chrono::Utc;
 use mysql_async::Pool;
-use stockflow_contracts::events::{StockArrival, SurplusArrival};
+use stockflow_contracts::events::StockArrival;
 use stockflow_messaging::consumer::{Delivery, Disposition, Handler};
 use stockflow_messaging::publisher::Publisher;
 
-use warehouse::restock::{self, Applied, Surplus};
+use warehouse::restock::{self, Applied};
+
+use crate::surplus_alert;
 
 pub struct ApplyArrival {
     pool: Pool,
@@ -23,38 +22,6 @@ pub struct ApplyArrival {
 impl ApplyArrival {
     pub fn new(pool: Pool, alerts: Publisher) -> Self {
         Self { pool, alerts }
-    }
-
-    /// Counts a newly recorded surplus arrival and alerts ops unless that was done.
-    async fn surplus(&self, delivery: &Delivery, arrival: &StockArrival, surplus: Surplus) -> Disposition {
-        let Some(restock_request_id) = arrival.restock_request_id else {
-            return Disposition::Retry(anyhow::anyhow!("a surplus arrival names no restock request"));
-        };
-        if surplus.newly_recorded {
-            metrics::counter!("stock_arrivals_surplus_total").increment(1);
-            tracing::warn!(sku = %arrival.sku, quantity = arrival.quantity, production_order_id = %arrival.production_order_id, restock_request_id = %restock_request_id, fulfilled_by = surplus.fulfilled_by.map(tracing::field::display), "a second production order for a fulfilled restock request: not applied, recorded for a person to settle");
-        }
-        if !surplus.alert_pending {
-            return Disposition::Done;
-        }
-        let alert = SurplusArrival {
-            production_order_id: arrival.production_order_id,
-            restock_request_id,
-            fulfilled_by: surplus.fulfilled_by,
-            sku: arrival.sku.clone(),
-            quantity: arrival.quantity,
-            service: "stock-inc-worker".into(),
-            correlation_id: Some(delivery.correlation_id.clone()),
-            at: Utc::now(),
-        };
-        if let Err(err) = self.alerts.publish(&alert, &delivery.correlation_id).await {
-            return Disposition::Retry(err.context("cannot alert ops of a surplus arrival; the message is retried"));
-        }
-        let order_id = arrival.production_order_id.to_string();
-        if let Err(err) = restock::mark_alerted(&self.pool, &order_id).await {
-            tracing::warn!(error = %err, production_order_id = %order_id, "the surplus alert was sent but not marked; a redelivery may send it again");
-        }
-        Disposition::Done
     }
 }
 
@@ -77,7 +44,9 @@ impl Handler for ApplyArrival {
                 tracing::info!(production_order_id = %arrival.production_order_id, "duplicate delivery: already applied, nothing changed");
                 Disposition::Done
             }
-            Ok(Applied::Surplus(surplus)) => self.surplus(delivery, &arrival, surplus).await,
+            Ok(Applied::Surplus(surplus)) => {
+                surplus_alert::settle(&self.pool, &self.alerts, delivery, &arrival, surplus).await
+            }
             Ok(Applied::UnknownSku) => Disposition::Reject(format!(
                 "unknown sku {:?}: no such product in the warehouse",
                 arrival.sku

@@ -3,6 +3,7 @@
 
 mod configuration;
 mod handler;
+mod surplus_alert;
 
 use mysql_async::Pool;
 use stockflow_contracts::names;
