@@ -12,36 +12,25 @@ pub struct DefaultPort {
     pub variable: &'static str,
 }
 
-pub const SALES: DefaultPort = DefaultPort {
-    service: "sales",
-    port: 8080,
-    variable: "SALES_PORT",
-};
+pub const SALES: DefaultPort = DefaultPort::new("sales", 8080, "SALES_PORT");
 
-pub const FACTORY: DefaultPort = DefaultPort {
-    service: "factory",
-    port: 8081,
-    variable: "FACTORY_PORT",
-};
+pub const FACTORY: DefaultPort = DefaultPort::new("factory", 8081, "FACTORY_PORT");
 
 /// stock-worker's health and metrics port.
-pub const STOCK_WORKER: DefaultPort = DefaultPort {
-    service: "stock-worker",
-    port: 8082,
-    variable: "STOCK_WORKER_PORT",
-};
+pub const STOCK_WORKER: DefaultPort = DefaultPort::new("stock-worker", 8082, "STOCK_WORKER_PORT");
 
 /// stock-inc-worker's health and metrics port.
-pub const STOCK_INC_WORKER: DefaultPort = DefaultPort {
-    service: "stock-inc-worker",
-    port: 8083,
-    variable: "STOCK_INC_WORKER_PORT",
-};
-
-/// The four services, in the order they are started.
-pub const ALL: [DefaultPort; 4] = [SALES, FACTORY, STOCK_WORKER, STOCK_INC_WORKER];
+pub const STOCK_INC_WORKER: DefaultPort = DefaultPort::new("stock-inc-worker", 8083, "STOCK_INC_WORKER_PORT");
 
 impl DefaultPort {
+    const fn new(service: &'static str, port: u16, variable: &'static str) -> Self {
+        Self {
+            service,
+            port,
+            variable,
+        }
+    }
+
     /// `http://127.0.0.1:{port}`: the service on this machine.
     pub fn local_url(self) -> String {
         format!("http://127.0.0.1:{}", self.port)
