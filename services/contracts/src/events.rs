@@ -19,18 +19,30 @@ pub const ATTR_CORRELATION_ID: &str = "correlation_id";
 pub trait Event: Serialize + for<'de> Deserialize<'de> {
     const TYPE: &'static str;
     const TOPIC: &'static str;
+}
 
-    /// What an alert about this event names (nothing, unless the event says).
-    fn subject(&self) -> Subject {
-        Subject::default()
+/// The product and restock request a message concerns, as an alert about it names them:
+/// read from any body that carries them (both `stock_empty` and `stock_arrival` do), even
+/// one that is not a valid event, and each left out when absent or malformed.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct Subject {
+    #[serde(default, deserialize_with = "lenient")]
+    pub sku: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub restock_request_id: Option<RestockRequestId>,
+}
+
+impl Subject {
+    /// The subject of a message body; empty when the body is not a JSON object.
+    pub fn of_body(body: &str) -> Self {
+        serde_json::from_str(body).unwrap_or_default()
     }
 }
 
-/// The product and restock request an event concerns, as an alert about it names them.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Subject {
-    pub sku: Option<String>,
-    pub restock_request_id: Option<RestockRequestId>,
+/// A field that does not read as `T` is left out rather than failing its whole body.
+fn lenient<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(deserializer: D) -> Result<Option<T>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 /// A product ran out: one per restock request, not per failed purchase.
@@ -48,13 +60,6 @@ pub struct StockEmpty {
 impl Event for StockEmpty {
     const TYPE: &'static str = "stock_empty";
     const TOPIC: &'static str = names::STOCK_EMPTY_TOPIC;
-
-    fn subject(&self) -> Subject {
-        Subject {
-            sku: Some(self.sku.clone()),
-            restock_request_id: Some(self.restock_request_id),
-        }
-    }
 }
 
 /// The factory finished a production order.
@@ -76,13 +81,6 @@ pub struct StockArrival {
 impl Event for StockArrival {
     const TYPE: &'static str = "stock_arrival";
     const TOPIC: &'static str = names::STOCK_ARRIVAL_TOPIC;
-
-    fn subject(&self) -> Subject {
-        Subject {
-            sku: Some(self.sku.clone()),
-            restock_request_id: self.restock_request_id,
-        }
-    }
 }
 
 /// Something ended abnormally and a person should look at it.
@@ -184,6 +182,21 @@ mod tests {
         }
         without["restock_request_id"] = "not-a-uuid".into();
         assert!(serde_json::from_value::<StockArrival>(without).is_err());
+    }
+
+    #[test]
+    fn a_subject_is_read_from_any_body_that_carries_it() {
+        let id = RestockRequestId::new();
+        let subject = Subject::of_body(&format!(r#"{{"sku":"HOOK-0","restock_request_id":"{id}"}}"#));
+        assert_eq!(subject.sku.as_deref(), Some("HOOK-0"));
+        assert_eq!(subject.restock_request_id, Some(id));
+        let partial = Subject::of_body(r#"{"sku":"HOOK-0","restock_request_id":"not-a-uuid"}"#);
+        assert_eq!(
+            (partial.sku.as_deref(), partial.restock_request_id),
+            (Some("HOOK-0"), None)
+        );
+        assert_eq!(Subject::of_body("garbage"), Subject::default());
+        assert_eq!(Subject::of_body(r#"{"sku":7}"#), Subject::default());
     }
 
     #[test]

@@ -266,15 +266,9 @@ impl<H: Handler> Consumer<H> {
         metrics::counter!("messages_received_total", "queue" => queue.clone()).increment(1);
         let started = std::time::Instant::now();
         async {
-            let (outcome, subject) = match serde_json::from_str::<H::Event>(&delivery.body) {
-                Ok(event) => {
-                    let subject = event.subject();
-                    (self.handle_with_heartbeat(event, &delivery, &receipt).await, subject)
-                }
-                Err(err) => (
-                    Disposition::Reject(format!("malformed {} message: {err}", H::Event::TYPE)),
-                    Subject::default(),
-                ),
+            let outcome = match serde_json::from_str::<H::Event>(&delivery.body) {
+                Ok(event) => self.handle_with_heartbeat(event, &delivery, &receipt).await,
+                Err(err) => Disposition::Reject(format!("malformed {} message: {err}", H::Event::TYPE)),
             };
             metrics::histogram!("message_handling_seconds", "queue" => queue.clone()).record(started.elapsed().as_secs_f64());
             let result = match &outcome {
@@ -292,7 +286,7 @@ impl<H: Handler> Consumer<H> {
                 Disposition::Retry(err) if delivery.receive_count >= self.route.max_receive_count => {
                     let reason = format!("gave up after {} deliveries: {err:#}", delivery.receive_count);
                     tracing::error!(error = %reason, "last allowed delivery failed: dead-lettering");
-                    self.dead_letter(&message, &delivery, &receipt, FailureKind::FinalAttemptFailed, &reason, subject)
+                    self.dead_letter(&message, &delivery, &receipt, FailureKind::FinalAttemptFailed, &reason)
                         .await;
                 }
                 Disposition::Retry(err) => {
@@ -302,7 +296,7 @@ impl<H: Handler> Consumer<H> {
                 }
                 Disposition::Reject(reason) => {
                     tracing::error!(error = %reason, "permanent failure: dead-lettering");
-                    self.dead_letter(&message, &delivery, &receipt, FailureKind::DeadLettered, &reason, subject)
+                    self.dead_letter(&message, &delivery, &receipt, FailureKind::DeadLettered, &reason)
                         .await;
                 }
             }
@@ -348,7 +342,6 @@ impl<H: Handler> Consumer<H> {
         receipt: &str,
         kind: FailureKind,
         reason: &str,
-        subject: Subject,
     ) {
         let mut attributes: HashMap<String, MessageAttributeValue> =
             message.message_attributes().cloned().unwrap_or_default();
@@ -385,6 +378,7 @@ impl<H: Handler> Consumer<H> {
                 self.route.queue_name.clone()
             }
         };
+        let subject = Subject::of_body(&delivery.body);
         let alert = OpsAlert {
             kind,
             service: self.service.to_string(),
