@@ -12,13 +12,17 @@
 //!   deletion awaited;
 //! - [`pidfile`]: stopping what is known by its pid file (LocalStack, a dockerd);
 //! - [`queues`]: emptying an environment's queues;
+//! - [`cleanup`]: a test's databases and stack removed, whether it passes or fails;
 //! - [`mysql`]: `MYSQL_URL` read once (by mysql_async, as the services read it), a
 //!   login check and dropping databases;
-//! - [`private`]: a private MariaDB (and LocalStack) for the tests that crash or freeze them.
+//! - [`private`]: a private MariaDB (and LocalStack) for the tests that crash or freeze them;
+//! - [`poll`]: waiting for a condition with a deadline.
 
+pub mod cleanup;
 pub mod localstack;
 pub mod mysql;
 pub mod pidfile;
+pub mod poll;
 pub mod ports;
 pub mod private;
 pub mod process;

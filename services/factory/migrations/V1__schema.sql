@@ -1,4 +1,5 @@
--- The factory's own database: production orders and the outbox of completions.
+-- The factory's own database: production orders (its outbox of completions is the
+-- outbox's own migration, services/messaging/migrations).
 
 CREATE TABLE production_orders (
     id               CHAR(36)     NOT NULL PRIMARY KEY,
@@ -19,19 +20,4 @@ CREATE TABLE production_orders (
     UNIQUE KEY production_orders_idempotency (idempotency_key),
     KEY production_orders_due (completed_at, ready_at),
     CONSTRAINT production_orders_quantity_positive CHECK (quantity > 0)
-) ENGINE = InnoDB;
-
-CREATE TABLE outbox (
-    id             BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-    topic          VARCHAR(64)     NOT NULL,
-    event_type     VARCHAR(64)     NOT NULL,
-    aggregate_id   VARCHAR(64)     NOT NULL,
-    correlation_id VARCHAR(128)    NOT NULL,
-    payload        TEXT            NOT NULL,
-    created_at     DATETIME(6)     NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-    published_at   DATETIME(6)     NULL,
-    attempts       INT             NOT NULL DEFAULT 0,
-    last_error     VARCHAR(1000)   NULL,
-    KEY outbox_pending (published_at, id),
-    KEY outbox_by_aggregate (aggregate_id)
 ) ENGINE = InnoDB;

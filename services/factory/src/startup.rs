@@ -12,7 +12,7 @@ use stockflow_contracts::names;
 use stockflow_kit::health::{self, Readiness};
 use stockflow_kit::{db, problem, request_id};
 use stockflow_messaging::aws::{self, Resources};
-use stockflow_messaging::outbox::{Outbox, Relay};
+use stockflow_messaging::outbox::{self, Outbox, Relay};
 use stockflow_messaging::publisher::Publisher;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -26,6 +26,13 @@ use utoipa::OpenApi;
 mod embedded {
     refinery::embed_migrations!("migrations");
 }
+
+/// V1 created the outbox table until the outbox took its migration home
+/// (`services/messaging/migrations`); this was V1's checksum then.
+const EDITED: [db::Edited; 1] = [db::Edited {
+    version: 1,
+    checksum_before: 16991766204320145154,
+}];
 
 pub struct Application {
     port: u16,
@@ -43,8 +50,10 @@ impl Application {
             &pool,
             &settings.factory_db,
             embedded::migrations::runner(),
+            &EDITED,
         )
         .await?;
+        outbox::migrate(&settings.database, &pool, &settings.factory_db).await?;
         let sdk = aws::sdk_config(&settings.aws).await;
         let resources = Resources::new(&settings.aws);
         let publisher = Publisher::open(

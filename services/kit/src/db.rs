@@ -117,13 +117,28 @@ pub fn pool_opts(database: Opts, max: usize) -> anyhow::Result<Opts> {
         .into())
 }
 
+/// A migration edited on purpose after databases had applied it, in a way that changes
+/// none of them (a table it created moved to a migration of its own that creates it only
+/// if missing): its checksum before the edit.
+#[derive(Debug, Clone, Copy)]
+pub struct Edited {
+    pub version: i32,
+    pub checksum_before: u64,
+}
+
 /// Applies `runner`'s migrations through `pool`, holding a server-wide named lock
 /// meanwhile on a connection of its own (so that a pool of one connection suffices).
+///
+/// First each of `edited` is accepted: where a database recorded the migration with its
+/// checksum from before the edit, the record gets the new text's checksum, so refinery
+/// does not refuse it as divergent. Any other recorded checksum is left as it is, and
+/// refused as it should be.
 pub async fn migrate(
     settings: &DatabaseSettings,
     pool: &Pool,
     database: &str,
     runner: refinery::Runner,
+    edited: &[Edited],
 ) -> anyhow::Result<()> {
     let mut lock_conn = mysql_async::Conn::new(database_opts(settings, database)?)
         .await
@@ -137,10 +152,12 @@ pub async fn migrate(
         acquired == Some(1),
         "another process held the migration lock of `{database}` for 60 s"
     );
-    let result = runner
-        .run_async(&mut pool.clone())
-        .await
-        .with_context(|| format!("migrating database `{database}` failed"));
+    let result = async {
+        accept_edited(pool, &runner, edited).await?;
+        runner.run_async(&mut pool.clone()).await.map_err(anyhow::Error::from)
+    }
+    .await
+    .with_context(|| format!("migrating database `{database}` failed"));
     lock_conn.exec_drop("SELECT RELEASE_LOCK(?)", (&lock,)).await.ok();
     lock_conn.disconnect().await.ok();
     result.map(|report| {
@@ -148,6 +165,35 @@ pub async fn migrate(
             tracing::info!(database, migration = %migration, "migration applied");
         }
     })
+}
+
+/// The history of the services' own migrations (refinery's default name).
+const HISTORY_TABLE: &str = "refinery_schema_history";
+
+async fn accept_edited(pool: &Pool, runner: &refinery::Runner, edited: &[Edited]) -> anyhow::Result<()> {
+    let mut conn = pool.get_conn().await?;
+    for edit in edited {
+        let migration = runner
+            .get_migrations()
+            .iter()
+            .find(|m| m.version() == edit.version)
+            .with_context(|| format!("edited migration V{} is not among the migrations", edit.version))?;
+        let accepted = conn
+            .exec_drop(
+                format!("UPDATE {HISTORY_TABLE} SET checksum = ? WHERE version = ? AND checksum = ?"),
+                (
+                    migration.checksum().to_string(),
+                    edit.version,
+                    edit.checksum_before.to_string(),
+                ),
+            )
+            .await;
+        match accepted {
+            Err(mysql_async::Error::Server(err)) if err.code == code::NO_SUCH_TABLE => return Ok(()), // a new database
+            other => other.with_context(|| format!("cannot accept the edit of migration V{}", edit.version))?,
+        }
+    }
+    Ok(())
 }
 
 /// Options of every stockflow transaction. Every connection runs at READ COMMITTED
@@ -161,6 +207,8 @@ pub fn tx_opts() -> mysql_async::TxOpts {
 
 /// MySQL's error codes that stockflow acts on, named once.
 pub mod code {
+    /// `ER_NO_SUCH_TABLE`.
+    pub const NO_SUCH_TABLE: u16 = 1146;
     /// `ER_DUP_ENTRY`: an insert hit a primary or unique key.
     pub const DUPLICATE_KEY: u16 = 1062;
     /// `ER_LOCK_WAIT_TIMEOUT`.

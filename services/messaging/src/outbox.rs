@@ -16,6 +16,9 @@
 //! `outbox_publish_failures_total`; `outbox_sweep_claimed_total` counts the rows the
 //! sweeper claimed (claims and publishes are also logged, so a replica's share shows in its
 //! log when replicas share a port).
+//!
+//! The outbox owns its table: [`migrate`] applies `services/messaging/migrations` in every
+//! database whose service writes events, with a history table of its own.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,6 +29,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::publisher::{BatchEntry, Publisher};
 use stockflow_contracts::events::Event;
+use stockflow_kit::config::DatabaseSettings;
+use stockflow_kit::db;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// The outbox's migration history, apart from the owning service's (`refinery_schema_history`).
+pub const HISTORY_TABLE: &str = "outbox_schema_history";
 
 /// How many rows one sweep claims.
 const BATCH: usize = 50;
@@ -33,6 +45,13 @@ const BATCH: usize = 50;
 const FAST_PATH_GRACE: Duration = Duration::from_secs(2);
 /// Published rows older than this are pruned.
 const KEEP_PUBLISHED_DAYS: u32 = 7;
+
+/// Creates (or updates) the outbox table in `database`; run it after the service's own migrations.
+pub async fn migrate(settings: &DatabaseSettings, pool: &Pool, database: &str) -> anyhow::Result<()> {
+    let mut runner = embedded::migrations::runner();
+    runner.set_migration_table_name(HISTORY_TABLE);
+    db::migrate(settings, pool, database, runner, &[]).await
+}
 
 /// An event written in a transaction; publish it once that transaction committed.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
--- The warehouse: products and their stock, sales, restock requests, applied
--- production orders and the outbox of events to publish. Works on MySQL 8 and
--- MariaDB 10.11 alike.
+-- The warehouse: products and their stock, sales, restock requests and applied
+-- production orders (the outbox of events to publish is the outbox's own migration,
+-- services/messaging/migrations). Works on MySQL 8 and MariaDB 10.11 alike.
 
 CREATE TABLE products (
     sku              VARCHAR(32)  NOT NULL PRIMARY KEY,
@@ -59,19 +59,4 @@ CREATE TABLE applied_production_orders (
     quantity            INT         NOT NULL,
     applied_at          DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     KEY applied_by_sku (sku)
-) ENGINE = InnoDB;
-
-CREATE TABLE outbox (
-    id             BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-    topic          VARCHAR(64)     NOT NULL,
-    event_type     VARCHAR(64)     NOT NULL,
-    aggregate_id   VARCHAR(64)     NOT NULL,
-    correlation_id VARCHAR(128)    NOT NULL,
-    payload        TEXT            NOT NULL,
-    created_at     DATETIME(6)     NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-    published_at   DATETIME(6)     NULL,
-    attempts       INT             NOT NULL DEFAULT 0,
-    last_error     VARCHAR(1000)   NULL,
-    KEY outbox_pending (published_at, id),
-    KEY outbox_by_aggregate (aggregate_id)
 ) ENGINE = InnoDB;

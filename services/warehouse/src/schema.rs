@@ -1,13 +1,22 @@
 //! The warehouse schema: its migrations are embedded here once, and every service
-//! that opens the warehouse applies them at start (under the shared migration lock).
+//! that opens the warehouse applies them at start (under the shared migration lock),
+//! then the outbox's own (`stockflow_messaging::outbox::migrate`).
 
 use mysql_async::Pool;
 use stockflow_kit::config::DatabaseSettings;
 use stockflow_kit::db;
+use stockflow_messaging::outbox;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
 }
+
+/// V1 created the outbox table until the outbox took its migration home
+/// (`services/messaging/migrations`); this was V1's checksum then.
+const EDITED: [db::Edited; 1] = [db::Edited {
+    version: 1,
+    checksum_before: 13567457035546392120,
+}];
 
 /// The default name of the warehouse database (`WAREHOUSE_DB`).
 pub const DEFAULT_DATABASE: &str = "stockflow";
@@ -15,6 +24,7 @@ pub const DEFAULT_DATABASE: &str = "stockflow";
 /// Connects to the warehouse database, creating and migrating it as needed.
 pub async fn open(settings: &DatabaseSettings, database: &str) -> anyhow::Result<Pool> {
     let pool = db::connect(settings, database).await?;
-    db::migrate(settings, &pool, database, embedded::migrations::runner()).await?;
+    db::migrate(settings, &pool, database, embedded::migrations::runner(), &EDITED).await?;
+    outbox::migrate(settings, &pool, database).await?;
     Ok(pool)
 }

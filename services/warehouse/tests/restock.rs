@@ -260,7 +260,7 @@ mod before_v5 {
 async fn the_migration_moves_existing_doubles_to_surplus_and_empty_requests_to_null() {
     let mut db = TestDb::unmigrated().await;
     let runner = before_v5::migrations::runner().set_target(refinery::Target::Version(4));
-    stockflow_kit::db::migrate(&db.settings, &db.pool, &db.name, runner)
+    stockflow_kit::db::migrate(&db.settings, &db.pool, &db.name, runner, &[])
         .await
         .unwrap();
     db.product("OLD", 0).await;

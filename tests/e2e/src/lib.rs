@@ -11,7 +11,6 @@
 //! it fails (a guard does it on drop), and the stack's deletion is awaited.
 
 pub mod checks;
-pub mod cleanup;
 pub mod ctl;
 pub mod fault_proxy;
 pub mod logs;
@@ -26,7 +25,6 @@ pub mod cutoff {
     pub use crate::fault_proxy::FaultProxy as Cutoff;
 }
 
-use std::future::Future;
 use std::time::Duration;
 
 use mysql_async::Pool;
@@ -40,26 +38,9 @@ use stockflow_messaging::worker::WorkerSettings;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::cleanup::Cleanup;
+use stockflow_devstack::cleanup::Cleanup;
 
-/// Polls `check` every 100 ms until it returns `Some`, or fails after `deadline`.
-pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = tokio::time::Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+pub use stockflow_devstack::poll::eventually;
 
 /// One test's private world: databases, topology, and the services it started.
 pub struct TestEnv {

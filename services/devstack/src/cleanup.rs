@@ -3,8 +3,8 @@
 //! test panics first, dropping the guard does it on a thread of its own (the test's
 //! runtime may be unwinding), and the stack's deletion is awaited either way.
 
-use stockflow_devstack::mysql::MysqlServer;
-use stockflow_devstack::topology::Topology;
+use crate::mysql::MysqlServer;
+use crate::topology::Topology;
 
 pub struct Cleanup {
     mysql_url: String,
