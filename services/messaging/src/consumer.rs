@@ -210,6 +210,8 @@ impl<H: Handler> Consumer<H> {
                 }
                 Err(err) => {
                     receive_failures += 1;
+                    metrics::counter!("sqs_receive_failures_total", "queue" => this.route.queue_name.clone())
+                        .increment(1);
                     let pause = Duration::from_millis(250 * u64::from(receive_failures.min(20)));
                     tracing::warn!(queue = %this.route.queue_name, error = %format!("{err:#}"), retry_in_ms = pause.as_millis() as u64, "cannot receive; is SQS reachable?");
                     tokio::select! {

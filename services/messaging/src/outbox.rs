@@ -43,8 +43,10 @@ pub const HISTORY_TABLE: &str = "outbox_schema_history";
 const BATCH: usize = 50;
 /// Rows younger than this are left to the fast path.
 const FAST_PATH_GRACE: Duration = Duration::from_secs(2);
-/// Published rows older than this are pruned.
+/// Published rows older than this are pruned...
 const KEEP_PUBLISHED_DAYS: u32 = 7;
+/// ...on the sweeper's first sweep, then at most this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Creates (or updates) the outbox table in `database`; run it after the service's own migrations.
 pub async fn migrate(settings: &DatabaseSettings, pool: &Pool, database: &str) -> anyhow::Result<()> {
@@ -160,7 +162,7 @@ impl Relay {
     /// Runs until `shutdown`; publishes everything pending once more before returning.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut failures = 0u32;
-        let mut last_prune = tokio::time::Instant::now();
+        let mut last_prune: Option<tokio::time::Instant> = None; // prunes on its first sweep
         loop {
             let wait = if failures == 0 {
                 self.sweep_every
@@ -178,8 +180,8 @@ impl Relay {
                     failures.saturating_add(1)
                 }
             };
-            if last_prune.elapsed() > Duration::from_secs(3600) {
-                last_prune = tokio::time::Instant::now();
+            if last_prune.is_none_or(|at| at.elapsed() > PRUNE_EVERY) {
+                last_prune = Some(tokio::time::Instant::now());
                 if let Err(err) = self.prune().await {
                     tracing::warn!(error = %format!("{err:#}"), "outbox sweeper: pruning failed");
                 }

@@ -83,15 +83,20 @@ async fn competing_relays_and_consumers_duplicate_messages_never_effects() {
     // Each sweeper holds its claim while its publish hangs: the second can claim only by
     // skipping the first one's locked rows (FOR UPDATE SKIP LOCKED); a plain FOR UPDATE
     // would wait for them, and the two would never hold claims at once.
-    let locks = eventually(
-        "both sales replicas' sweepers hold claimed rows at once",
-        Duration::from_secs(40),
-        || async {
-            let (holding, locks) = claims_held_at_once(&env).await;
-            (holding >= 2).then_some(locks)
-        },
-    )
-    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let locks = loop {
+        let (holding, locks) = claims_held_at_once(&env).await;
+        if holding >= 2 {
+            break locks;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "both sales replicas' sweepers never held claimed rows at once within 60 s: \
+             claimed per replica (from their logs) {:?}; this database's transactions {locks}",
+            claimed_per_replica(&stack)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let claimed = claimed_per_replica(&stack);
     println!("while SNS hung: sweepers claimed {claimed:?}; transactions {locks}");
     // Once SNS answers, the fast path and both sweepers publish the claimed events:

@@ -8,16 +8,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_sqs::types::QueueAttributeName;
 use stockflow_contracts::FailureKind;
 use stockflow_contracts::dead_letter::attr;
 use stockflow_contracts::events::{OpsAlert, StockEmpty};
 use stockflow_contracts::names;
-use stockflow_messaging::consumer::{Consumer, ConsumerSettings, Delivery, Disposition, Handler};
+use stockflow_messaging::consumer::{Consumer, ConsumerSettings, Delivery, Disposition, Handler, QueueRoute};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{World, attribute, eventually, stock_empty};
+use crate::support::{World, attribute, counter, eventually, stock_empty};
 
 const WITHIN: Duration = Duration::from_secs(30);
 const SERVICE: &str = "messaging-test";
@@ -142,6 +143,11 @@ async fn publish(world: &World, skus: &[&str]) -> Vec<StockEmpty> {
     events
 }
 
+/// `messages_handled_total{result}` of this test's process.
+fn handled(result: &str) -> f64 {
+    counter("messages_handled_total", &[("result", result)])
+}
+
 fn done(_: &StockEmpty) -> Disposition {
     Disposition::Done
 }
@@ -166,9 +172,10 @@ async fn messages_handled_are_deleted_and_never_delivered_again() {
     // Deleted, not merely hidden: the queue holds nothing, not even in flight.
     world.drained(names::STOCK_QUEUE, WITHIN).await;
     let seen = consumer.seen();
-    let mut handled: Vec<&str> = seen.iter().map(|s| s.sku.as_str()).collect();
-    handled.sort();
-    assert_eq!(handled, skus, "each message handled once");
+    let mut skus_seen: Vec<&str> = seen.iter().map(|s| s.sku.as_str()).collect();
+    skus_seen.sort();
+    assert_eq!(skus_seen, skus, "each message handled once");
+    assert_eq!(handled("processed"), 25.0);
     for s in &seen {
         assert_eq!(s.receive_count, 1, "{s:?}");
         assert_eq!(
@@ -196,10 +203,15 @@ async fn a_transient_failure_comes_back_after_its_back_off_and_is_dead_lettered_
     let seen = consumer.seen();
     let counts: Vec<u32> = seen.iter().map(|s| s.receive_count).collect();
     assert_eq!(counts, [1, 2, 3], "delivered three times, then given up: {seen:?}");
+    assert_eq!(handled("failed"), 2.0, "two deliveries counted as failed");
+    assert_eq!(handled("dead_lettered"), 1.0, "the last one counted as dead-lettered");
+    assert_eq!(handled("processed"), 0.0);
     // Hidden 1 s after the first failure and 2 s after the second (base 1 s, doubling).
     let gaps: Vec<Duration> = seen.windows(2).map(|w| w[1].at - w[0].at).collect();
     assert!(gaps[0] >= Duration::from_millis(900), "{gaps:?}");
     assert!(gaps[1] >= Duration::from_millis(1900), "{gaps:?}");
+    // ...and not for the receive's visibility timeout (10 s), which a failed hide leaves.
+    assert!(gaps.iter().all(|gap| *gap < Duration::from_secs(8)), "{gaps:?}");
 
     assert_eq!(
         dlq.body(),
@@ -254,6 +266,7 @@ async fn a_permanent_failure_is_dead_lettered_at_once_with_its_reason() {
     let (dlq, alert) = dead_lettered(&world).await;
     world.drained(names::STOCK_QUEUE, WITHIN).await;
     assert_eq!(consumer.seen().len(), 1, "handled once, never again");
+    assert_eq!((handled("dead_lettered"), handled("failed")), (1.0, 0.0));
     assert_eq!(
         attribute(&dlq, attr::FAILURE_REASON).as_deref(),
         Some("no product REJECT-1")
@@ -302,11 +315,12 @@ async fn a_body_that_does_not_decode_never_reaches_the_handler_and_is_dead_lette
 async fn a_handler_slower_than_the_visibility_timeout_keeps_its_message_hidden() {
     let world = World::new(3).await;
     publish(&world, &["SLOW-1"]).await;
+    // Hidden for 4 s at a time, renewed every 2 s, while the handler works for 9 s.
     let slow = ConsumerSettings {
-        visibility_seconds: 2,
+        visibility_seconds: 4,
         ..settings()
     };
-    let consumer = Running::start(&world, slow, Duration::from_secs(6), done).await;
+    let consumer = Running::start(&world, slow, Duration::from_secs(9), done).await;
 
     consumer.until_seen(1).await;
     world.drained(names::STOCK_QUEUE, WITHIN).await;
@@ -375,9 +389,87 @@ async fn the_route_comes_from_the_queues_redrive_policy() {
 
     let dlq = world.queue_url(names::STOCK_DLQ).await;
     let name = world.resources.name(names::STOCK_DLQ);
-    let error = stockflow_messaging::consumer::QueueRoute::discover(&world.sqs, &name, &dlq)
+    let error = QueueRoute::discover(&world.sqs, &name, &dlq)
         .await
         .expect_err("a dead-letter queue has no redrive policy of its own");
     assert!(format!("{error:#}").contains("has no redrive policy"), "{error:#}");
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redrive_policy_written_with_a_string_count_is_read_too() {
+    // CloudFormation and the AWS console may write `"maxReceiveCount": "5"`, a string.
+    let world = World::new(3).await;
+    let dlq_arn = format!(
+        "arn:aws:sqs:us-east-1:000000000000:{}",
+        world.resources.name(names::STOCK_DLQ)
+    );
+    let name = world.resources.name("string_count_queue");
+    let url = world
+        .sqs
+        .create_queue()
+        .queue_name(&name)
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"5"}}"#),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let route = QueueRoute::discover(&world.sqs, &name, &url).await;
+    world.sqs.delete_queue().queue_url(&url).send().await.ok();
+    assert_eq!(route.expect("the route").max_receive_count, 5);
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_that_cannot_receive_keeps_trying_and_stops_when_asked() {
+    let world = World::new(3).await;
+    let name = world.resources.name("gone_queue");
+    let url = world
+        .sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    world.sqs.delete_queue().queue_url(&url).send().await.unwrap();
+    let route = QueueRoute {
+        queue_name: name.clone(),
+        queue_url: url,
+        ..world.route().await
+    };
+    let handler = Scripted {
+        seen: Arc::default(),
+        running: Arc::default(),
+        peak: Arc::default(),
+        work: Duration::ZERO,
+        decide: done,
+    };
+    let consumer = Consumer::new(
+        SERVICE,
+        world.sqs.clone(),
+        route,
+        settings(),
+        handler,
+        world.publisher().await,
+    );
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(consumer.run(shutdown.clone()));
+
+    eventually("receives failing and counted", WITHIN, || async {
+        (counter("sqs_receive_failures_total", &[("queue", &name)]) >= 3.0).then_some(())
+    })
+    .await;
+    assert!(!task.is_finished(), "still trying");
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("stops when asked")
+        .expect("without a panic");
     world.stop().await;
 }

@@ -10,7 +10,7 @@ use stockflow_contracts::names;
 use stockflow_messaging::outbox::{self, Enqueued, Outbox, Relay};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{World, attribute, eventually, stock_empty};
+use crate::support::{World, attribute, counter, eventually, stock_empty};
 
 const WITHIN: Duration = Duration::from_secs(30);
 
@@ -75,6 +75,8 @@ async fn a_committed_event_is_published_by_the_fast_path_with_its_attributes_and
         1,
         "published once, by the fast path"
     );
+    assert_eq!(counter("outbox_published_total", &[("path", "fast")]), 1.0);
+    assert_eq!(counter("outbox_published_total", &[("path", "sweep")]), 0.0);
     world.stop().await;
 }
 
@@ -108,6 +110,16 @@ async fn the_sweeper_publishes_what_the_fast_path_left_once_its_grace_is_over() 
         .await;
     assert_eq!(arrivals(&messages), once_each(&skus), "each event published once");
     assert_eq!(pending(&world).await, 0, "every row marked");
+    assert_eq!(
+        counter("outbox_sweep_claimed_total", &[]),
+        120.0,
+        "claimed by the sweeper"
+    );
+    assert_eq!(
+        counter("outbox_published_total", &[("path", "sweep")]),
+        120.0,
+        "published by the sweeper"
+    );
     let youngest_at_publish = world
         .scalar("SELECT MIN(TIMESTAMPDIFF(MICROSECOND, created_at, published_at)) FROM outbox")
         .await;
@@ -181,6 +193,7 @@ async fn a_failed_publish_is_counted_on_its_row_and_tried_again() {
     })
     .await;
     assert!(error.contains("stock_empty"), "the error names what failed: {error}");
+    assert!(counter("outbox_publish_failures_total", &[("path", "sweep")]) >= 2.0);
     shutdown.cancel();
     failing.await.unwrap();
     assert_eq!(pending(&world).await, 1, "still pending after failing");
@@ -237,6 +250,55 @@ async fn the_backlog_counts_unpublished_rows_and_the_age_of_the_oldest() {
     assert!(
         (90.0..120.0).contains(&oldest),
         "the oldest pending row is 90 s old: {oldest}"
+    );
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_rows_older_than_a_week_are_pruned_and_nothing_else() {
+    let world = World::new(3).await;
+    let mut conn = world.pool.get_conn().await.unwrap();
+    for (aggregate, created, published) in [
+        ("OLD-PUBLISHED", "8 DAY", Some("8 DAY")),
+        ("RECENT-PUBLISHED", "6 DAY", Some("6 DAY")),
+        ("OLD-PENDING", "8 DAY", None),
+    ] {
+        let published = published.map_or("NULL".to_string(), |p| format!("CURRENT_TIMESTAMP(6) - INTERVAL {p}"));
+        conn.query_drop(format!(
+            "INSERT INTO outbox (topic, event_type, aggregate_id, correlation_id, payload, created_at, published_at) \
+             VALUES ('nowhere', 'stock_empty', '{aggregate}', 'c', '{{}}', CURRENT_TIMESTAMP(6) - INTERVAL {created}, {published})"
+        ))
+        .await
+        .unwrap();
+    }
+    drop(conn);
+    // The pending row's topic is not one the publisher knows: it stays pending.
+    let shutdown = CancellationToken::new();
+    let relay = Relay::new(world.pool.clone(), world.publisher().await, Duration::from_millis(100));
+    let running = tokio::spawn(relay.run(shutdown.clone()));
+
+    eventually("the week-old published row pruned", WITHIN, || async {
+        (world
+            .scalar("SELECT COUNT(*) FROM outbox WHERE aggregate_id = 'OLD-PUBLISHED'")
+            .await
+            == 0)
+            .then_some(())
+    })
+    .await;
+    shutdown.cancel();
+    running.await.unwrap();
+    assert_eq!(
+        world
+            .scalar("SELECT COUNT(*) FROM outbox WHERE aggregate_id = 'RECENT-PUBLISHED'")
+            .await,
+        1
+    );
+    assert_eq!(
+        world
+            .scalar("SELECT COUNT(*) FROM outbox WHERE aggregate_id = 'OLD-PENDING'")
+            .await,
+        1,
+        "never a pending event"
     );
     world.stop().await;
 }

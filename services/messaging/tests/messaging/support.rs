@@ -36,6 +36,7 @@ impl World {
     /// `max_receive_count` deliveries.
     pub async fn new(max_receive_count: u32) -> Self {
         stockflow_kit::telemetry::init("messaging-test");
+        stockflow_kit::metrics::install(); // before anything counts: see `counter`
         let id = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
         let settings = AwsSettings {
             aws_endpoint_url: std::env::var("AWS_ENDPOINT_URL")
@@ -212,6 +213,18 @@ pub fn stock_empty(sku: &str) -> StockEmpty {
         requester: "messaging-test".into(),
         requested_at: Utc::now(),
     }
+}
+
+/// This test process's counter `name` with all of `labels`, summed over the series that
+/// match (the process's own Prometheus recorder: nextest runs each test in a process of
+/// its own).
+pub fn counter(name: &str, labels: &[(&str, &str)]) -> f64 {
+    let text = stockflow_kit::metrics::install().render();
+    text.lines()
+        .filter(|line| line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} ")))
+        .filter(|line| labels.iter().all(|(k, v)| line.contains(&format!("{k}=\"{v}\""))))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 /// The string value of message attribute `name`.
