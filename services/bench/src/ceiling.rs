@@ -14,8 +14,8 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
 use stockflow_contracts::names;
-use stockflow_messaging::aws::AwsSettings;
-use stockflow_messaging::aws::{self, Resources};
+use stockflow_messaging::aws::{self, AwsSettings, Resources};
+use stockflow_messaging::sqs;
 use tokio::sync::{Mutex, Semaphore, watch};
 use warehouse::checkout::{self, Purchase, Recorded};
 use warehouse::{Quantity, Sku};
@@ -74,15 +74,12 @@ async fn receive(
     max: usize,
     wait_seconds: i32,
 ) -> Option<Vec<aws_sdk_sqs::types::Message>> {
-    match sqs
-        .receive_message()
-        .queue_url(queue_url)
-        .max_number_of_messages(max.clamp(1, 10) as i32)
-        .wait_time_seconds(wait_seconds)
-        .send()
+    match sqs::Receive::up_to(max)
+        .waiting(wait_seconds)
+        .from(sqs, queue_url)
         .await
     {
-        Ok(out) => Some(out.messages.unwrap_or_default()),
+        Ok(messages) => Some(messages),
         Err(_) => {
             tokio::time::sleep(Duration::from_millis(50)).await;
             None
@@ -234,12 +231,8 @@ where
                 tokio::spawn(async move {
                     handle(m.body().unwrap_or_default().to_string(), received).await;
                     drop(permit);
-                    let _ = sqs
-                        .delete_message()
-                        .queue_url(url)
-                        .receipt_handle(m.receipt_handle().unwrap_or_default())
-                        .send()
-                        .await;
+                    let receipt = m.receipt_handle().unwrap_or_default();
+                    let _ = sqs::delete_batch(&sqs, &url, [receipt]).await;
                 });
             }
         }

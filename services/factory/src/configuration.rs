@@ -1,17 +1,12 @@
 //! The factory's settings (environment variables, README "Configuration").
 
 use serde::{Deserialize, Serialize};
-use stockflow_kit::config::{DatabaseSettings, HttpSettings};
-use stockflow_messaging::aws::AwsSettings;
+use stockflow_messaging::settings::ServiceSettings;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
-    pub database: DatabaseSettings,
-    #[serde(flatten)]
-    pub aws: AwsSettings,
-    #[serde(flatten)]
-    pub http: HttpSettings,
+    pub service: ServiceSettings,
     /// `FACTORY_PORT`; 0 picks a free port (tests).
     pub factory_port: u16,
     /// `FACTORY_DB`: the factory's own database.
@@ -27,9 +22,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            database: DatabaseSettings::default(),
-            aws: AwsSettings::default(),
-            http: HttpSettings::default(),
+            service: ServiceSettings::default(),
             factory_port: stockflow_contracts::ports::FACTORY.port,
             factory_db: "factory".into(),
             factory_production_seconds: 5.0,

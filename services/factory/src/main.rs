@@ -1,12 +1,6 @@
-//! The Factory API binary: configuration from the environment, then the app.
-
-use stockflow_kit::{config, shutdown, telemetry};
+//! The Factory API binary: `stockflow_kit::binary::run` with its settings and builder.
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init("factory");
-    let settings: factory::Settings = config::from_env()?;
-    let app = factory::Application::build(settings).await?;
-    tracing::info!(port = app.port(), "factory API listening");
-    app.run_until_stopped(shutdown::on_signal()).await
+    stockflow_kit::binary::run("factory", factory::Application::build).await
 }

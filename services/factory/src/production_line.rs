@@ -3,10 +3,11 @@
 //! It wakes when an order is placed, when the next order is due, and at least once a
 //! second, so orders left unfinished by a crash are completed after a restart.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::Pool;
-use std::sync::Arc;
+use stockflow_kit::periodic::{Pace, Periodic};
 use stockflow_messaging::outbox::Outbox;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -30,27 +31,23 @@ impl ProductionLine {
         }
     }
 
+    /// Finishes due orders until `shutdown`; a database error is the periodic loop's to
+    /// report (`stockflow_kit::periodic`), and the line tries again a second later.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut nap = Duration::ZERO;
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = self.new_order.notified() => {}
-                _ = tokio::time::sleep(nap) => {}
-            }
-            nap = match store::complete_due(&self.pool).await {
-                Ok((completed, until_next)) => {
-                    if !completed.is_empty() {
-                        tracing::info!(completed = completed.len(), "production finished");
-                        self.outbox.publish_committed(completed);
-                    }
-                    until_next.unwrap_or(LONGEST_NAP).min(LONGEST_NAP)
-                }
-                Err(err) => {
-                    tracing::warn!(error = %format!("{err:#}"), "production line cannot reach its database; retrying");
-                    LONGEST_NAP
-                }
-            };
+        Periodic::new("production_line", LONGEST_NAP)
+            .woken_by(self.new_order.clone())
+            .run(shutdown, || self.finish_due())
+            .await
+    }
+
+    /// Completes every order that is due, publishes their events, and waits until the next
+    /// one is due (at most a second).
+    async fn finish_due(&self) -> anyhow::Result<Pace> {
+        let (completed, until_next) = store::complete_due(&self.pool).await?;
+        if !completed.is_empty() {
+            tracing::info!(completed = completed.len(), "production finished");
+            self.outbox.publish_committed(completed);
         }
+        Ok(Pace::After(until_next.unwrap_or(LONGEST_NAP).min(LONGEST_NAP)))
     }
 }

@@ -9,10 +9,10 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use mysql_async::Pool;
 use stockflow_contracts::names;
-use stockflow_kit::health::{self, Readiness};
+use stockflow_kit::health;
 use stockflow_kit::{db, problem, request_id};
 use stockflow_messaging::aws::{self, Resources};
-use stockflow_messaging::outbox::{self, Outbox, Relay};
+use stockflow_messaging::outbox::{self, Outbox, OutboxReadiness, Relay};
 use stockflow_messaging::publisher::Publisher;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -44,18 +44,18 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let pool = db::connect(&settings.database, &settings.factory_db).await?;
+        let pool = db::connect(&settings.service.database, &settings.factory_db).await?;
         db::migrate(
-            &settings.database,
+            &settings.service.database,
             &pool,
             &settings.factory_db,
             embedded::migrations::runner(),
             &EDITED,
         )
         .await?;
-        outbox::migrate(&settings.database, &pool, &settings.factory_db).await?;
-        let sdk = aws::sdk_config(&settings.aws).await;
-        let resources = Resources::new(&settings.aws);
+        outbox::migrate(&settings.service.database, &pool, &settings.factory_db).await?;
+        let sdk = aws::sdk_config(&settings.service.aws).await;
+        let resources = Resources::new(&settings.service.aws);
         let publisher = Publisher::open(
             aws_sdk_sns::Client::new(&sdk),
             &resources,
@@ -74,11 +74,12 @@ impl Application {
             .map_err(|_| anyhow::anyhow!("FACTORY_PRODUCTION_SECONDS must be a number of seconds ≥ 0"))?;
 
         let listener = settings
+            .service
             .http
             .listen_shared(settings.factory_port, "factory", "FACTORY_PORT")?;
         let port = listener.local_addr()?.port();
         let workers = stockflow_kit::serve::http_workers(0);
-        let worker_pools = db::WorkerPools::new(&settings.database, &settings.factory_db, workers)?;
+        let worker_pools = db::WorkerPools::new(&settings.service.database, &settings.factory_db, workers)?;
         let production_time = web::Data::new(ProductionTime(production_time));
         let new_order = web::Data::new(new_order);
         let faults = web::Data::new(Faults::default());
@@ -92,7 +93,7 @@ impl Application {
             let app = App::new()
                 .wrap(from_fn(stockflow_kit::metrics::middleware))
                 .wrap(from_fn(request_id::middleware))
-                .app_data(web::Data::new(FactoryReadiness {
+                .app_data(web::Data::new(OutboxReadiness {
                     pool: pool.clone(),
                     publisher: publisher.clone(),
                 }))
@@ -101,7 +102,7 @@ impl Application {
                 .app_data(new_order.clone())
                 .app_data(faults.clone())
                 .app_data(problem::json_config())
-                .configure(health::routes::<FactoryReadiness>)
+                .configure(health::routes::<OutboxReadiness>)
                 .configure(|cfg| stockflow_apidocs::routes(cfg, crate::ApiDoc::openapi()))
                 .service(problem::resource(
                     "/api/manufactures",
@@ -151,16 +152,12 @@ impl Application {
     }
 }
 
-struct FactoryReadiness {
-    pool: Pool,
-    publisher: Publisher,
-}
+impl stockflow_kit::binary::Service for Application {
+    fn port(&self) -> u16 {
+        self.port()
+    }
 
-impl Readiness for FactoryReadiness {
-    async fn checks(&self) -> Vec<(&'static str, anyhow::Result<()>)> {
-        vec![
-            ("database", db::ping(&self.pool).await),
-            ("sns", self.publisher.ping().await),
-        ]
+    async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        self.run_until_stopped(shutdown).await
     }
 }

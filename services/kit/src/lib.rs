@@ -8,12 +8,14 @@
 //! - [`problem`]: RFC 9457 problem+json errors, and the HTTP reading of the contracts'
 //!   request bodies and `Idempotency-Key`;
 //! - [`request_id`]: `X-Request-Id` on every request;
+//! - [`binary`]: a service binary's life, from its settings to its shutdown;
 //! - [`shutdown`], [`serve`] and [`periodic`]: stopping on a signal, draining an HTTP
 //!   server, and the one loop every periodic task runs in.
 //!
 //! The wire contracts live in `stockflow-contracts`, messaging (SNS/SQS, the outbox) in
 //! `stockflow-messaging`.
 
+pub mod binary;
 pub mod config;
 pub mod db;
 pub mod health;

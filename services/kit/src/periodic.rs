@@ -1,5 +1,6 @@
 //! The one loop a service's periodic tasks run in (the republisher, the stock gauges,
-//! the queue gauges, housekeeping), with one error policy:
+//! the queue gauges, the outbox sweeper, the factory's production line, housekeeping),
+//! with one error policy:
 //!
 //! - a tick that fails is counted in `periodic_task_failures_total{task}`; the first
 //!   failure of a streak is logged at `warn` with the error, the next ones of the same
@@ -10,12 +11,18 @@
 //!
 //! A tick returns how long to wait before the next one: [`Pace::Steady`] for the task's
 //! period, or a shorter (or longer) wait of its own (a sweeper that left work behind
-//! comes back at once).
+//! comes back at once). A task may also be woken early by a [`Notify`] (an order placed
+//! on the production line).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+/// What the first failure of a streak logs (at `warn`, with the `task` and the `error`).
+pub const FAILED: &str = "periodic task failed; it runs again after its period until it succeeds";
 
 /// When a task runs next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,16 +34,31 @@ pub enum Pace {
 }
 
 /// A named task run every `period` until shutdown.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Periodic {
     /// The task's name in logs and in the failure counter's `task` label.
     pub task: &'static str,
     pub period: Duration,
+    /// Ends a wait early when notified.
+    wake: Option<Arc<Notify>>,
 }
 
 impl Periodic {
     pub fn new(task: &'static str, period: Duration) -> Self {
-        Self { task, period }
+        Self {
+            task,
+            period,
+            wake: None,
+        }
+    }
+
+    /// The task also runs as soon as `wake` is notified (a notification given during a
+    /// tick ends the next wait at once).
+    pub fn woken_by(self, wake: Arc<Notify>) -> Self {
+        Self {
+            wake: Some(wake),
+            ..self
+        }
     }
 
     /// Runs `tick` now and then after each wait it asks for, until `shutdown`.
@@ -62,16 +84,23 @@ impl Periodic {
                     failures += 1;
                     metrics::counter!("periodic_task_failures_total", "task" => self.task).increment(1);
                     if failures == 1 {
-                        tracing::warn!(task = self.task, error = %format!("{err:#}"), "periodic task failed; it runs again every {} ms until it succeeds", self.period.as_millis());
+                        tracing::warn!(task = self.task, error = %format!("{err:#}"), retry_ms = self.period.as_millis() as u64, "{FAILED}");
                     } else {
                         tracing::debug!(task = self.task, failures, error = %format!("{err:#}"), "periodic task failed again");
                     }
                     self.period
                 }
             };
+            let woken = async {
+                match &self.wake {
+                    Some(wake) => wake.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
+                _ = woken => {}
             }
         }
     }
@@ -132,6 +161,30 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), run)
             .await
             .expect("zero waits");
+        assert_eq!(ticks.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_notification_ends_the_wait() {
+        let ticks = Arc::new(AtomicU32::new(0));
+        let (shutdown, wake) = (CancellationToken::new(), Arc::new(Notify::new()));
+        // a period of an hour: only the notifications bring the loop back
+        let run = Periodic::new("test", Duration::from_secs(3600))
+            .woken_by(wake.clone())
+            .run(shutdown.clone(), || {
+                let (ticks, shutdown, wake) = (ticks.clone(), shutdown.clone(), wake.clone());
+                async move {
+                    if ticks.fetch_add(1, Ordering::SeqCst) == 2 {
+                        shutdown.cancel();
+                    } else {
+                        wake.notify_one(); // during the tick: the next wait ends at once
+                    }
+                    Ok(Pace::Steady)
+                }
+            });
+        tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("woken, not waiting an hour");
         assert_eq!(ticks.load(Ordering::SeqCst), 3);
     }
 }

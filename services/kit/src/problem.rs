@@ -29,6 +29,28 @@ pub struct Problem {
     pub detail: String,
 }
 
+/// The problems every endpoint that reads a JSON body from the database's answer can give,
+/// for `#[utoipa::path(responses(..., BodyProblems))]`: 400 not JSON, 413 too large, 503
+/// database unavailable. An endpoint documents its own 404 and 422 beside them.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::IntoResponses)]
+pub enum BodyProblems {
+    #[response(status = 400, description = "Not JSON", content_type = "application/problem+json")]
+    NotJson(Problem),
+    #[response(
+        status = 413,
+        description = "Body over 64 KiB",
+        content_type = "application/problem+json"
+    )]
+    TooLarge(Problem),
+    #[response(
+        status = 503,
+        description = "Database unavailable",
+        content_type = "application/problem+json"
+    )]
+    Unavailable(Problem),
+}
+
 impl Problem {
     pub fn new(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Self {
         Self {

@@ -7,6 +7,9 @@
 //! - [`consumer`]: the SQS consumer loop: it decodes each message into the handler's
 //!   event type, and dead-letters what does not decode, with the decoding error as reason;
 //! - [`queue_metrics`]: queue depth and backlog age gauges;
+//! - [`sqs`]: one receive, one batch delete and the attribute readers, for every reader of a
+//!   queue;
+//! - [`settings`]: the settings every service with a database shares;
 //! - [`worker`]: a worker's settings, connections and run loop.
 //!
 //! The events themselves are `stockflow-contracts`'; configuration, health and metrics are
@@ -17,4 +20,6 @@ pub mod consumer;
 pub mod outbox;
 pub mod publisher;
 pub mod queue_metrics;
+pub mod settings;
+pub mod sqs;
 pub mod worker;

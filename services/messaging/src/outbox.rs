@@ -25,12 +25,14 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, Transaction};
+use stockflow_kit::periodic::{Pace, Periodic};
 use tokio_util::sync::CancellationToken;
 
 use crate::publisher::{BatchEntry, Publisher};
 use stockflow_contracts::events::Event;
 use stockflow_kit::config::DatabaseSettings;
 use stockflow_kit::db;
+use stockflow_kit::health::Readiness;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -45,7 +47,7 @@ const BATCH: usize = 50;
 const FAST_PATH_GRACE: Duration = Duration::from_secs(2);
 /// Published rows older than this are pruned...
 const KEEP_PUBLISHED_DAYS: u32 = 7;
-/// ...on the sweeper's first sweep, then at most this often.
+/// ...when the sweeper starts, then this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Creates (or updates) the outbox table in `database`; run it after the service's own migrations.
@@ -159,34 +161,16 @@ impl Relay {
         }
     }
 
-    /// Runs until `shutdown`; publishes everything pending once more before returning.
+    /// Sweeps every `sweep_every` and prunes every [`PRUNE_EVERY`] (both at once first)
+    /// until `shutdown`, a failure being the periodic loop's to report
+    /// (`stockflow_kit::periodic`); publishes everything pending once more before returning.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut failures = 0u32;
-        let mut last_prune: Option<tokio::time::Instant> = None; // prunes on its first sweep
-        loop {
-            let wait = if failures == 0 {
-                self.sweep_every
-            } else {
-                backoff(failures).min(self.sweep_every.max(Duration::from_secs(1)))
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(wait) => {}
-            }
-            failures = match self.drain(FAST_PATH_GRACE).await {
-                Ok(()) => 0,
-                Err(err) => {
-                    tracing::warn!(error = %format!("{err:#}"), "outbox sweeper: publishing failed; will retry");
-                    failures.saturating_add(1)
-                }
-            };
-            if last_prune.is_none_or(|at| at.elapsed() > PRUNE_EVERY) {
-                last_prune = Some(tokio::time::Instant::now());
-                if let Err(err) = self.prune().await {
-                    tracing::warn!(error = %format!("{err:#}"), "outbox sweeper: pruning failed");
-                }
-            }
-        }
+        let sweeping = Periodic::new("outbox_sweep", self.sweep_every).run(shutdown.clone(), || async {
+            self.drain(FAST_PATH_GRACE).await.map(|()| Pace::Steady)
+        });
+        let pruning = Periodic::new("outbox_prune", PRUNE_EVERY)
+            .run(shutdown, || async { self.prune().await.map(|()| Pace::Steady) });
+        tokio::join!(sweeping, pruning);
         if let Err(err) = self.drain(Duration::ZERO).await {
             tracing::warn!(error = %format!("{err:#}"), "outbox sweeper: pending events stay for the next start");
         }
@@ -293,6 +277,22 @@ impl Relay {
     }
 }
 
+/// `/ready` of a service that writes events: its database (where the outbox is) and SNS
+/// (where the outbox publishes) both answer.
+pub struct OutboxReadiness {
+    pub pool: Pool,
+    pub publisher: Publisher,
+}
+
+impl Readiness for OutboxReadiness {
+    async fn checks(&self) -> Vec<(&'static str, anyhow::Result<()>)> {
+        vec![
+            ("database", db::ping(&self.pool).await),
+            ("sns", self.publisher.ping().await),
+        ]
+    }
+}
+
 /// Unpublished events and the age of the oldest, for `/ready`, metrics and ops.
 pub async fn backlog(pool: &Pool) -> anyhow::Result<(u64, f64)> {
     let mut conn = pool.get_conn().await?;
@@ -304,22 +304,4 @@ pub async fn backlog(pool: &Pool) -> anyhow::Result<(u64, f64)> {
         .await?;
     let (count, age) = row.unwrap_or((0, None));
     Ok((count, age.unwrap_or(0.0)))
-}
-
-/// 0.5 s, 1 s, 2 s, … capped at 30 s.
-fn backoff(failures: u32) -> Duration {
-    Duration::from_millis(500u64.saturating_mul(1 << failures.min(10).saturating_sub(1))).min(Duration::from_secs(30))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff(1), Duration::from_millis(500));
-        assert_eq!(backoff(2), Duration::from_secs(1));
-        assert!(backoff(3) > backoff(2));
-        assert_eq!(backoff(60), Duration::from_secs(30));
-    }
 }

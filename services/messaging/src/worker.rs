@@ -159,3 +159,13 @@ impl<H: Handler, R: Readiness> WorkerApp<H, R> {
         Ok(())
     }
 }
+
+impl<H: Handler, R: Readiness> stockflow_kit::binary::Service for WorkerApp<H, R> {
+    fn port(&self) -> u16 {
+        self.port()
+    }
+
+    async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        self.run_until_stopped(shutdown).await
+    }
+}

@@ -1,18 +1,13 @@
 //! The sales service's settings (environment variables, README "Configuration").
 
 use serde::{Deserialize, Serialize};
-use stockflow_kit::config::{DatabaseSettings, HttpSettings};
-use stockflow_messaging::aws::AwsSettings;
+use stockflow_messaging::settings::ServiceSettings;
 use warehouse::checkout::CombineSettings;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
-    pub database: DatabaseSettings,
-    #[serde(flatten)]
-    pub aws: AwsSettings,
-    #[serde(flatten)]
-    pub http: HttpSettings,
+    pub service: ServiceSettings,
     /// `CHECKOUT_BATCH_MAX`, `CHECKOUT_LANES`: how concurrent checkouts share transactions;
     /// `CHECKOUT_TIMEOUT_MS`: how long one may take.
     #[serde(flatten)]
@@ -35,9 +30,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            database: DatabaseSettings::default(),
-            aws: AwsSettings::default(),
-            http: HttpSettings::default(),
+            service: ServiceSettings::default(),
             combine: CombineSettings::default(),
             sales_port: stockflow_contracts::ports::SALES.port,
             warehouse_db: warehouse::DEFAULT_DATABASE.into(),

@@ -1,12 +1,6 @@
-//! The Sales API binary: configuration from the environment, then the app.
-
-use stockflow_kit::{config, shutdown, telemetry};
+//! The Sales API binary: `stockflow_kit::binary::run` with its settings and builder.
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init("sales");
-    let settings: sales::Settings = config::from_env()?;
-    let app = sales::Application::build(settings).await?;
-    tracing::info!(port = app.port(), "sales API listening");
-    app.run_until_stopped(shutdown::on_signal()).await
+    stockflow_kit::binary::run("sales", sales::Application::build).await
 }

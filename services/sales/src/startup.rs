@@ -8,11 +8,11 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use mysql_async::Pool;
 use stockflow_contracts::names;
-use stockflow_kit::health::{self, Readiness};
+use stockflow_kit::health;
 use stockflow_kit::periodic::{Pace, Periodic};
 use stockflow_kit::{db, problem, request_id};
 use stockflow_messaging::aws::{self, Resources};
-use stockflow_messaging::outbox::{Outbox, Relay};
+use stockflow_messaging::outbox::{Outbox, OutboxReadiness, Relay};
 use stockflow_messaging::publisher::Publisher;
 use tokio_util::sync::CancellationToken;
 use warehouse::checkout::Checkouts;
@@ -32,9 +32,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let pool = warehouse::open(&settings.database, &settings.warehouse_db).await?;
-        let sdk = aws::sdk_config(&settings.aws).await;
-        let resources = Resources::new(&settings.aws);
+        let pool = warehouse::open(&settings.service.database, &settings.warehouse_db).await?;
+        let sdk = aws::sdk_config(&settings.service.aws).await;
+        let resources = Resources::new(&settings.service.aws);
         let publisher =
             Publisher::open(aws_sdk_sns::Client::new(&sdk), &resources, &[names::STOCK_EMPTY_TOPIC]).await?;
         let relay = Relay::new(
@@ -44,11 +44,12 @@ impl Application {
         );
 
         let listener = settings
+            .service
             .http
             .listen_shared(settings.sales_port, "sales", "SALES_PORT")?;
         let port = listener.local_addr()?.port();
         let workers = stockflow_kit::serve::http_workers(settings.sales_workers);
-        let worker_pools = db::WorkerPools::new(&settings.database, &settings.warehouse_db, workers)?;
+        let worker_pools = db::WorkerPools::new(&settings.service.database, &settings.warehouse_db, workers)?;
         let combine = settings.combine.clone();
         let server = HttpServer::new(move || {
             // Runs on each worker thread: its own pool, so its connections stay on it.
@@ -59,7 +60,7 @@ impl Application {
                 .wrap(from_fn(stockflow_kit::metrics::middleware))
                 .wrap(from_fn(request_id::middleware))
                 .app_data(web::Data::new(checkouts))
-                .app_data(web::Data::new(SalesReadiness {
+                .app_data(web::Data::new(OutboxReadiness {
                     pool: pool.clone(),
                     publisher: publisher.clone(),
                 }))
@@ -68,7 +69,7 @@ impl Application {
                 .service(problem::resource("/checkout", web::post(), routes::checkout))
                 .service(problem::resource("/products", web::get(), routes::list_products))
                 .service(problem::resource("/products/{sku}", web::get(), routes::get_product))
-                .configure(health::routes::<SalesReadiness>)
+                .configure(health::routes::<OutboxReadiness>)
                 .configure(|cfg| stockflow_apidocs::routes(cfg, crate::ApiDoc::openapi()))
                 .default_service(web::to(problem::not_found_route))
         })
@@ -119,16 +120,12 @@ async fn prune_idempotency_keys_hourly(pool: Pool, shutdown: CancellationToken) 
         .await
 }
 
-struct SalesReadiness {
-    pool: Pool,
-    publisher: Publisher,
-}
+impl stockflow_kit::binary::Service for Application {
+    fn port(&self) -> u16 {
+        self.port()
+    }
 
-impl Readiness for SalesReadiness {
-    async fn checks(&self) -> Vec<(&'static str, anyhow::Result<()>)> {
-        vec![
-            ("database", db::ping(&self.pool).await),
-            ("sns", self.publisher.ping().await),
-        ]
+    async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        self.run_until_stopped(shutdown).await
     }
 }

@@ -1,18 +1,13 @@
 //! stock-inc-worker's settings (environment variables, README "Configuration").
 
 use serde::{Deserialize, Serialize};
-use stockflow_kit::config::{DatabaseSettings, HttpSettings};
-use stockflow_messaging::aws::AwsSettings;
+use stockflow_messaging::settings::ServiceSettings;
 use stockflow_messaging::worker::WorkerSettings;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(flatten)]
-    pub database: DatabaseSettings,
-    #[serde(flatten)]
-    pub aws: AwsSettings,
-    #[serde(flatten)]
-    pub http: HttpSettings,
+    pub service: ServiceSettings,
     #[serde(flatten)]
     pub worker: WorkerSettings,
     /// `STOCK_INC_WORKER_PORT`: `/health` and `/ready`; 0 picks a free port (tests).
@@ -24,9 +19,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            database: DatabaseSettings::default(),
-            aws: AwsSettings::default(),
-            http: HttpSettings::default(),
+            service: ServiceSettings::default(),
             worker: WorkerSettings::default(),
             stock_inc_worker_port: stockflow_contracts::ports::STOCK_INC_WORKER.port,
             warehouse_db: warehouse::DEFAULT_DATABASE.into(),

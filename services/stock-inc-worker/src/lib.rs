@@ -16,8 +16,8 @@ use handler::ApplyArrival;
 
 /// Opens the warehouse database, connects to SQS and builds the worker.
 pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp<ApplyArrival, WarehouseReadiness>> {
-    let pool = warehouse::open(&settings.database, &settings.warehouse_db).await?;
-    let context = WorkerContext::connect(&settings.aws, names::STOCK_INC_QUEUE).await?;
+    let pool = warehouse::open(&settings.service.database, &settings.warehouse_db).await?;
+    let context = WorkerContext::connect(&settings.service.aws, names::STOCK_INC_QUEUE).await?;
     let handler = ApplyArrival::new(pool.clone(), context.alerts.clone());
     let readiness = WarehouseReadiness {
         pool: pool.clone(),
@@ -27,7 +27,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp<ApplyArrival,
     WorkerApp::new(
         stockflow_contracts::ports::STOCK_INC_WORKER,
         &settings.worker,
-        &settings.http,
+        &settings.service.http,
         settings.stock_inc_worker_port,
         context,
         handler,

@@ -5,11 +5,12 @@ use std::error::Error as StdError;
 
 use anyhow::anyhow;
 use aws_sdk_sqs::error::{DisplayErrorContext, SdkError};
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
 use stockflow_kit::db;
 use stockflow_messaging::aws::{Resources, sdk_config};
+use stockflow_messaging::sqs;
 
 use crate::Settings;
 
@@ -126,19 +127,12 @@ impl Ctx {
         hidden_seconds: i32,
         doing: &str,
     ) -> anyhow::Result<Vec<Message>> {
-        let out = self
-            .sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(wait_seconds)
-            .visibility_timeout(hidden_seconds)
-            .message_attribute_names("All")
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
+        sqs::Receive::up_to(sqs::MAX_BATCH)
+            .waiting(wait_seconds)
+            .hidden_for(hidden_seconds)
+            .from(&self.sqs, url)
             .await
-            .map_err(|e| self.aws_error(doing, e))?;
-        Ok(out.messages.unwrap_or_default())
+            .map_err(|e| self.aws_error(doing, e))
     }
 
     /// A pool on the warehouse database.

@@ -13,8 +13,9 @@ use stockflow_contracts::events::{ATTR_CORRELATION_ID, ATTR_EVENT_TYPE};
 use stockflow_contracts::names;
 
 use crate::context::Ctx;
-use crate::peek::{attribute, peek_all, receive_count, sent_at};
+use crate::peek::{peek_all, sent_at};
 use crate::table::{Table, opt, preview};
+use stockflow_messaging::sqs::{receive_count, string_attribute};
 
 mod purge;
 mod redrive;
@@ -76,7 +77,7 @@ pub struct DlqMessage {
     pub event_type: Option<String>,
     pub correlation_id: Option<String>,
     pub sent_at: Option<String>,
-    pub receive_count: Option<i64>,
+    pub receive_count: Option<u32>,
     pub body_preview: String,
     /// The whole body and every message attribute (`dlq show` only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,18 +95,19 @@ impl DlqMessage {
                 .map(|(k, v)| (k.clone(), v.string_value().unwrap_or("(binary)").to_string()))
                 .collect::<BTreeMap<_, _>>()
         });
+        let attribute = |name: &str| string_attribute(m, name).map(str::to_string);
         Self {
             dlq: dlq.dlq().to_string(),
             message_id: m.message_id().unwrap_or_default().to_string(),
-            original_message_id: attribute(m, attr::ORIGINAL_MESSAGE_ID),
-            failure_reason: attribute(m, attr::FAILURE_REASON),
+            original_message_id: attribute(attr::ORIGINAL_MESSAGE_ID),
+            failure_reason: attribute(attr::FAILURE_REASON),
             // an unknown kind (a newer worker's) still shows among the attributes
-            failure_kind: attribute(m, attr::FAILURE_KIND).and_then(|kind| kind.parse().ok()),
-            failure_attempts: attribute(m, attr::FAILURE_ATTEMPTS),
-            failure_service: attribute(m, attr::FAILURE_SERVICE),
-            source_queue: attribute(m, attr::SOURCE_QUEUE),
-            event_type: attribute(m, ATTR_EVENT_TYPE),
-            correlation_id: attribute(m, ATTR_CORRELATION_ID),
+            failure_kind: attribute(attr::FAILURE_KIND).and_then(|kind| kind.parse().ok()),
+            failure_attempts: attribute(attr::FAILURE_ATTEMPTS),
+            failure_service: attribute(attr::FAILURE_SERVICE),
+            source_queue: attribute(attr::SOURCE_QUEUE),
+            event_type: attribute(ATTR_EVENT_TYPE),
+            correlation_id: attribute(ATTR_CORRELATION_ID),
             sent_at: sent_at(m),
             receive_count: receive_count(m),
             body_preview: preview(body, PREVIEW_CHARS),
@@ -161,7 +163,7 @@ pub async fn show(ctx: &Ctx, dlqs: &[Dlq], id: &str) -> anyhow::Result<DlqMessag
     for &dlq in dlqs {
         let url = ctx.queue_url(dlq.dlq()).await?;
         for m in peek_all(ctx, &url).await? {
-            if m.message_id() == Some(id) || attribute(&m, attr::ORIGINAL_MESSAGE_ID).as_deref() == Some(id) {
+            if m.message_id() == Some(id) || string_attribute(&m, attr::ORIGINAL_MESSAGE_ID) == Some(id) {
                 return Ok(DlqMessage::from_message(dlq, &m, true));
             }
         }

@@ -9,7 +9,8 @@
 //! `ops_alert_queue`, which have none. Receives repeat until the queue's visible count
 //! is reached or a few rounds bring nothing new.
 
-use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, Message};
+use stockflow_messaging::sqs::sent_timestamp;
 
 use crate::context::Ctx;
 
@@ -76,28 +77,6 @@ async fn release(ctx: &Ctx, url: &str, messages: &[Message]) -> anyhow::Result<(
             .map_err(|e| ctx.aws_error("cannot make the scanned messages visible again", e))?;
     }
     Ok(())
-}
-
-/// A message attribute's string value.
-pub fn attribute(message: &Message, name: &str) -> Option<String> {
-    message
-        .message_attributes()
-        .and_then(|a| a.get(name))
-        .and_then(|v| v.string_value())
-        .map(str::to_string)
-}
-
-fn system(message: &Message, name: MessageSystemAttributeName) -> Option<&str> {
-    message.attributes().and_then(|a| a.get(&name)).map(String::as_str)
-}
-
-/// SentTimestamp, milliseconds since the epoch.
-pub fn sent_timestamp(message: &Message) -> Option<i64> {
-    system(message, MessageSystemAttributeName::SentTimestamp).and_then(|v| v.parse().ok())
-}
-
-pub fn receive_count(message: &Message) -> Option<i64> {
-    system(message, MessageSystemAttributeName::ApproximateReceiveCount).and_then(|v| v.parse().ok())
 }
 
 /// SentTimestamp as RFC 3339.

@@ -34,6 +34,7 @@ use stockflow_kit::config::{DatabaseSettings, HttpSettings};
 use stockflow_kit::db;
 use stockflow_messaging::aws;
 use stockflow_messaging::aws::AwsSettings;
+use stockflow_messaging::settings::ServiceSettings;
 use stockflow_messaging::worker::WorkerSettings;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -163,6 +164,15 @@ impl TestEnv {
         }
     }
 
+    /// This env's database and AWS, listening on 127.0.0.1.
+    pub fn service_settings(&self) -> ServiceSettings {
+        ServiceSettings {
+            http: Self::http_settings(),
+            database: self.database.clone(),
+            aws: self.aws.clone(),
+        }
+    }
+
     /// Worker pacing for tests: short polls and back-offs so retries show quickly.
     pub fn worker_settings() -> WorkerSettings {
         WorkerSettings {
@@ -176,9 +186,7 @@ impl TestEnv {
 
     pub fn sales_settings(&self) -> sales::Settings {
         sales::Settings {
-            database: self.database.clone(),
-            aws: self.aws.clone(),
-            http: Self::http_settings(),
+            service: self.service_settings(),
             sales_port: 0,
             warehouse_db: self.warehouse_db.clone(),
             combine: Default::default(),
@@ -190,9 +198,7 @@ impl TestEnv {
 
     pub fn factory_settings(&self) -> factory::Settings {
         factory::Settings {
-            database: self.database.clone(),
-            aws: self.aws.clone(),
-            http: Self::http_settings(),
+            service: self.service_settings(),
             factory_port: 0,
             factory_db: self.factory_db.clone(),
             factory_production_seconds: 0.0,
@@ -257,9 +263,7 @@ impl TestEnv {
 
     pub async fn start_stock_inc_worker(&mut self) {
         let settings = stock_inc_worker::Settings {
-            database: self.database.clone(),
-            aws: self.aws.clone(),
-            http: Self::http_settings(),
+            service: self.service_settings(),
             worker: Self::worker_settings(),
             stock_inc_worker_port: 0,
             warehouse_db: self.warehouse_db.clone(),

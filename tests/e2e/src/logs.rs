@@ -24,7 +24,15 @@ pub const SWEEPER_CLAIMED: &str = "outbox sweeper claimed events the fast path l
 pub const SWEEPER_PUBLISHED: &str = "outbox sweeper published events the fast path left";
 pub const FAST_PATH_FAILED: &str = "publishing after commit failed; the outbox sweeper will retry";
 
-/// What the factory's production line logs when its database is gone (it retries), and a
-/// consumer when a handler fails transiently (the message comes back).
-pub const PRODUCTION_LINE_DB_DOWN: &str = "production line cannot reach its database; retrying";
+/// The lines of `log` where the periodic task `task` (`stockflow_kit::periodic`) reported the
+/// first failure of a streak: the outbox sweeper (`outbox_sweep`) when SNS is gone, the
+/// factory's production line (`production_line`) when its database is (both retry).
+pub fn task_failures(log: &Path, task: &str) -> usize {
+    saying(log, stockflow_kit::periodic::FAILED)
+        .iter()
+        .filter(|v| v["task"] == task)
+        .count()
+}
+
+/// What a consumer logs when a handler fails transiently (the message comes back).
 pub const TRANSIENT_FAILURE: &str = "transient failure: will be delivered again";

@@ -172,7 +172,7 @@ async fn connections_go_back_to_the_pool_after_a_burst() {
     let mut env = TestEnv::new().await;
     let mut settings = env.sales_settings();
     settings.sales_workers = 1;
-    settings.database.db_pool_max = 4;
+    settings.service.database.db_pool_max = 4;
     settings.combine.checkout_lanes = 4;
     env.start_sales_with(settings).await;
     // Four skus in four different checkout lanes, so four transactions run at once.
@@ -245,7 +245,7 @@ async fn connections_go_back_to_the_pool_after_a_burst() {
 async fn a_pool_of_one_connection_migrates_and_sells() {
     let mut env = TestEnv::new().await;
     let mut settings = env.sales_settings();
-    settings.database.db_pool_max = 1;
+    settings.service.database.db_pool_max = 1;
     // The migrations and their lock once needed two connections of the pool: a hang.
     tokio::time::timeout(std::time::Duration::from_secs(60), env.start_sales_with(settings))
         .await

@@ -336,7 +336,7 @@ async fn with_aws_unreachable_sales_answers_and_publishes_once_it_returns() {
     let localstack = env.aws.aws_endpoint_url.trim_start_matches("http://").to_string();
     let cutoff = stockflow_e2e::cutoff::Cutoff::start(&localstack).await;
     let mut settings = env.sales_settings();
-    settings.aws.aws_endpoint_url = cutoff.url();
+    settings.service.aws.aws_endpoint_url = cutoff.url();
     env.start_sales_with(settings).await;
     env.start_factory().await;
     env.start_stock_inc_worker().await;

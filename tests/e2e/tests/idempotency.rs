@@ -145,7 +145,7 @@ async fn a_purchase_answered_503_whose_commit_landed_gets_its_sale_back_on_retry
     // Sales reaches MySQL through a relay that can lose the answer to a COMMIT.
     let relay = stockflow_e2e::lost_commit::LostCommit::start(&env.database.mysql_url).await;
     let mut settings = env.sales_settings();
-    settings.database.mysql_url = relay.url();
+    settings.service.database.mysql_url = relay.url();
     // No sweeps meanwhile: the next COMMIT sales sends is the purchase's own.
     settings.outbox_sweep_ms = 3_600_000;
     env.start_sales_with(settings).await;

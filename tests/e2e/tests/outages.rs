@@ -363,7 +363,7 @@ async fn the_database_crashing_under_load_loses_no_answered_sale() {
         || async {
             let factories = stack
                 .replicas(Service::Factory)
-                .all(|r| !logs::saying(r.log(), logs::PRODUCTION_LINE_DB_DOWN).is_empty());
+                .all(|r| logs::task_failures(r.log(), "production_line") > 0);
             let arrivals = stack
                 .replicas(Service::StockIncWorker)
                 .any(|r| !logs::saying(r.log(), logs::TRANSIENT_FAILURE).is_empty());

@@ -161,8 +161,11 @@ fn logged(stack: &Stack, service: Service, text: &str) -> usize {
 
 /// Failed publishes the sales replicas logged (fast path and sweeper).
 fn failed_publishes(stack: &Stack) -> usize {
-    logged(stack, Service::Sales, logs::FAST_PATH_FAILED)
-        + logged(stack, Service::Sales, "outbox sweeper: publishing failed")
+    let sweeps: usize = stack
+        .replicas(Service::Sales)
+        .map(|r| logs::task_failures(r.log(), "outbox_sweep"))
+        .sum();
+    logged(stack, Service::Sales, logs::FAST_PATH_FAILED) + sweeps
 }
 
 /// Polls `check` every 100 ms for at most `bound`; whether it held.

@@ -3,7 +3,7 @@
 
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, web};
-use stockflow_kit::problem::{self, Problem};
+use stockflow_kit::problem::{self, BodyProblems, Problem};
 use stockflow_kit::request_id::RequestId;
 use warehouse::checkout::{CheckoutOutcome, Checkouts, KeyedRequest, Purchase, Recorded};
 
@@ -25,11 +25,9 @@ const REPLAYED: &str = "idempotency-replayed";
     responses(
         (status = 200, description = "Sold", body = Sold),
         (status = 409, description = "Out of stock: restock requested", body = OutOfStock),
-        (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown sku", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        BodyProblems,
     ))]
 pub async fn checkout(
     checkouts: web::Data<Checkouts>,

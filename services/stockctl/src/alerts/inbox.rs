@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::StateValue;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message};
+use aws_sdk_sqs::types::Message;
 use stockflow_contracts::events::{ATTR_EVENT_TYPE, Event, OpsAlert, SurplusArrival};
 use stockflow_contracts::names;
 
 use super::Alert;
 use crate::context::Ctx;
-use crate::peek::{attribute, peek_all, sent_at};
+use crate::peek::{peek_all, sent_at};
+use stockflow_messaging::sqs::{self, string_attribute};
 
 /// How long received alerts stay hidden while they are printed and forwarded: room
 /// for a batch of ten slow webhook calls.
@@ -23,12 +24,12 @@ impl Alert {
     pub fn decode(message: &Message) -> Self {
         let message_id = message.message_id().unwrap_or_default().to_string();
         let body = message.body().unwrap_or_default();
-        if attribute(message, ATTR_EVENT_TYPE).as_deref() == Some(OpsAlert::TYPE)
+        if string_attribute(message, ATTR_EVENT_TYPE) == Some(OpsAlert::TYPE)
             && let Ok(alert) = serde_json::from_str::<OpsAlert>(body)
         {
             return Alert::Worker { message_id, alert };
         }
-        if attribute(message, ATTR_EVENT_TYPE).as_deref() == Some(SurplusArrival::TYPE)
+        if string_attribute(message, ATTR_EVENT_TYPE) == Some(SurplusArrival::TYPE)
             && let Ok(alert) = serde_json::from_str::<SurplusArrival>(body)
         {
             return Alert::Surplus { message_id, alert };
@@ -93,30 +94,17 @@ impl<'a> Inbox<'a> {
 
     /// Deletes handled messages (at most ten, one receive's worth).
     pub async fn delete(&self, messages: &[Message]) -> anyhow::Result<()> {
-        let entries: Vec<DeleteMessageBatchRequestEntry> = messages
-            .iter()
-            .enumerate()
-            .filter_map(|(i, m)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
-                    .build()
-                    .ok()
-            })
-            .collect();
-        let out = self
-            .ctx
-            .sqs
-            .delete_message_batch()
-            .queue_url(&self.url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| self.ctx.aws_error("cannot delete read alerts", e))?;
+        let failed = sqs::delete_batch(
+            &self.ctx.sqs,
+            &self.url,
+            messages.iter().filter_map(Message::receipt_handle),
+        )
+        .await
+        .map_err(|e| self.ctx.aws_error("cannot delete read alerts", e))?;
         anyhow::ensure!(
-            out.failed().is_empty(),
+            failed.is_empty(),
             "{} alert(s) could not be deleted and will show again",
-            out.failed().len()
+            failed.len()
         );
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! One combined checkout transaction over a batch of purchases.
+//! One combined checkout transaction over a batch of purchases (its statements:
+//! [`super::statements`]).
 //!
 //! Locks are taken in one order by every batch, so batches never deadlock each other:
 //! idempotency keys first (sorted), then product rows (in primary-key order). The product
@@ -10,17 +11,14 @@
 //! purchase; shortages join the sku's open restock request in one statement, or open one
 //! and write its `stock_empty` event to the outbox.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::Utc;
-use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, Transaction};
-use stockflow_contracts::RestockRequestId;
-use stockflow_contracts::events::StockEmpty;
 use stockflow_kit::db;
-use stockflow_messaging::outbox::{self, Enqueued};
+use stockflow_messaging::outbox::Enqueued;
 
+use super::statements::{LockedProduct, Sold, decrement, insert_orders, lock_products, record_shortages};
 use super::{CheckoutOutcome, Purchase, Recorded};
 use crate::idempotency::{self, Claim};
 
@@ -148,20 +146,6 @@ fn same_key_answer(
     }
 }
 
-/// The product row as the allocation needs it (locked).
-struct LockedProduct {
-    stock: i64,
-    reorder_quantity: i64,
-    factory_id: String,
-    open_request: Option<String>,
-}
-
-/// A purchase sold within the batch: its index and the sku's stock left after it.
-struct Sold {
-    purchase: usize,
-    remaining_stock: i64,
-}
-
 /// A sku's purchases that did not fit: (purchase, shortfall), with the product they want.
 struct Short<'a> {
     sku: &'a str,
@@ -244,188 +228,4 @@ async fn settle(
         events.extend(event);
     }
     Ok(events)
-}
-
-/// Placeholders for an `IN` list of `n` values, rounded up to a power of two (the values
-/// are padded with their last one), so that the statements of batches come in a few
-/// shapes that stay in the connection's statement cache.
-fn in_list(n: usize) -> String {
-    vec!["?"; n.max(1).next_power_of_two()].join(", ")
-}
-
-fn padded<T: Clone>(values: &[T]) -> Vec<T> {
-    let mut out = values.to_vec();
-    if let Some(last) = values.last() {
-        out.resize(values.len().next_power_of_two(), last.clone());
-    }
-    out
-}
-
-/// Locks the product rows of `skus` with their open restock request, in primary-key
-/// order (so batches never wait on each other in opposite orders).
-async fn lock_products(
-    tx: &mut Transaction<'_>,
-    skus: &[&str],
-) -> Result<HashMap<String, LockedProduct>, mysql_async::Error> {
-    let rows: Vec<(String, i64, i64, String, Option<String>)> = tx
-        .exec(
-            format!(
-                "SELECT p.sku, p.stock, p.reorder_quantity, p.factory_id, r.id FROM products p \
-                 LEFT JOIN restock_requests r ON r.open_sku = p.sku WHERE p.sku IN ({}) ORDER BY p.sku FOR UPDATE",
-                in_list(skus.len())
-            ),
-            padded(skus),
-        )
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(sku, stock, reorder_quantity, factory_id, open_request)| {
-            let product = LockedProduct {
-                stock,
-                reorder_quantity,
-                factory_id,
-                open_request,
-            };
-            (sku, product)
-        })
-        .collect())
-}
-
-/// Decrements each sku's stock by the units it sold, in one statement, conditionally
-/// (though the rows are locked): every sku's row must change.
-async fn decrement(tx: &mut Transaction<'_>, totals: &[(&str, i64)]) -> Result<(), mysql_async::Error> {
-    let padded_totals = padded(totals);
-    let case = format!("CASE sku {} END", vec!["WHEN ? THEN ?"; padded_totals.len()].join(" "));
-    let mut params: Vec<mysql_async::Value> = Vec::new();
-    for _ in 0..2 {
-        for (sku, units) in &padded_totals {
-            params.push((*sku).into());
-            params.push((*units).into());
-        }
-    }
-    params.extend(padded_totals.iter().map(|(sku, _)| mysql_async::Value::from(*sku)));
-    tx.exec_drop(
-        format!(
-            "UPDATE products SET stock = stock - {case} WHERE stock >= {case} AND sku IN ({})",
-            in_list(totals.len())
-        ),
-        params,
-    )
-    .await?;
-    if tx.affected_rows() != totals.len() as u64 {
-        return Err(mysql_async::Error::Other(
-            "the locked stock changed under the checkout".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// Writes one order per sold purchase; returns their order ids in the same order.
-async fn insert_orders(
-    tx: &mut Transaction<'_>,
-    sold: &[Sold],
-    purchases: &[Purchase],
-) -> Result<Vec<u64>, mysql_async::Error> {
-    let placeholders = vec!["(?, ?, ?, ?)"; sold.len()].join(", ");
-    let params: Vec<mysql_async::Value> = sold
-        .iter()
-        .flat_map(|sale| {
-            let p = &purchases[sale.purchase];
-            [
-                p.sku.as_str().into(),
-                p.quantity.get().into(),
-                p.requester.as_str().into(),
-                p.correlation_id.as_str().into(),
-            ]
-        })
-        .collect();
-    tx.exec_drop(
-        format!("INSERT INTO orders (sku, quantity, requester, correlation_id) VALUES {placeholders}"),
-        params,
-    )
-    .await?;
-    let first = tx.last_insert_id().unwrap_or_default();
-    if sold.len() == 1 {
-        return Ok(vec![first]);
-    }
-    // The ids of a multi-row insert increase in row order, but need not be consecutive
-    // (MySQL 8's interleaved auto-increment). Orders of a sku are written only under its
-    // product row's lock, which this transaction holds for every sku here: the rows of
-    // these skus from `first` on are exactly ours.
-    let mut skus: Vec<&str> = sold.iter().map(|sale| purchases[sale.purchase].sku.as_str()).collect();
-    skus.dedup();
-    let mut params: Vec<mysql_async::Value> = vec![first.into()];
-    params.extend(padded(&skus).into_iter().map(mysql_async::Value::from));
-    params.push((sold.len() as u64).into());
-    let ids: Vec<u64> = tx
-        .exec(
-            format!(
-                "SELECT id FROM orders WHERE id >= ? AND sku IN ({}) ORDER BY id LIMIT ?",
-                in_list(skus.len())
-            ),
-            params,
-        )
-        .await?;
-    if ids.len() != sold.len() {
-        return Err(mysql_async::Error::Other(
-            format!("wrote {} orders but read back {}", sold.len(), ids.len()).into(),
-        ));
-    }
-    Ok(ids)
-}
-
-/// Joins the sku's open restock request with every shortage at once, or opens one
-/// (ordering the reorder quantity, or the first shortfall if larger) and enqueues its
-/// `stock_empty` event.
-async fn record_shortages(
-    tx: &mut Transaction<'_>,
-    sku: &str,
-    product: &LockedProduct,
-    short: &[(usize, i64)],
-    purchases: &[Purchase],
-) -> Result<(RestockRequestId, Option<Enqueued>), mysql_async::Error> {
-    let count = short.len() as i64;
-    if let Some(id) = &product.open_request {
-        tx.exec_drop(
-            "UPDATE restock_requests SET shortages = shortages + ? WHERE id = ?",
-            (count, id),
-        )
-        .await?;
-        let id: RestockRequestId = id
-            .parse()
-            .map_err(|err: uuid::Error| mysql_async::Error::Other(err.into()))?;
-        return Ok((id, None));
-    }
-    let (first, shortfall) = short[0];
-    let opener = &purchases[first];
-    let id = RestockRequestId::new();
-    let requested_at = Utc::now();
-    let quantity = product.reorder_quantity.max(shortfall);
-    tx.exec_drop(
-        "INSERT INTO restock_requests (id, sku, quantity, factory_id, requester, shortages, correlation_id, requested_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            id.to_string(),
-            sku,
-            quantity,
-            &product.factory_id,
-            &opener.requester,
-            count,
-            &opener.correlation_id,
-            requested_at.naive_utc(),
-        ),
-    )
-    .await?;
-    let event = StockEmpty {
-        restock_request_id: id,
-        sku: sku.to_string(),
-        quantity: quantity as u32,
-        factory_id: product.factory_id.clone(),
-        requester: opener.requester.clone(),
-        requested_at,
-    };
-    let enqueued = outbox::enqueue(tx, &event, &id.to_string(), &opener.correlation_id)
-        .await
-        .map_err(|err| mysql_async::Error::Other(err.into()))?;
-    Ok((id, Some(enqueued)))
 }

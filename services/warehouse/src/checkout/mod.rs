@@ -9,6 +9,7 @@
 
 mod batch;
 mod lanes;
+mod statements;
 
 use serde::{Deserialize, Serialize};
 use stockflow_contracts::{IdempotencyKey, RestockRequestId};

@@ -17,25 +17,25 @@
 //! policy, so the worker and the CloudFormation template can never disagree. A crash
 //! at any point loses nothing: an undeleted message becomes visible again.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
-};
-use chrono::Utc;
+use aws_sdk_sqs::types::Message;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::publisher::Publisher;
+use crate::sqs;
 use stockflow_contracts::FailureKind;
-use stockflow_contracts::dead_letter::attr;
-use stockflow_contracts::events::{ATTR_CORRELATION_ID, Event, OpsAlert, Subject};
+use stockflow_contracts::events::{ATTR_CORRELATION_ID, Event};
+
+mod disposal;
+mod route;
+
+pub use route::QueueRoute;
 
 /// What the consumer does with a message once its handler is done with it.
 #[derive(Debug)]
@@ -93,59 +93,6 @@ impl Default for ConsumerSettings {
     }
 }
 
-/// A queue, its dead-letter queue and the redrive policy between them.
-#[derive(Debug, Clone)]
-pub struct QueueRoute {
-    pub queue_name: String,
-    pub queue_url: String,
-    pub dlq_name: String,
-    pub dlq_url: String,
-    pub max_receive_count: u32,
-}
-
-impl QueueRoute {
-    /// Reads the queue's redrive policy to find its DLQ and `maxReceiveCount`.
-    pub async fn discover(sqs: &aws_sdk_sqs::Client, queue_name: &str, queue_url: &str) -> anyhow::Result<Self> {
-        let attrs = sqs
-            .get_queue_attributes()
-            .queue_url(queue_url)
-            .attribute_names(QueueAttributeName::RedrivePolicy)
-            .send()
-            .await
-            .with_context(|| format!("cannot read the attributes of `{queue_name}`"))?;
-        let policy = attrs
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy))
-            .with_context(|| format!("`{queue_name}` has no redrive policy: deploy localstack/stockflow.yaml"))?;
-        let policy: serde_json::Value = serde_json::from_str(policy)?;
-        let dlq_arn = policy["deadLetterTargetArn"]
-            .as_str()
-            .context("redrive policy without deadLetterTargetArn")?;
-        let max_receive_count = match &policy["maxReceiveCount"] {
-            serde_json::Value::Number(n) => n.as_u64(),
-            serde_json::Value::String(s) => s.parse().ok(),
-            _ => None,
-        }
-        .context("redrive policy without maxReceiveCount")? as u32;
-        let dlq_name = dlq_arn.rsplit(':').next().unwrap_or_default().to_string();
-        let dlq_url = sqs
-            .get_queue_url()
-            .queue_name(&dlq_name)
-            .send()
-            .await
-            .with_context(|| format!("dead-letter queue `{dlq_name}` not found"))?
-            .queue_url
-            .unwrap_or_default();
-        Ok(Self {
-            queue_name: queue_name.to_string(),
-            queue_url: queue_url.to_string(),
-            dlq_name,
-            dlq_url,
-            max_receive_count,
-        })
-    }
-}
-
 /// Consumes one queue with one handler.
 pub struct Consumer<H> {
     service: &'static str,
@@ -193,7 +140,7 @@ impl<H: Handler> Consumer<H> {
                 permit = permits.clone().acquire_owned() => permit.expect("semaphore never closes"),
             };
             let mut held = vec![first];
-            while held.len() < 10 {
+            while held.len() < sqs::MAX_BATCH {
                 match permits.clone().try_acquire_owned() {
                     Ok(p) => held.push(p),
                     Err(_) => break,
@@ -201,7 +148,7 @@ impl<H: Handler> Consumer<H> {
             }
             let received = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                r = this.receive(held.len() as i32) => r,
+                r = this.receive(held.len()) => r,
             };
             let messages = match received {
                 Ok(messages) => {
@@ -245,19 +192,12 @@ impl<H: Handler> Consumer<H> {
         tracing::info!(queue = %this.route.queue_name, "consumer stopped");
     }
 
-    async fn receive(&self, max: i32) -> anyhow::Result<Vec<Message>> {
-        let out = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.route.queue_url)
-            .max_number_of_messages(max.clamp(1, 10))
-            .wait_time_seconds(self.settings.wait_seconds)
-            .visibility_timeout(self.settings.visibility_seconds)
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .message_attribute_names("All")
-            .send()
-            .await?;
-        Ok(out.messages.unwrap_or_default())
+    async fn receive(&self, max: usize) -> anyhow::Result<Vec<Message>> {
+        Ok(sqs::Receive::up_to(max)
+            .waiting(self.settings.wait_seconds)
+            .hidden_for(self.settings.visibility_seconds)
+            .from(&self.sqs, &self.route.queue_url)
+            .await?)
     }
 
     async fn process(&self, message: Message, done: mpsc::Sender<String>) {
@@ -333,156 +273,22 @@ impl<H: Handler> Consumer<H> {
             tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&err), "cannot change visibility; the message returns after its current timeout");
         }
     }
-
-    /// Moves the message to the DLQ with the reason attached, then deletes it from
-    /// the source queue and alerts ops. If the move fails the message is left where it
-    /// is, so the redrive policy still catches it.
-    async fn dead_letter(
-        &self,
-        message: &Message,
-        delivery: &Delivery,
-        receipt: &str,
-        kind: FailureKind,
-        reason: &str,
-    ) {
-        let mut attributes: HashMap<String, MessageAttributeValue> =
-            message.message_attributes().cloned().unwrap_or_default();
-        let mut put = |name: &str, value: String| {
-            if let Ok(v) = MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(value)
-                .build()
-            {
-                attributes.insert(name.to_string(), v);
-            }
-        };
-        put(attr::FAILURE_REASON, truncate(reason, 1000));
-        put(attr::FAILURE_KIND, kind.to_string());
-        put(attr::FAILURE_SERVICE, self.service.to_string());
-        put(attr::FAILURE_ATTEMPTS, delivery.receive_count.to_string());
-        put(attr::SOURCE_QUEUE, self.route.queue_name.clone());
-        put(attr::ORIGINAL_MESSAGE_ID, delivery.message_id.clone());
-        let sent = self
-            .sqs
-            .send_message()
-            .queue_url(&self.route.dlq_url)
-            .message_body(&delivery.body)
-            .set_message_attributes(Some(attributes))
-            .send()
-            .await;
-        let now_in = match sent {
-            Ok(_) => {
-                self.delete_one(receipt).await;
-                self.route.dlq_name.clone()
-            }
-            Err(err) => {
-                tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(&err), "cannot move the message to the DLQ; the redrive policy will move it");
-                self.route.queue_name.clone()
-            }
-        };
-        let subject = Subject::of_body(&delivery.body);
-        let alert = OpsAlert {
-            kind,
-            service: self.service.to_string(),
-            queue: self.route.queue_name.clone(),
-            now_in,
-            error: reason.to_string(),
-            attempts: delivery.receive_count,
-            message_id: delivery.message_id.clone(),
-            sku: subject.sku,
-            restock_request_id: subject.restock_request_id,
-            correlation_id: Some(delivery.correlation_id.clone()),
-            body: delivery.body.clone(),
-            at: Utc::now(),
-        };
-        if let Err(err) = self.alerts.publish(&alert, &delivery.correlation_id).await {
-            tracing::error!(error = %format!("{err:#}"), "cannot publish the ops alert; the DLQ alarm still fires");
-        }
-    }
-
-    async fn delete_one(&self, receipt: &str) {
-        let result = self
-            .sqs
-            .delete_message()
-            .queue_url(&self.route.queue_url)
-            .receipt_handle(receipt)
-            .send()
-            .await;
-        if let Err(err) = result {
-            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&err), "delete failed; the message may be delivered again (handled idempotently)");
-        }
-    }
-
-    /// Deletes processed messages in batches of up to ten, checking each entry.
-    async fn delete_in_batches(self: Arc<Self>, mut done: mpsc::Receiver<String>) {
-        let mut batch = Vec::with_capacity(10);
-        while done.recv_many(&mut batch, 10).await > 0 {
-            let entries = batch
-                .drain(..)
-                .enumerate()
-                .filter_map(|(i, receipt)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(receipt)
-                        .build()
-                        .ok()
-                })
-                .collect::<Vec<_>>();
-            match self
-                .sqs
-                .delete_message_batch()
-                .queue_url(&self.route.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-            {
-                Ok(out) => {
-                    for failed in out.failed() {
-                        tracing::warn!(
-                            entry = failed.id(),
-                            code = failed.code(),
-                            reason = failed.message().unwrap_or_default(),
-                            "delete failed for one message; it may be delivered again (handled idempotently)"
-                        );
-                    }
-                }
-                Err(err) => {
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&err), "batch delete failed; those messages may be delivered again (handled idempotently)");
-                }
-            }
-        }
-    }
 }
 
 fn delivery_of(message: &Message) -> Delivery {
-    let receive_count = message
-        .attributes()
-        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
-    let correlation_id = message
-        .message_attributes()
-        .and_then(|a| a.get(ATTR_CORRELATION_ID))
-        .and_then(|v| v.string_value())
-        .unwrap_or("-")
-        .to_string();
     Delivery {
         message_id: message.message_id().unwrap_or_default().to_string(),
         body: message.body().unwrap_or_default().to_string(),
-        receive_count,
-        correlation_id,
+        receive_count: sqs::receive_count(message).unwrap_or(1),
+        correlation_id: sqs::string_attribute(message, ATTR_CORRELATION_ID)
+            .unwrap_or("-")
+            .to_string(),
     }
 }
 
-/// Seconds to hide a message after its `receive_count`-th delivery failed:
-/// base, 2×base, 4×base, … capped at 15 minutes.
 fn retry_delay(base_seconds: i32, receive_count: u32) -> i32 {
     let factor = 1i64 << receive_count.saturating_sub(1).min(20);
     (i64::from(base_seconds.max(0)) * factor).min(900) as i32
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).collect()
 }
 
 #[cfg(test)]
