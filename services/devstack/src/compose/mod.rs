@@ -23,6 +23,7 @@ pub mod images;
 pub mod note;
 pub mod observability;
 pub mod project;
+mod sqs;
 pub mod standins;
 pub mod steps;
 pub mod story;

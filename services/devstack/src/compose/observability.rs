@@ -8,13 +8,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
 
 use super::cmd::Out;
 use super::http::Http;
 use super::project::Project;
-use crate::{poll, queues};
+use super::sqs::Sqs;
+use crate::poll;
 
 const ALERT: &str = "StockflowDeadLetters";
 /// Every replica compose runs once the workers are scaled to 3.
@@ -308,71 +308,6 @@ fn read_dashboards(folder: &Path) -> anyhow::Result<Vec<Query>> {
     }
     anyhow::ensure!(!queries.is_empty(), "no queries found in {}/*.json", folder.display());
     Ok(queries)
-}
-
-/// LocalStack's SQS, as the stack's services see it.
-struct Sqs {
-    client: aws_sdk_sqs::Client,
-}
-
-impl Sqs {
-    async fn new(port: u16) -> Self {
-        let endpoint = format!("http://127.0.0.1:{port}");
-        Self {
-            client: queues::client(&endpoint, "us-east-1").await,
-        }
-    }
-
-    async fn url(&self, queue: &str) -> anyhow::Result<String> {
-        let found = self.client.get_queue_url().queue_name(queue).send().await;
-        let found = found.map_err(|e| {
-            anyhow::anyhow!(
-                "SQS GetQueueUrl {queue}: {}",
-                aws_sdk_sqs::error::DisplayErrorContext(e)
-            )
-        })?;
-        found.queue_url().map(String::from).context("no queue url")
-    }
-
-    /// Its visible messages.
-    async fn count(&self, queue: &str) -> anyhow::Result<u64> {
-        let asked = self
-            .client
-            .get_queue_attributes()
-            .queue_url(self.url(queue).await?)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "SQS GetQueueAttributes {queue}: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                )
-            })?;
-        let count = asked
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
-            .with_context(|| format!("no ApproximateNumberOfMessages for {queue}"))?;
-        Ok(count.parse()?)
-    }
-
-    async fn send(&self, queue: &str, body: &str) -> anyhow::Result<()> {
-        let url = self.url(queue).await?;
-        let sent = self
-            .client
-            .send_message()
-            .queue_url(url)
-            .message_body(body)
-            .send()
-            .await;
-        sent.map_err(|e| {
-            anyhow::anyhow!(
-                "SQS SendMessage {queue}: {}",
-                aws_sdk_sqs::error::DisplayErrorContext(e)
-            )
-        })?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
