@@ -16,9 +16,13 @@
 //! - [`mysql`]: `MYSQL_URL` read once (by mysql_async, as the services read it), a
 //!   login check and dropping databases;
 //! - [`private`]: a private MariaDB (and LocalStack) for the tests that crash or freeze them;
-//! - [`poll`]: waiting for a condition with a deadline.
+//! - [`poll`]: waiting for a condition with a deadline;
+//! - [`compose`]: `stockflow-devstack compose-suite`, the compose part of `scripts/test`: a
+//!   Docker engine, the images (local stand-ins where no registry answers), the compose
+//!   stack's story, scaling, e2e and observability checks, and its own cleanup.
 
 pub mod cleanup;
+pub mod compose;
 pub mod localstack;
 pub mod mysql;
 pub mod pidfile;

@@ -7,6 +7,8 @@
 //!   stockflow-devstack localstack venv|start|stop|deploy|endpoint   # the run dir's LocalStack
 //!   stockflow-devstack mysql-check | mysql-drop db...
 //!   stockflow-devstack free-ports N | free-base ... | purge-queues --prefix P | stop-pid FILE
+//!   stockflow-devstack compose-suite --dir .run/test/compose   # the compose part of scripts/test;
+//!                                                # its summary note is the last line of stdout
 //!
 //! The services read the rest of their configuration from the environment, which `up`
 //! passes on unchanged.
@@ -128,6 +130,10 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         grace: u64,
     },
+    /// The compose part of scripts/test: engine, images, the stack's story, scaling, e2e,
+    /// observability, then down -v (and a dockerd of its own stopped) whatever happens.
+    /// Progress on stderr; the summary note is the last line of stdout; exit 0 when it passed.
+    ComposeSuite(stockflow_devstack::compose::Options),
     /// Purge every SQS queue named PREFIX*.
     PurgeQueues {
         #[arg(long)]
@@ -385,6 +391,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::ComposeSuite(options) => {
+            let outcome = stockflow_devstack::compose::run(options).await;
+            println!("{}", outcome.note);
+            Ok(ExitCode::from(outcome.code))
         }
         Command::PurgeQueues {
             prefix,

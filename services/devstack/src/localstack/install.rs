@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 use super::{LOCALSTACK_DIR, VERSION, say};
 use crate::process::tail;
 
-fn cache_dir() -> PathBuf {
+/// The development environment's cache: `$STOCKFLOW_CACHE`, default `~/.cache/stockflow`
+/// (LocalStack's venv, the compose suite's Docker data root and debootstrap's packages).
+pub fn cache_dir() -> PathBuf {
     std::env::var_os("STOCKFLOW_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/stockflow"))

@@ -21,7 +21,7 @@ use crate::process::tail;
 mod install;
 mod run_dir;
 
-pub use install::{ensure_venv, venv_dir};
+pub use install::{cache_dir, ensure_venv, venv_dir};
 pub use run_dir::Shared;
 
 /// The repository's `localstack/` folder (requirements, ready hook and template).
