@@ -22,8 +22,7 @@ async fn orders(db: &TestDb, sku: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_buyers_of_a_hundred_units_buy_exactly_a_hundred() {
-    let db = TestDb::new().await;
-    db.product("FLASH", 100).await;
+    let db = TestDb::with_products(&[("FLASH", 100)]).await;
     let checkouts = Checkouts::start(db.pool.clone(), None, &CombineSettings::default());
     let answers = futures::future::join_all((0..500).map(|_| {
         let checkouts = checkouts.clone();
@@ -61,16 +60,10 @@ async fn five_hundred_buyers_of_a_hundred_units_buy_exactly_a_hundred() {
     remaining.sort();
     assert_eq!(remaining, (0..100).collect::<Vec<_>>());
     // One restock request, joined by every shortage.
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM restock_requests WHERE sku = ?", "FLASH")
-            .await,
-        1
-    );
-    assert_eq!(
-        db.count("SELECT shortages FROM restock_requests WHERE sku = ?", "FLASH")
-            .await,
-        400
-    );
+    db.assert_count("SELECT COUNT(*) FROM restock_requests WHERE sku = ?", "FLASH", 1)
+        .await;
+    db.assert_count("SELECT shortages FROM restock_requests WHERE sku = ?", "FLASH", 400)
+        .await;
     // It took many transactions, and some of them combined several purchases.
     let stats = checkouts.stats();
     let transactions = stats.transactions.load(Ordering::Relaxed);
@@ -84,8 +77,7 @@ async fn five_hundred_buyers_of_a_hundred_units_buy_exactly_a_hundred() {
 
 #[tokio::test]
 async fn a_large_purchase_that_does_not_fit_leaves_the_stock_to_later_small_ones() {
-    let db = TestDb::new().await;
-    db.product("MIX", 5).await;
+    let db = TestDb::with_products(&[("MIX", 5)]).await;
     let batch = [purchase("MIX", 3), purchase("MIX", 4), purchase("MIX", 2)];
     let committed = checkout::transact(&db.pool, &batch).await.unwrap();
     let outcomes: Vec<CheckoutOutcome> = committed
@@ -109,17 +101,13 @@ async fn a_large_purchase_that_does_not_fit_leaves_the_stock_to_later_small_ones
     assert_eq!(products::stock(&db.pool, "MIX").await.unwrap(), Some(0));
     // The shortage opened a request for at least its shortfall, with its event in the outbox.
     assert_eq!(committed.events.len(), 1);
-    assert_eq!(
-        db.count("SELECT quantity FROM restock_requests WHERE sku = ?", "MIX")
-            .await,
-        10
-    );
+    db.assert_count("SELECT quantity FROM restock_requests WHERE sku = ?", "MIX", 10)
+        .await;
 }
 
 #[tokio::test]
 async fn a_shortfall_larger_than_the_reorder_quantity_is_ordered_whole() {
-    let db = TestDb::new().await;
-    db.product("BIG", 5).await;
+    let db = TestDb::with_products(&[("BIG", 5)]).await;
     let committed = checkout::transact(&db.pool, &[purchase("BIG", 20)]).await.unwrap();
     assert!(matches!(
         committed.recorded[0],
@@ -136,9 +124,7 @@ async fn a_shortfall_larger_than_the_reorder_quantity_is_ordered_whole() {
 
 #[tokio::test]
 async fn one_batch_sells_a_sku_and_records_the_shortage_of_another() {
-    let db = TestDb::new().await;
-    db.product("HAS", 3).await;
-    db.product("LACKS", 1).await;
+    let db = TestDb::with_products(&[("HAS", 3), ("LACKS", 1)]).await;
     let recorded = checkout::transact(&db.pool, &[purchase("HAS", 1), purchase("LACKS", 2)])
         .await
         .unwrap()
@@ -156,9 +142,7 @@ async fn one_batch_sells_a_sku_and_records_the_shortage_of_another() {
 
 #[tokio::test]
 async fn one_batch_of_several_skus_sells_each_and_unknown_skus_do_not_spoil_it() {
-    let db = TestDb::new().await;
-    db.product("B-1", 2).await;
-    db.product("A-1", 1).await;
+    let db = TestDb::with_products(&[("B-1", 2), ("A-1", 1)]).await;
     let batch = [
         purchase("B-1", 1),
         purchase("NOPE", 1),
@@ -185,8 +169,7 @@ async fn one_batch_of_several_skus_sells_each_and_unknown_skus_do_not_spoil_it()
 
 #[tokio::test]
 async fn the_same_key_twice_in_one_batch_buys_once_and_replays() {
-    let db = TestDb::new().await;
-    db.product("KEY", 10).await;
+    let db = TestDb::with_products(&[("KEY", 10)]).await;
     let batch = [keyed("KEY", 1, "k-1"), keyed("KEY", 1, "k-1"), keyed("KEY", 2, "k-1")];
     let recorded = checkout::transact(&db.pool, &batch).await.unwrap().recorded;
     let Recorded::Fresh(first) = &recorded[0] else {
@@ -212,8 +195,7 @@ async fn the_same_key_twice_in_one_batch_buys_once_and_replays() {
 
 #[tokio::test]
 async fn outcomes_recorded_by_the_earlier_version_replay() {
-    let db = TestDb::new().await;
-    db.product("OLD", 10).await;
+    let db = TestDb::with_products(&[("OLD", 10)]).await;
     let mut conn = db.pool.get_conn().await.unwrap();
     conn.exec_drop(
         "INSERT INTO idempotency_keys (idempotency_key, request, status, response) VALUES (?, ?, 200, ?)",
@@ -240,15 +222,11 @@ async fn outcomes_recorded_by_the_earlier_version_replay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_whose_connection_is_killed_answers_no_sale_it_did_not_record() {
-    let db = TestDb::new().await;
-    db.product("KILL", 10).await;
+    let db = TestDb::with_products(&[("KILL", 10)]).await;
     // Hold the product row, so the batch's transaction waits on it mid-way.
-    let mut holder = db.pool.get_conn().await.unwrap();
-    holder.query_drop("START TRANSACTION").await.unwrap();
-    holder
-        .exec_drop("SELECT stock FROM products WHERE sku = ? FOR UPDATE", ("KILL",))
-        .await
-        .unwrap();
+    let mut holder = db
+        .holding("SELECT stock FROM products WHERE sku = ? FOR UPDATE", ("KILL",))
+        .await;
 
     let checkouts = Checkouts::start(db.pool.clone(), None, &CombineSettings::default());
     let buyers: Vec<_> = (0..5)
@@ -309,8 +287,7 @@ async fn a_batch_whose_connection_is_killed_answers_no_sale_it_did_not_record() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cap_of_one_is_one_transaction_per_purchase() {
-    let db = TestDb::new().await;
-    db.product("ONE", 50).await;
+    let db = TestDb::with_products(&[("ONE", 50)]).await;
     let settings = CombineSettings {
         checkout_batch_max: 1,
         checkout_lanes: 1,

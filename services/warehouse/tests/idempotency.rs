@@ -20,6 +20,14 @@ async fn one(db: &TestDb, sku: &str, quantity: u32, key: &str) -> Recorded {
     recorded.remove(0)
 }
 
+/// The first use of `key`: its outcome, fresh (panics if it was not).
+async fn fresh(db: &TestDb, sku: &str, quantity: u32, key: &str) -> CheckoutOutcome {
+    match one(db, sku, quantity, key).await {
+        Recorded::Fresh(outcome) => outcome,
+        other => panic!("the first use of a key is fresh, not {other:?}"),
+    }
+}
+
 async fn keys(db: &TestDb, key: &str) -> i64 {
     db.count("SELECT COUNT(*) FROM idempotency_keys WHERE idempotency_key = ?", key)
         .await
@@ -27,19 +35,13 @@ async fn keys(db: &TestDb, key: &str) -> i64 {
 
 #[tokio::test]
 async fn a_key_replays_to_its_request_and_refuses_another_in_later_transactions() {
-    let db = TestDb::new().await;
-    db.product("AGAIN", 10).await;
-    let Recorded::Fresh(first) = one(&db, "AGAIN", 1, "k-again").await else {
-        panic!("the first use of a key is fresh");
-    };
+    let db = TestDb::with_products(&[("AGAIN", 10)]).await;
+    let first = fresh(&db, "AGAIN", 1, "k-again").await;
     assert!(matches!(first, CheckoutOutcome::Sold { remaining_stock: 9, .. }));
     assert_eq!(one(&db, "AGAIN", 2, "k-again").await, Recorded::KeyReused);
     assert_eq!(one(&db, "AGAIN", 1, "k-again").await, Recorded::Replay(first));
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM orders WHERE sku = ?", "AGAIN").await,
-        1,
-        "one purchase"
-    );
+    let purchases = db.count("SELECT COUNT(*) FROM orders WHERE sku = ?", "AGAIN").await;
+    assert_eq!(purchases, 1, "one purchase");
     // A purchase of an unknown sku keeps no key: the key is free for a real purchase.
     assert_eq!(
         one(&db, "NOPE", 1, "k-nope").await,
@@ -50,31 +52,26 @@ async fn a_key_replays_to_its_request_and_refuses_another_in_later_transactions(
 
 #[tokio::test]
 async fn a_key_repeated_within_a_batch_after_an_earlier_transaction_replays_for_each() {
-    let db = TestDb::new().await;
-    db.product("TWICE", 10).await;
-    let Recorded::Fresh(first) = one(&db, "TWICE", 1, "k-twice").await else {
-        panic!("the first use of a key is fresh");
-    };
+    let db = TestDb::with_products(&[("TWICE", 10)]).await;
+    let first = fresh(&db, "TWICE", 1, "k-twice").await;
     let batch = [keyed("TWICE", 1, "k-twice"), keyed("TWICE", 1, "k-twice")];
     let recorded = checkout::transact(&db.pool, &batch).await.unwrap().recorded;
     assert_eq!(recorded, vec![Recorded::Replay(first.clone()), Recorded::Replay(first)]);
-    assert_eq!(db.count("SELECT COUNT(*) FROM orders WHERE sku = ?", "TWICE").await, 1);
+    db.assert_count("SELECT COUNT(*) FROM orders WHERE sku = ?", "TWICE", 1)
+        .await;
 }
 
 #[tokio::test]
 async fn keys_past_their_time_to_live_are_pruned_and_the_others_kept() {
-    let db = TestDb::new().await;
-    db.product("TTL", 10).await;
+    let db = TestDb::with_products(&[("TTL", 10)]).await;
     one(&db, "TTL", 1, "k-old").await;
     one(&db, "TTL", 1, "k-young").await;
-    let mut conn = db.pool.get_conn().await.unwrap();
-    conn.exec_drop(
+    db.exec(
         // A day and an hour ago: past the 24 hours a key lives.
         "UPDATE idempotency_keys SET created_at = created_at - INTERVAL 25 HOUR WHERE idempotency_key = ?",
         ("k-old",),
     )
-    .await
-    .unwrap();
+    .await;
     warehouse::prune_expired_keys(&db.pool).await.unwrap();
     assert_eq!(keys(&db, "k-old").await, 0, "expired: pruned");
     assert_eq!(keys(&db, "k-young").await, 1, "within its time to live: kept");
@@ -82,18 +79,14 @@ async fn keys_past_their_time_to_live_are_pruned_and_the_others_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_held_past_the_lock_wait_is_an_error_after_every_attempt_not_a_reused_key() {
-    let db = TestDb::new().await;
-    db.product("HELD", 10).await;
+    let db = TestDb::with_products(&[("HELD", 10)]).await;
     // Another transaction claimed the key and has not committed.
-    let mut holder = db.pool.get_conn().await.unwrap();
-    holder.query_drop("START TRANSACTION").await.unwrap();
-    holder
-        .exec_drop(
+    let mut holder = db
+        .holding(
             "INSERT INTO idempotency_keys (idempotency_key, request, status, response) VALUES (?, ?, 0, '')",
             ("k-held", "HELD|1|test"),
         )
-        .await
-        .unwrap();
+        .await;
 
     // A pool that waits one second for a row lock, not fifty.
     let impatient = db.another_pool(&["SET SESSION innodb_lock_wait_timeout = 1"]);
@@ -111,7 +104,8 @@ async fn a_key_held_past_the_lock_wait_is_an_error_after_every_attempt_not_a_reu
         waited >= Duration::from_secs(4),
         "it was tried again, five waits of a second each ({waited:?})"
     );
-    assert_eq!(db.count("SELECT COUNT(*) FROM orders WHERE sku = ?", "HELD").await, 0);
+    db.assert_count("SELECT COUNT(*) FROM orders WHERE sku = ?", "HELD", 0)
+        .await;
 
     holder.query_drop("ROLLBACK").await.unwrap();
     assert!(matches!(

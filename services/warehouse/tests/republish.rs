@@ -17,31 +17,26 @@ const BOUND: Duration = Duration::from_secs(60);
 
 /// Moves a request and its events an hour into the past, as published then.
 async fn age(db: &TestDb, request: &str) {
-    let mut conn = db.pool.get_conn().await.unwrap();
-    conn.exec_drop(
+    db.exec(
         "UPDATE restock_requests SET requested_at = requested_at - INTERVAL 1 HOUR WHERE id = ?",
         (request,),
     )
-    .await
-    .unwrap();
-    conn.exec_drop(
+    .await;
+    db.exec(
         "UPDATE outbox SET created_at = created_at - INTERVAL 1 HOUR, \
          published_at = CURRENT_TIMESTAMP(6) - INTERVAL 1 HOUR WHERE aggregate_id = ?",
         (request,),
     )
-    .await
-    .unwrap();
+    .await;
 }
 
 /// Marks the request's pending events published now (as the relay would).
 async fn publish_pending(db: &TestDb, request: &str) {
-    let mut conn = db.pool.get_conn().await.unwrap();
-    conn.exec_drop(
+    db.exec(
         "UPDATE outbox SET published_at = CURRENT_TIMESTAMP(6) WHERE aggregate_id = ? AND published_at IS NULL",
         (request,),
     )
-    .await
-    .unwrap();
+    .await;
 }
 
 /// The request's events in the outbox, oldest first, with their correlation ids.

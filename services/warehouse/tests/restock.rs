@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestDb, arrival, ran_out};
+use common::{TestDb, arrival, ran_out, restocked};
 use mysql_async::prelude::Queryable;
 use stockflow_contracts::events::StockArrival;
 use uuid::Uuid;
@@ -76,11 +76,8 @@ async fn a_second_production_order_for_a_fulfilled_request_is_recorded_not_appli
     );
     assert_eq!(restock::apply(&db.pool, &first).await.unwrap(), Applied::Duplicate);
     assert_eq!(stock(&db, "TWICE").await, Some(5));
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM surplus_arrivals WHERE sku = ?", "TWICE")
-            .await,
-        1
-    );
+    db.assert_count("SELECT COUNT(*) FROM surplus_arrivals WHERE sku = ?", "TWICE", 1)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,16 +102,11 @@ async fn racing_production_orders_for_one_request_apply_exactly_one() {
     assert_eq!(surplus, 7);
     assert_eq!(stock(&db, "RACE").await, Some(5));
     let fulfilled_by: Option<String> = db
-        .pool
-        .get_conn()
-        .await
-        .unwrap()
-        .exec_first(
+        .first(
             "SELECT production_order_id FROM restock_requests WHERE id = ?",
             (request.to_string(),),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(fulfilled_by, Some(restocked[0].to_string()));
     balanced(&db, "RACE").await;
 }
@@ -122,21 +114,15 @@ async fn racing_production_orders_for_one_request_apply_exactly_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_surplus_record_held_past_the_lock_wait_is_an_error_to_retry_not_a_surplus_seen() {
     let db = TestDb::new().await;
-    let request = ran_out(&db, "HELD").await;
-    restock::apply(&db.pool, &arrival("HELD", Some(request), 5))
-        .await
-        .unwrap();
+    let request = restocked(&db, "HELD", 5).await;
     let second = arrival("HELD", Some(request), 5);
     // Another delivery of the second order is recording it and has not committed.
-    let mut holder = db.pool.get_conn().await.unwrap();
-    holder.query_drop("START TRANSACTION").await.unwrap();
-    holder
-        .exec_drop(
+    let mut holder = db
+        .holding(
             "INSERT INTO surplus_arrivals (production_order_id, restock_request_id, sku, quantity) VALUES (?, ?, 'HELD', 5)",
             (second.production_order_id.to_string(), request.to_string()),
         )
-        .await
-        .unwrap();
+        .await;
     // A pool that waits one second for a row lock, not fifty.
     let impatient = db.another_pool(&["SET SESSION innodb_lock_wait_timeout = 1"]);
     let err = restock::apply(&impatient, &second)
@@ -157,8 +143,7 @@ async fn a_surplus_record_held_past_the_lock_wait_is_an_error_to_retry_not_a_sur
 
 #[tokio::test]
 async fn an_order_without_a_request_is_applied_once_per_production_order() {
-    let db = TestDb::new().await;
-    db.product("LEGACY", 1).await;
+    let db = TestDb::with_products(&[("LEGACY", 1)]).await;
     // A legacy client orders from the factory directly, twice, with the same group id:
     // the factory announces no restock request for either.
     let first = arrival("LEGACY", None, 2);
@@ -205,10 +190,7 @@ async fn the_schema_refuses_a_second_applied_order_for_one_request() {
 #[tokio::test]
 async fn a_surplus_arrival_is_settled_once_kept_into_stock_or_returned() {
     let db = TestDb::new().await;
-    let request = ran_out(&db, "SETTLE").await;
-    restock::apply(&db.pool, &arrival("SETTLE", Some(request), 5))
-        .await
-        .unwrap();
+    let request = restocked(&db, "SETTLE", 5).await;
     let kept = arrival("SETTLE", Some(request), 4);
     let returned = arrival("SETTLE", Some(request), 3);
     for order in [&kept, &returned] {

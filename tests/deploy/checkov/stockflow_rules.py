@@ -32,29 +32,43 @@ def _policy_documents(properties):
             yield policy["PolicyDocument"]
 
 
-class NoWildcardGrants(BaseResourceCheck):
+class _Rule(BaseResourceCheck):
+    """One of stockflow's rules: NAME, ID, CATEGORY and RESOURCES (the resource types it
+    checks) are class attributes, and `holds(properties, kind)` says whether a resource of
+    type `kind` with those `Properties` passes."""
+
     def __init__(self):
         super().__init__(
-            name="IAM policies grant no wildcard action and no * resource where AWS allows a resource",
-            id="CKV_STOCKFLOW_1",
-            categories=[CheckCategories.IAM],
-            supported_resources=["AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"],
+            name=self.NAME,
+            id=self.ID,
+            categories=[self.CATEGORY],
+            supported_resources=self.RESOURCES,
         )
 
     def scan_resource_conf(self, conf):
-        for document in _policy_documents(conf.get("Properties") or {}):
+        passes = self.holds(conf.get("Properties") or {}, conf.get("Type"))
+        return CheckResult.PASSED if passes else CheckResult.FAILED
+
+
+class NoWildcardGrants(_Rule):
+    NAME = "IAM policies grant no wildcard action and no * resource where AWS allows a resource"
+    ID, CATEGORY = "CKV_STOCKFLOW_1", CheckCategories.IAM
+    RESOURCES = ["AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"]
+
+    def holds(self, properties, kind):
+        for document in _policy_documents(properties):
             for statement in _listed((document or {}).get("Statement") or []):
                 if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
                     continue
                 if "NotAction" in statement or "NotResource" in statement:
-                    return CheckResult.FAILED
+                    return False
                 actions = [a for a in _listed(statement.get("Action", [])) if isinstance(a, str)]
                 if any("*" in action for action in actions):
-                    return CheckResult.FAILED
+                    return False
                 resources = _listed(statement.get("Resource", []))
                 if "*" in resources and not set(actions) <= RESOURCELESS:
-                    return CheckResult.FAILED
-        return CheckResult.PASSED
+                    return False
+        return True
 
 
 def _port_range(rule):
@@ -75,40 +89,28 @@ def _admits_by_address_too_widely(rule):
     return ports is None or ports[0] != ports[1] or ports[0] not in OPEN_PORTS
 
 
-class IngressOnlyAlongTheArrows(BaseResourceCheck):
-    def __init__(self):
-        super().__init__(
-            name="Security groups admit addresses only on 80/443, other ports only from security groups",
-            id="CKV_STOCKFLOW_2",
-            categories=[CheckCategories.NETWORKING],
-            supported_resources=["AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress"],
-        )
+class IngressOnlyAlongTheArrows(_Rule):
+    NAME = "Security groups admit addresses only on 80/443, other ports only from security groups"
+    ID, CATEGORY = "CKV_STOCKFLOW_2", CheckCategories.NETWORKING
+    RESOURCES = ["AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress"]
 
-    def scan_resource_conf(self, conf):
-        properties = conf.get("Properties") or {}
-        if conf.get("Type") == "AWS::EC2::SecurityGroupIngress":
+    def holds(self, properties, kind):
+        if kind == "AWS::EC2::SecurityGroupIngress":
             rules = [properties]
         else:
             rules = _listed(properties.get("SecurityGroupIngress") or [])
-        return CheckResult.FAILED if any(_admits_by_address_too_widely(r) for r in rules) else CheckResult.PASSED
+        return not any(_admits_by_address_too_widely(r) for r in rules)
 
 
-class EncryptedMessaging(BaseResourceCheck):
-    def __init__(self):
-        super().__init__(
-            name="SQS queues and SNS topics are encrypted at rest",
-            id="CKV_STOCKFLOW_3",
-            categories=[CheckCategories.ENCRYPTION],
-            supported_resources=["AWS::SQS::Queue", "AWS::SNS::Topic"],
-        )
+class EncryptedMessaging(_Rule):
+    NAME = "SQS queues and SNS topics are encrypted at rest"
+    ID, CATEGORY = "CKV_STOCKFLOW_3", CheckCategories.ENCRYPTION
+    RESOURCES = ["AWS::SQS::Queue", "AWS::SNS::Topic"]
 
-    def scan_resource_conf(self, conf):
-        properties = conf.get("Properties") or {}
-        if conf.get("Type") == "AWS::SQS::Queue":
-            encrypted = properties.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in properties
-        else:
-            encrypted = "KmsMasterKeyId" in properties
-        return CheckResult.PASSED if encrypted else CheckResult.FAILED
+    def holds(self, properties, kind):
+        # SSE-SQS (queues only), or a KMS key.
+        sse_sqs = kind == "AWS::SQS::Queue" and properties.get("SqsManagedSseEnabled") is True
+        return sse_sqs or "KmsMasterKeyId" in properties
 
 
 no_wildcard_grants = NoWildcardGrants()

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
 use stockflow_contracts::names;
 
@@ -18,12 +19,7 @@ impl TestEnv {
 
     /// A scalar query on the warehouse database.
     pub async fn warehouse_scalar(&self, sql: &str) -> i64 {
-        let mut conn = self.warehouse().await.get_conn().await.unwrap();
-        conn.query_first::<Option<i64>, _>(sql)
-            .await
-            .unwrap()
-            .flatten()
-            .unwrap_or_default()
+        query_scalar(&self.warehouse().await, sql).await
     }
 
     /// A one-column query of ids on the warehouse database.
@@ -34,15 +30,7 @@ impl TestEnv {
 
     /// A scalar query on the factory database.
     pub async fn factory_scalar(&self, sql: &str) -> i64 {
-        let pool = stockflow_kit::db::connect(&self.database, &self.factory_db)
-            .await
-            .unwrap();
-        let mut conn = pool.get_conn().await.unwrap();
-        conn.query_first::<Option<i64>, _>(sql)
-            .await
-            .unwrap()
-            .flatten()
-            .unwrap_or_default()
+        query_scalar(&self.factory().await, sql).await
     }
 
     /// Waits until no restock request is open and the work queues are empty.
@@ -84,4 +72,14 @@ impl TestEnv {
             assert_eq!(self.queue_depth(dlq).await, 0, "{dlq} is empty");
         }
     }
+}
+
+/// A scalar query without parameters on `pool` (no row, or NULL: 0).
+async fn query_scalar(pool: &Pool, sql: &str) -> i64 {
+    let mut conn = pool.get_conn().await.unwrap();
+    conn.query_first::<Option<i64>, _>(sql)
+        .await
+        .unwrap()
+        .flatten()
+        .unwrap_or_default()
 }

@@ -9,12 +9,7 @@ use crate::TestEnv;
 
 /// stockctl's settings for `env`'s databases and topology.
 pub fn settings(env: &TestEnv) -> Settings {
-    Settings {
-        aws: env.aws.clone(),
-        database: env.database.clone(),
-        warehouse_db: env.warehouse_db.clone(),
-        ..Settings::default()
-    }
+    env.ctl.settings.clone()
 }
 
 /// Runs `stockctl <args>`; returns the exit status and stdout.

@@ -21,6 +21,19 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+/// For a relay to `target` (host:port): its address, and a listener on a free port of
+/// 127.0.0.1 with that port.
+pub(crate) async fn relay_listener(target: &str) -> (SocketAddr, TcpListener, u16) {
+    let address = tokio::net::lookup_host(target)
+        .await
+        .unwrap_or_else(|e| panic!("looking up {target}: {e}"))
+        .next()
+        .unwrap_or_else(|| panic!("{target} has no address"));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (address, listener, port)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     Up,
@@ -45,13 +58,7 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Relays 127.0.0.1:<free port> to `target` (host:port), healthy and without delay.
     pub async fn start(target: &str) -> Self {
-        let target: SocketAddr = tokio::net::lookup_host(target)
-            .await
-            .unwrap()
-            .next()
-            .expect("target address");
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let (target, listener, port) = relay_listener(target).await;
         let (fault, watch_fault) = watch::channel(Fault {
             mode: Mode::Up,
             to_target: Duration::ZERO,

@@ -18,6 +18,7 @@ pub mod lost_commit;
 pub mod metrics;
 pub mod process;
 pub mod replicas;
+pub mod rows;
 pub mod shop;
 
 /// The name the SNS cut-off tests know the fault proxy by.
@@ -29,6 +30,9 @@ use std::time::Duration;
 
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
+use serde_json::json;
+use stockflow_contracts::RestockRequestId;
+use stockflow_contracts::events::StockArrival;
 use stockflow_devstack::topology::Topology;
 use stockflow_kit::config::{DatabaseSettings, HttpSettings};
 use stockflow_kit::db;
@@ -53,6 +57,8 @@ pub struct TestEnv {
     pub sqs: aws_sdk_sqs::Client,
     pub sns: aws_sdk_sns::Client,
     pub resources: aws::Resources,
+    /// stockctl's view of this world: its queue reads serve the test's too.
+    pub ctl: stockctl::Ctx,
     pub http: reqwest::Client,
     cleanup: Cleanup,
     shutdown: CancellationToken,
@@ -82,10 +88,59 @@ impl Default for Setup {
     }
 }
 
+impl Setup {
+    /// The private MySQL server at `url`, with the shared LocalStack.
+    pub fn on_mysql(url: String) -> Self {
+        Self {
+            mysql_url: Some(url),
+            ..Self::default()
+        }
+    }
+
+    /// The private LocalStack at `endpoint`, whose ready hook deployed the topology under
+    /// `prefix`, with the shared MySQL.
+    pub fn on_localstack(endpoint: String, prefix: &str) -> Self {
+        Self {
+            localstack: Some((endpoint, prefix.into())),
+            ..Self::default()
+        }
+    }
+
+    /// This setup, its queues dead-lettering a message after `count` deliveries.
+    pub fn max_receive_count(self, count: u32) -> Self {
+        Self {
+            max_receive_count: count,
+            ..self
+        }
+    }
+}
+
 impl TestEnv {
     /// Deploys a private topology (prefix `t<id>_`) and picks private database names.
     pub async fn new() -> Self {
         Self::with_max_receive_count(3).await
+    }
+
+    /// A new world with sales started: most checkout tests need no more.
+    pub async fn running_sales() -> Self {
+        let mut env = Self::new().await;
+        env.start_sales().await;
+        env
+    }
+
+    /// A new world with sales started and one product: `sku`, `stock` units of it,
+    /// reordered by `reorder_quantity` ([`TestEnv::add_product`]).
+    pub async fn selling(sku: &str, stock: i64, reorder_quantity: i64) -> Self {
+        let env = Self::running_sales().await;
+        env.add_product(sku, stock, reorder_quantity).await;
+        env
+    }
+
+    /// A new world with all four services started ([`TestEnv::start_all`]).
+    pub async fn running_all() -> Self {
+        let mut env = Self::new().await;
+        env.start_all().await;
+        env
     }
 
     pub async fn with_max_receive_count(max_receive_count: u32) -> Self {
@@ -137,7 +192,15 @@ impl TestEnv {
             );
             cleanup.stack(cloudformation, topology);
         }
+        let ctl = stockctl::Ctx::new(&stockctl::Settings {
+            aws: aws.clone(),
+            database: database.clone(),
+            warehouse_db: warehouse_db.clone(),
+            ..stockctl::Settings::default()
+        })
+        .await;
         Self {
+            ctl,
             warehouse_db,
             factory_db,
             cleanup,
@@ -207,6 +270,12 @@ impl TestEnv {
         }
     }
 
+    /// Runs a service until [`TestEnv::stop`]; `stop` fails the test if it panicked or
+    /// ended with an error.
+    fn run(&mut self, service: impl Future<Output = anyhow::Result<()>> + Send + 'static) {
+        self.tasks.push(tokio::spawn(service));
+    }
+
     pub async fn start_sales(&mut self) -> String {
         self.start_sales_with(self.sales_settings()).await
     }
@@ -216,8 +285,7 @@ impl TestEnv {
             .await
             .expect("sales failed to start");
         let url = format!("http://127.0.0.1:{}", app.port());
-        self.tasks
-            .push(tokio::spawn(app.run_until_stopped(self.shutdown.clone())));
+        self.run(app.run_until_stopped(self.shutdown.clone()));
         self.sales_url = Some(url.clone());
         url
     }
@@ -231,8 +299,7 @@ impl TestEnv {
             .await
             .expect("factory failed to start");
         let url = format!("http://127.0.0.1:{}", app.port());
-        self.tasks
-            .push(tokio::spawn(app.run_until_stopped(self.shutdown.clone())));
+        self.run(app.run_until_stopped(self.shutdown.clone()));
         self.factory_url = Some(url.clone());
         url
     }
@@ -257,8 +324,7 @@ impl TestEnv {
         let worker = stock_worker::build(settings)
             .await
             .expect("stock-worker failed to start");
-        self.tasks
-            .push(tokio::spawn(worker.run_until_stopped(self.shutdown.clone())));
+        self.run(worker.run_until_stopped(self.shutdown.clone()));
     }
 
     pub async fn start_stock_inc_worker(&mut self) {
@@ -271,8 +337,7 @@ impl TestEnv {
         let worker = stock_inc_worker::build(settings)
             .await
             .expect("stock-inc-worker failed to start");
-        self.tasks
-            .push(tokio::spawn(worker.run_until_stopped(self.shutdown.clone())));
+        self.run(worker.run_until_stopped(self.shutdown.clone()));
     }
 
     /// Starts all four services; returns the sales URL.
@@ -346,51 +411,25 @@ impl TestEnv {
         response.text().await.unwrap()
     }
 
+    /// Asserts that sales answers `GET path` with `status` and a problem+json body.
+    pub async fn assert_get_problem(&self, path: &str, status: u16) {
+        let response = self
+            .http
+            .get(self.sales(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(response.status(), status, "GET {path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "GET {path}"
+        );
+    }
+
     /// `GET url`, its body as JSON.
     pub async fn get_json(&self, url: &str) -> serde_json::Value {
         serde_json::from_str(&self.get_text(url).await).unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
-    }
-
-    /// Adds a product for this test.
-    pub async fn add_product(&self, sku: &str, stock: i64, reorder_quantity: i64) {
-        let mut conn = self.warehouse().await.get_conn().await.unwrap();
-        conn.exec_drop(
-            "INSERT INTO products (sku, name, price, stock, initial_stock, reorder_quantity, factory_id, factory_name) VALUES (?, ?, 1000, ?, ?, ?, 'FF-TEST', 'test factory')",
-            (sku, format!("test product {sku}"), stock, stock, reorder_quantity),
-        )
-        .await
-        .unwrap();
-    }
-
-    pub async fn stock(&self, sku: &str) -> i64 {
-        let mut conn = self.warehouse().await.get_conn().await.unwrap();
-        conn.exec_first("SELECT stock FROM products WHERE sku = ?", (sku,))
-            .await
-            .unwrap()
-            .expect("no such product")
-    }
-
-    /// Scalar query on the warehouse database.
-    pub async fn warehouse_count(&self, sql: &str, sku: &str) -> i64 {
-        let mut conn = self.warehouse().await.get_conn().await.unwrap();
-        conn.exec_first::<i64, _, _>(sql, (sku,))
-            .await
-            .unwrap()
-            .unwrap_or_default()
-    }
-
-    /// Scalar query on the factory database.
-    pub async fn factory_count(&self, sql: &str, sku: &str) -> i64 {
-        let mut conn = db::connect(&self.database, &self.factory_db)
-            .await
-            .unwrap()
-            .get_conn()
-            .await
-            .unwrap();
-        conn.exec_first::<i64, _, _>(sql, (sku,))
-            .await
-            .unwrap()
-            .unwrap_or_default()
     }
 
     pub async fn queue_url(&self, base: &str) -> String {
@@ -413,19 +452,11 @@ impl TestEnv {
 
     /// Receives (and leaves in place) up to ten messages with their attributes.
     pub async fn peek(&self, base: &str) -> Vec<aws_sdk_sqs::types::Message> {
-        let out = self
-            .sqs
-            .receive_message()
-            .queue_url(self.queue_url(base).await)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .visibility_timeout(0)
-            .message_attribute_names("All")
-            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-            .send()
+        let url = self.queue_url(base).await;
+        self.ctl
+            .receive(&url, 1, 0, "receive")
             .await
-            .expect("receive");
-        out.messages.unwrap_or_default()
+            .unwrap_or_else(|err| panic!("receiving from {base}: {err:#}"))
     }
 
     pub async fn purchase(&self, body: serde_json::Value) -> (u16, serde_json::Value) {
@@ -438,6 +469,35 @@ impl TestEnv {
             .expect("sales answers");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or_default())
+    }
+
+    /// `POST /checkout` of `quantity` of `sku`; asserts sales answered `status`, and
+    /// returns the body.
+    pub async fn expect_purchase(&self, sku: &str, quantity: u32, status: u16) -> serde_json::Value {
+        let (answered, body) = self.purchase(json!({"sku": sku, "quantity": quantity})).await;
+        assert_eq!(answered, status, "POST /checkout of {quantity} {sku}: {body}");
+        body
+    }
+
+    /// Adds `sku` with no stock (reordered by `reorder_quantity`) and buys one: a shortage.
+    /// The restock request it opened.
+    pub async fn ran_out(&self, sku: &str, reorder_quantity: i64) -> RestockRequestId {
+        self.add_product(sku, 0, reorder_quantity).await;
+        let body = self.expect_purchase(sku, 1, 409).await;
+        body["restock_request_id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("a shortage names its restock request: {body}"))
+    }
+
+    /// [`TestEnv::stop`] of a world the test shared with its tasks: they must all be done
+    /// with it.
+    pub async fn stop_shared(env: std::sync::Arc<Self>) {
+        std::sync::Arc::try_unwrap(env)
+            .ok()
+            .expect("every task sharing the test's world is done with it")
+            .stop()
+            .await
     }
 
     /// Stops the services, then removes the databases and the topology (the stack's
@@ -477,22 +537,11 @@ impl TestEnv {
 
     /// Messages visible and hidden (in some consumer's hand) on a queue.
     pub async fn visible_and_hidden(&self, base: &str) -> (i64, i64) {
-        use aws_sdk_sqs::types::QueueAttributeName as A;
-        let out = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(self.queue_url(base).await)
-            .attribute_names(A::ApproximateNumberOfMessages)
-            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-            .send()
+        let url = self.queue_url(base).await;
+        self.ctl
+            .depth(&url)
             .await
-            .expect("queue attributes");
-        let attrs = out.attributes().cloned().unwrap_or_default();
-        let get = |name: &A| attrs.get(name).and_then(|v| v.parse::<i64>().ok()).unwrap_or_default();
-        (
-            get(&A::ApproximateNumberOfMessages),
-            get(&A::ApproximateNumberOfMessagesNotVisible),
-        )
+            .unwrap_or_else(|err| panic!("queue attributes of {base}: {err:#}"))
     }
 
     /// Publishes an event to its topic in this test's topology.
@@ -519,6 +568,29 @@ impl TestEnv {
         warehouse::invariant::check(&self.warehouse().await, Duration::from_secs(3600))
             .await
             .expect("invariant query")
+    }
+}
+
+/// Waits (10 s) until the process `pid`, `what`, is stopped (state T): its SIGSTOP landed.
+pub async fn await_stopped(what: &str, pid: u32) {
+    eventually(
+        &format!("{what} is stopped (state T)"),
+        Duration::from_secs(10),
+        || async { (stockflow_devstack::private::process_state(pid) == 'T').then_some(()) },
+    )
+    .await
+}
+
+/// A production order the factory announces: `quantity` of `sku`, for `request` (none: a
+/// legacy order), made now.
+pub fn arrival(sku: &str, request: Option<RestockRequestId>, quantity: u32) -> StockArrival {
+    StockArrival {
+        production_order_id: uuid::Uuid::new_v4(),
+        restock_request_id: request,
+        sku: sku.into(),
+        quantity,
+        ordered_at: chrono::Utc::now(),
+        produced_at: chrono::Utc::now(),
     }
 }
 

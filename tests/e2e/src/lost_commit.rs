@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
 
 const COM_QUERY: u8 = 0x03;
 
@@ -34,13 +34,7 @@ impl LostCommit {
     /// Relays 127.0.0.1:<free port> to the server of `mysql_url`
     /// (`mysql://user@host:port`), passing everything on until armed.
     pub async fn start(mysql_url: &str) -> Self {
-        let server: SocketAddr = tokio::net::lookup_host(server_of(mysql_url))
-            .await
-            .unwrap()
-            .next()
-            .expect("MySQL server address");
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let (server, listener, port) = crate::fault_proxy::relay_listener(server_of(mysql_url)).await;
         let state = Arc::new(State::default());
         let shared = state.clone();
         tokio::spawn(async move {

@@ -75,15 +75,8 @@ impl TestEnv {
         let latency = sent_at.elapsed();
         match sent {
             Ok(response) => {
-                let header = |name: &str| {
-                    response
-                        .headers()
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string)
-                };
-                let content_type = header("content-type").unwrap_or_default();
-                let retry_after = header("retry-after");
+                let content_type = header(&response, "content-type").unwrap_or_default();
+                let retry_after = header(&response, "retry-after");
                 let status = response.status().as_u16();
                 Answer {
                     status,
@@ -129,6 +122,30 @@ impl TestEnv {
         .await
     }
 
+    /// Waits (30 s) until sales sold `sku` below `stock` units: the buyers are buying.
+    pub async fn await_stock_below(&self, sku: &str, stock: i64) {
+        crate::eventually("sales sells", Duration::from_secs(30), || async {
+            (self.stock(sku).await < stock).then_some(())
+        })
+        .await
+    }
+
+    /// Asserts that sales' `/ready`, asked with `client`, answers 503 within
+    /// [`PATIENT_CLIENT_TIMEOUT`] and names its dependency `check` as not answering;
+    /// `during` says under which fault.
+    pub async fn assert_not_ready(&self, client: &reqwest::Client, check: &str, during: &str) {
+        let asked = Instant::now();
+        let (status, body) = get_status(client, &self.sales("/ready")).await;
+        assert!(asked.elapsed() < PATIENT_CLIENT_TIMEOUT, "/ready answered in time");
+        assert_eq!(status, 503, "/ready {during}: {body}");
+        assert!(
+            body["checks"][check]
+                .as_str()
+                .is_some_and(|s| s.contains("did not answer")),
+            "/ready names {check} as not answering {during}: {body}"
+        );
+    }
+
     /// Buys one unit of each sku at once, each on a new connection.
     pub async fn buy_each(&self, skus: &[String]) -> Vec<Answer> {
         let client = spreading_client();
@@ -136,28 +153,38 @@ impl TestEnv {
     }
 }
 
-/// Buys one unit of `sku` with `client` from `clients` buyers in a loop until `stop`;
-/// every answer.
-pub fn keep_buying(
-    env: Arc<TestEnv>,
-    sku: String,
-    clients: usize,
-    client: reqwest::Client,
+/// Buyers that keep buying one unit of a sku each, in a loop, through a fault, until
+/// stopped.
+pub struct Buyers {
     stop: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<Vec<Answer>> {
-    tokio::spawn(async move {
-        let buyers = (0..clients).map(|_| {
-            let (env, sku, stop, client) = (env.clone(), sku.clone(), stop.clone(), client.clone());
-            async move {
-                let mut answers = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    answers.push(env.buy(&client, &sku, 1).await);
+    answers: tokio::task::JoinHandle<Vec<Answer>>,
+}
+
+impl Buyers {
+    /// Starts `clients` buyers of `sku`, buying with `client`.
+    pub fn start(env: &Arc<TestEnv>, sku: &str, clients: usize, client: &reqwest::Client) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let buyers: Vec<_> = (0..clients)
+            .map(|_| {
+                let (env, sku, stop, client) = (env.clone(), sku.to_string(), stop.clone(), client.clone());
+                async move {
+                    let mut answers = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        answers.push(env.buy(&client, &sku, 1).await);
+                    }
+                    answers
                 }
-                answers
-            }
-        });
-        join_all(buyers).await.into_iter().flatten().collect()
-    })
+            })
+            .collect();
+        let answers = tokio::spawn(async move { join_all(buyers).await.into_iter().flatten().collect() });
+        Self { stop, answers }
+    }
+
+    /// Stops the buyers (each after the purchase it is making); every answer they got.
+    pub async fn stop(self) -> Vec<Answer> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.answers.await.expect("a buyer panicked")
+    }
 }
 
 /// The answers sent and answered within `from..to` (under one fault: an answer that
@@ -187,6 +214,15 @@ pub fn report(what: &str, answers: &[Answer], from: Instant, to: Instant) -> Vec
         slowest(&within)
     );
     within
+}
+
+/// The header `name` of `response`, if it has one; panics if it is not text.
+pub fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    let value = response.headers().get(name)?;
+    let text = value
+        .to_str()
+        .unwrap_or_else(|_| panic!("header {name} is not text: {value:?}"));
+    Some(text.to_string())
 }
 
 /// `answer` is sales' "retry shortly": 503 problem+json with `Retry-After`.

@@ -3,16 +3,13 @@
 
 use serde_json::json;
 use stockflow_e2e::TestEnv;
+use stockflow_e2e::shop::header;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_stock_sells_decrements_and_records_the_order() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
-    env.add_product("SELL-1", 5, 10).await;
+    let env = TestEnv::selling("SELL-1", 5, 10).await;
 
-    let (status, body) = env.purchase(json!({"sku": "SELL-1", "quantity": 2})).await;
-
-    assert_eq!(status, 200, "{body}");
+    let body = env.expect_purchase("SELL-1", 2, 200).await;
     assert_eq!(body["status"], "sold");
     assert_eq!(body["message"], "판매완료");
     assert_eq!(body["sku"], "SELL-1");
@@ -20,18 +17,13 @@ async fn in_stock_sells_decrements_and_records_the_order() {
     assert_eq!(body["remaining_stock"], 3);
     assert!(body["order_id"].as_u64().unwrap() > 0);
     assert_eq!(env.stock("SELL-1").await, 3);
-    assert_eq!(
-        env.warehouse_count("SELECT COUNT(*) FROM orders WHERE sku = ? AND quantity = 2", "SELL-1")
-            .await,
-        1
-    );
+    assert_eq!(env.orders_where("SELL-1", "quantity = 2").await, 1);
     env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_legacy_body_sells_the_same_way() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
+    let env = TestEnv::running_sales().await;
 
     let (status, body) = env
         .purchase(json!({
@@ -45,21 +37,13 @@ async fn the_legacy_body_sells_the_same_way() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "sold");
     assert_eq!(body["remaining_stock"], 2, "the seeded CP-502101 starts with 3");
-    assert_eq!(
-        env.warehouse_count(
-            "SELECT COUNT(*) FROM orders WHERE sku = ? AND requester = '홍길동'",
-            "CP-502101"
-        )
-        .await,
-        1
-    );
+    assert_eq!(env.orders_where("CP-502101", "requester = '홍길동'").await, 1);
     env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn products_are_listed_with_the_seed_data() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
+    let env = TestEnv::running_sales().await;
 
     let products: serde_json::Value = env.get_json(&env.sales("/products")).await;
     let donut = products
@@ -75,17 +59,13 @@ async fn products_are_listed_with_the_seed_data() {
 
     let one = env.http.get(env.sales("/products/CP-502101")).send().await.unwrap();
     assert_eq!(one.status(), 200);
-    let missing = env.http.get(env.sales("/products/NOPE-1")).send().await.unwrap();
-    assert_eq!(missing.status(), 404);
-    assert_eq!(missing.headers()["content-type"], "application/problem+json");
+    env.assert_get_problem("/products/NOPE-1", 404).await;
     env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_a_problem_and_writes_nothing() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
-    env.add_product("BAD-1", 5, 10).await;
+    let env = TestEnv::selling("BAD-1", 5, 10).await;
 
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         ("unknown sku", br#"{"sku":"NO-SUCH","quantity":1}"#.to_vec(), 404),
@@ -128,10 +108,7 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
             .await
             .unwrap();
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string());
+        let content_type = header(&response, "content-type");
         let problem: serde_json::Value = response.json().await.unwrap_or_default();
         assert_eq!(status, expected, "{name}: {problem}");
         assert_eq!(content_type.as_deref(), Some("application/problem+json"), "{name}");
@@ -147,22 +124,12 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
     }
 
     assert_eq!(env.stock("BAD-1").await, 5);
-    assert_eq!(
-        env.warehouse_count("SELECT COUNT(*) FROM orders WHERE sku <> ?", "")
-            .await,
-        0
-    );
-    assert_eq!(
-        env.warehouse_count("SELECT COUNT(*) FROM restock_requests WHERE sku <> ?", "")
-            .await,
-        0
-    );
-    let wrong_method = env.http.get(env.sales("/checkout")).send().await.unwrap();
-    assert_eq!(wrong_method.status(), 405);
-    assert_eq!(wrong_method.headers()["content-type"], "application/problem+json");
-    let unknown_route = env.http.get(env.sales("/nowhere")).send().await.unwrap();
-    assert_eq!(unknown_route.status(), 404);
-    assert_eq!(unknown_route.headers()["content-type"], "application/problem+json");
+    env.assert_warehouse("SELECT COUNT(*) FROM orders WHERE sku <> ?", "", 0)
+        .await;
+    env.assert_warehouse("SELECT COUNT(*) FROM restock_requests WHERE sku <> ?", "", 0)
+        .await;
+    env.assert_get_problem("/checkout", 405).await; // the wrong method
+    env.assert_get_problem("/nowhere", 404).await; // an unknown route
     env.stop().await;
 }
 
@@ -193,14 +160,7 @@ async fn connections_go_back_to_the_pool_after_a_burst() {
 
     // A burst that holds all four connections at once: the product rows are locked, so
     // the four lanes' transactions wait in their locking read.
-    let mut blocker = pool.get_conn().await.unwrap();
-    blocker.query_drop("BEGIN").await.unwrap();
-    for sku in &skus {
-        blocker
-            .exec_drop("SELECT stock FROM products WHERE sku = ? FOR UPDATE", (sku,))
-            .await
-            .unwrap();
-    }
+    let mut blocker = env.holding_products(&pool, &skus).await;
     let env = std::sync::Arc::new(env);
     let burst: Vec<_> = skus
         .iter()
@@ -217,8 +177,7 @@ async fn connections_go_back_to_the_pool_after_a_burst() {
         assert_eq!(status, 200, "{body}");
     }
     for i in 0..10 {
-        let (status, body) = env.purchase(json!({"sku": skus[i % 4], "quantity": 1})).await;
-        assert_eq!(status, 200, "{body}");
+        env.expect_purchase(&skus[i % 4], 1, 200).await;
     }
 
     let open = env.warehouse_connections(&mut observer, "").await;
@@ -234,11 +193,7 @@ async fn connections_go_back_to_the_pool_after_a_burst() {
     assert_eq!(left, 400 - 14, "every purchase sold one unit");
     drop((observer, blocker));
     pool.disconnect().await.unwrap();
-    std::sync::Arc::try_unwrap(env)
-        .ok()
-        .expect("the burst is over")
-        .stop()
-        .await;
+    TestEnv::stop_shared(env).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,7 +206,6 @@ async fn a_pool_of_one_connection_migrates_and_sells() {
         .await
         .expect("sales with DB_POOL_MAX=1 did not start within 60 s");
     env.add_product("ONE-1", 5, 10).await;
-    let (status, body) = env.purchase(json!({"sku": "ONE-1", "quantity": 1})).await;
-    assert_eq!(status, 200, "{body}");
+    env.expect_purchase("ONE-1", 1, 200).await;
     env.stop().await;
 }

@@ -6,9 +6,7 @@ use stockflow_e2e::TestEnv;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_simultaneous_buyers_of_fifty_units_buy_exactly_fifty() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
-    env.add_product("HOT-1", 50, 10).await;
+    let env = TestEnv::selling("HOT-1", 50, 10).await;
 
     let purchases = (0..200).map(|_| env.purchase(json!({"sku": "HOT-1", "quantity": 1})));
     let answers = join_all(purchases).await;
@@ -20,24 +18,18 @@ async fn two_hundred_simultaneous_buyers_of_fifty_units_buy_exactly_fifty() {
     assert_eq!(sold, 50);
     assert_eq!(out_of_stock, 150);
     assert_eq!(env.stock("HOT-1").await, 0);
-    assert_eq!(
-        env.warehouse_count("SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE sku = ?", "HOT-1")
-            .await,
-        50
-    );
-    assert_eq!(
-        env.warehouse_count("SELECT COUNT(*) FROM restock_requests WHERE sku = ?", "HOT-1")
-            .await,
-        1,
-        "all shortages join one restock request"
-    );
+    let units_ordered = "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE sku = ?";
+    env.assert_warehouse(units_ordered, "HOT-1", 50).await;
+    let requests = env
+        .warehouse_count("SELECT COUNT(*) FROM restock_requests WHERE sku = ?", "HOT-1")
+        .await;
+    assert_eq!(requests, 1, "all shortages join one restock request");
     env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simultaneous_shortages_of_many_skus_each_open_one_restock_without_errors() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
+    let env = TestEnv::running_sales().await;
     for i in 0..40 {
         env.add_product(&format!("STORM-{i:02}"), 0, 5).await;
     }
@@ -50,16 +42,10 @@ async fn simultaneous_shortages_of_many_skus_each_open_one_restock_without_error
         not_409.is_empty(),
         "every purchase is out of stock, none fails: {not_409:?}"
     );
-    assert_eq!(
-        env.warehouse_count("SELECT COUNT(*) FROM restock_requests WHERE sku LIKE ?", "STORM-%")
-            .await,
-        40
-    );
-    assert_eq!(
-        env.warehouse_count("SELECT COUNT(*) FROM outbox WHERE aggregate_id <> ?", "")
-            .await,
-        40
-    );
+    env.assert_warehouse("SELECT COUNT(*) FROM restock_requests WHERE sku LIKE ?", "STORM-%", 40)
+        .await;
+    env.assert_warehouse("SELECT COUNT(*) FROM outbox WHERE aggregate_id <> ?", "", 40)
+        .await;
     env.stop().await;
 }
 
@@ -69,12 +55,8 @@ async fn simultaneous_shortages_of_many_skus_each_open_one_restock_without_error
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restock_landing_while_a_purchase_waits_for_the_product_sells_instead() {
     use mysql_async::prelude::Queryable;
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
-    env.add_product("RACE-1", 0, 10).await;
-    let (status, opened) = env.purchase(json!({"sku": "RACE-1", "quantity": 1})).await;
-    assert_eq!(status, 409, "{opened}");
-    let request = opened["restock_request_id"].as_str().unwrap().to_string();
+    let env = TestEnv::running_sales().await;
+    let request = env.ran_out("RACE-1", 10).await.to_string();
 
     // Hold the product row, as the restock transaction does (its first statement adds
     // the stock), so that the next purchase waits in its locking read of the product.
@@ -104,17 +86,14 @@ async fn a_restock_landing_while_a_purchase_waits_for_the_product_sells_instead(
     let (status, body) = buyer.await.unwrap();
     assert_eq!(status, 200, "the purchase must buy the stock that arrived: {body}");
     assert_eq!(env.stock("RACE-1").await, 9);
+    let shortages = env
+        .warehouse_count("SELECT shortages FROM restock_requests WHERE sku = ?", "RACE-1")
+        .await;
     assert_eq!(
-        env.warehouse_count("SELECT shortages FROM restock_requests WHERE sku = ?", "RACE-1")
-            .await,
-        1,
+        shortages, 1,
         "the closed request must not count the purchase that bought"
     );
     drop((observer, restock));
     pool.disconnect().await.unwrap();
-    std::sync::Arc::try_unwrap(env)
-        .ok()
-        .expect("the buyer is done")
-        .stop()
-        .await;
+    TestEnv::stop_shared(env).await;
 }

@@ -11,19 +11,16 @@
 //! carries on without a restart, and nothing is lost or doubled.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use stockflow_contracts::events::StockArrival;
 use stockflow_contracts::names;
 use stockflow_devstack::private::{PrivateMariadb, process_state};
 use stockflow_devstack::service::Service;
 use stockflow_e2e::metrics::scrape;
-use stockflow_e2e::shop::{
-    PATIENT_CLIENT_TIMEOUT, assert_retry_later, get_status, keep_buying, report, spreading_client_waiting,
-};
-use stockflow_e2e::{Setup, TestEnv, eventually};
+use stockflow_e2e::replicas::{first_url, stop_all};
+use stockflow_e2e::shop::{Buyers, PATIENT_CLIENT_TIMEOUT, assert_retry_later, report, spreading_client_waiting};
+use stockflow_e2e::{Setup, TestEnv, await_stopped, eventually};
 
 /// Longer than every timeout the services have: the checkout deadline (5 s), a readiness
 /// check (2 s), the workers' visibility in these tests (3 s), the factory call (2 s).
@@ -36,37 +33,21 @@ const ARRIVALS: i64 = 4;
 const ARRIVING_SKU: &str = "DBHANG-ARRIVALS";
 
 fn legacy_arrival() -> StockArrival {
-    StockArrival {
-        production_order_id: uuid::Uuid::new_v4(),
-        restock_request_id: None,
-        sku: ARRIVING_SKU.into(),
-        quantity: 1,
-        ordered_at: Utc::now(),
-        produced_at: Utc::now(),
-    }
+    stockflow_e2e::arrival(ARRIVING_SKU, None, 1)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_hanging_past_every_timeout_answers_in_time_and_loses_nothing() {
     let database = PrivateMariadb::start().await.expect("private MariaDB");
-    let mut env = TestEnv::with(Setup {
-        mysql_url: Some(database.url()),
-        // The stock-worker's factory calls fail while the factory's database hangs; enough
-        // deliveries that a hang this long never dead-letters a shortage.
-        max_receive_count: 10,
-        ..Setup::default()
-    })
-    .await;
+    // The stock-worker's factory calls fail while the factory's database hangs; enough
+    // deliveries that a hang this long never dead-letters a shortage.
+    let mut env = TestEnv::with(Setup::on_mysql(database.url()).max_receive_count(10)).await;
     let stack = env.start_replicas(1, |_| {}).await;
     env.add_product("DBHANG-STOCK", 1_000_000, 10).await;
     env.add_product(ARRIVING_SKU, 0, 1).await;
     let shortages = env.add_products("DBHANG", 4, 0, 3).await;
     let env = Arc::new(env);
-    let inc_worker = stack
-        .replicas(Service::StockIncWorker)
-        .next()
-        .expect("a stock-inc-worker")
-        .url();
+    let inc_worker = first_url(&stack, Service::StockIncWorker);
     let inc_queue = env.resources.name(names::STOCK_INC_QUEUE);
     let received = || scrape(&env.http, &inc_worker, "messages_received_total");
     let released_series = format!("messages_handled_total{{queue=\"{inc_queue}\",result=\"failed\"");
@@ -74,21 +55,14 @@ async fn the_database_hanging_past_every_timeout_answers_in_time_and_loses_nothi
 
     let client = spreading_client_waiting(PATIENT_CLIENT_TIMEOUT);
     let started = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = keep_buying(env.clone(), "DBHANG-STOCK".into(), 4, client.clone(), stop.clone());
-    eventually("sales sells", Duration::from_secs(30), || async {
-        (env.stock("DBHANG-STOCK").await < 1_000_000 - 20).then_some(())
-    })
-    .await;
+    let buyers = Buyers::start(&env, "DBHANG-STOCK", 4, &client);
+    env.await_stock_below("DBHANG-STOCK", 1_000_000 - 20).await;
     let received_before = received().await;
 
     database.freeze().expect("SIGSTOP mariadbd");
     let frozen_at = Instant::now();
     let pid = database.pid().expect("running");
-    eventually("mariadbd is stopped (state T)", Duration::from_secs(10), || async {
-        (process_state(pid) == 'T').then_some(())
-    })
-    .await;
+    await_stopped("mariadbd", pid).await;
 
     // Work in the workers' hands that waits on the database.
     for _ in 0..ARRIVALS {
@@ -106,16 +80,8 @@ async fn the_database_hanging_past_every_timeout_answers_in_time_and_loses_nothi
     .await;
     let (received_in_hand, released_in_hand) = (received().await, released().await);
 
-    let asked = Instant::now();
-    let (status, body) = get_status(&client, &env.sales("/ready")).await;
-    assert!(asked.elapsed() < PATIENT_CLIENT_TIMEOUT, "/ready answered in time");
-    assert_eq!(status, 503, "/ready while the database hangs: {body}");
-    assert!(
-        body["checks"]["database"]
-            .as_str()
-            .is_some_and(|s| s.contains("did not answer")),
-        "/ready names the database: {body}"
-    );
+    env.assert_not_ready(&client, "database", "while the database hangs")
+        .await;
 
     eventually(
         "the hang outlasted every timeout",
@@ -142,8 +108,7 @@ async fn the_database_hanging_past_every_timeout_answers_in_time_and_loses_nothi
     database.thaw().expect("SIGCONT mariadbd");
     let thawed_at = Instant::now();
     let recovered = env.await_selling(&client, "DBHANG-STOCK").await;
-    stop.store(true, Ordering::Relaxed);
-    let answers = load.await.unwrap();
+    let answers = buyers.stop().await;
     let ended = Instant::now();
     println!(
         "database hung {:.1} s; sales sold again {:.1} s after SIGCONT",
@@ -185,9 +150,5 @@ async fn the_database_hanging_past_every_timeout_answers_in_time_and_loses_nothi
     env.settle(Duration::from_secs(90)).await;
     env.assert_exactly_once().await;
     assert_eq!(env.stock(ARRIVING_SKU).await, ARRIVALS, "each arrival added once");
-    stack
-        .stop(Duration::from_secs(30))
-        .await
-        .expect("the same processes stop cleanly");
-    Arc::try_unwrap(env).ok().expect("one handle").stop().await;
+    stop_all(stack, env, Duration::from_secs(30)).await;
 }

@@ -9,11 +9,11 @@
 //! by itself, and nothing is lost or doubled.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use stockflow_devstack::private::PrivateMariadb;
-use stockflow_e2e::shop::{PATIENT_CLIENT_TIMEOUT, assert_retry_later, keep_buying, report, spreading_client_waiting};
+use stockflow_e2e::replicas::stop_all;
+use stockflow_e2e::shop::{Buyers, PATIENT_CLIENT_TIMEOUT, assert_retry_later, report, spreading_client_waiting};
 use stockflow_e2e::{Setup, TestEnv, eventually};
 
 /// The private MariaDB's disk: its install takes about 115 MiB of it.
@@ -26,14 +26,9 @@ async fn the_database_disk_filling_up_refuses_purchases_and_recovers_once_freed(
     let database = PrivateMariadb::start_on_small_disk(DISK_MIB)
         .await
         .expect("a private MariaDB on a small disk of its own");
-    let mut env = TestEnv::with(Setup {
-        mysql_url: Some(database.url()),
-        // The factory and the stock-inc-worker fail their writes too while the disk is
-        // full; enough deliveries that none is dead-lettered meanwhile.
-        max_receive_count: 10,
-        ..Setup::default()
-    })
-    .await;
+    // The factory and the stock-inc-worker fail their writes too while the disk is full;
+    // enough deliveries that none is dead-lettered meanwhile.
+    let mut env = TestEnv::with(Setup::on_mysql(database.url()).max_receive_count(10)).await;
     let stack = env.start_replicas(1, |_| {}).await;
     env.add_product("FULL-STOCK", 1_000_000, 10).await;
     let shortages = env.add_products("FULL", 4, 0, 3).await;
@@ -41,12 +36,8 @@ async fn the_database_disk_filling_up_refuses_purchases_and_recovers_once_freed(
 
     let client = spreading_client_waiting(PATIENT_CLIENT_TIMEOUT);
     let started = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = keep_buying(env.clone(), "FULL-STOCK".into(), 4, client.clone(), stop.clone());
-    eventually("sales sells", Duration::from_secs(30), || async {
-        (env.stock("FULL-STOCK").await < 1_000_000 - 20).then_some(())
-    })
-    .await;
+    let buyers = Buyers::start(&env, "FULL-STOCK", 4, &client);
+    env.await_stock_below("FULL-STOCK", 1_000_000 - 20).await;
 
     let ballast = database.fill_disk().expect("filling the disk");
     let full_at = Instant::now();
@@ -81,8 +72,7 @@ async fn the_database_disk_filling_up_refuses_purchases_and_recovers_once_freed(
         (recovered.elapsed() >= Duration::from_secs(2)).then_some(())
     })
     .await;
-    stop.store(true, Ordering::Relaxed);
-    let answers = load.await.unwrap();
+    let answers = buyers.stop().await;
     let ended = Instant::now();
     println!(
         "first refusal {:.1} s after the disk filled; sales sold again {:.1} s after the space was freed",
@@ -121,9 +111,5 @@ async fn the_database_disk_filling_up_refuses_purchases_and_recovers_once_freed(
     for sku in &shortages {
         assert!(env.stock(sku).await >= 3, "{sku} restocked");
     }
-    stack
-        .stop(Duration::from_secs(30))
-        .await
-        .expect("the same processes stop cleanly");
-    Arc::try_unwrap(env).ok().expect("one handle").stop().await;
+    stop_all(stack, env, Duration::from_secs(30)).await;
 }

@@ -4,45 +4,33 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use futures::future::join_all;
 use mysql_async::prelude::Queryable;
 use serde_json::json;
 use stockflow_contracts::RestockRequestId;
-use stockflow_contracts::events::StockArrival;
 use stockflow_contracts::names;
 use stockflow_e2e::{TestEnv, attribute, eventually};
-use uuid::Uuid;
 
 const RESTOCK_DEADLINE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn factory_errors_are_retried_and_the_order_arrives_once() {
-    let mut env = TestEnv::new().await;
-    env.start_all().await;
+    let env = TestEnv::running_all().await;
     env.arm_factory_faults(json!({"fail_next": 2, "status": 500})).await;
-    env.add_product("RETRY-1", 0, 4).await;
-
-    let (status, _) = env.purchase(json!({"sku": "RETRY-1", "quantity": 1})).await;
-    assert_eq!(status, 409);
+    env.ran_out("RETRY-1", 4).await;
 
     eventually("restocked after the factory recovered", RESTOCK_DEADLINE, || async {
         (env.stock("RETRY-1").await == 4).then_some(())
     })
     .await;
-    assert_eq!(
-        env.factory_count("SELECT COUNT(*) FROM production_orders WHERE product_id = ?", "RETRY-1")
-            .await,
-        1
-    );
+    assert_eq!(env.production_orders("RETRY-1").await, 1);
     assert_eq!(env.queue_depth(names::STOCK_DLQ).await, 0, "nothing dead-lettered");
     env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_factory_slower_than_the_timeout_still_makes_one_order() {
-    let mut env = TestEnv::new().await;
-    env.start_all().await;
+    let env = TestEnv::running_all().await;
     // Longer than the worker's 2 s timeout: the first call times out and is retried
     // with the same Idempotency-Key.
     env.arm_factory_faults(json!({"delay_ms": 3000})).await;
@@ -53,12 +41,7 @@ async fn a_factory_slower_than_the_timeout_still_makes_one_order() {
     eventually(
         "the slow request recorded an order",
         Duration::from_secs(20),
-        || async {
-            (env.factory_count("SELECT COUNT(*) FROM production_orders WHERE product_id = ?", "SLOW-1")
-                .await
-                == 1)
-                .then_some(())
-        },
+        || async { (env.production_orders("SLOW-1").await == 1).then_some(()) },
     )
     .await;
     env.arm_factory_faults(json!({"delay_ms": 0})).await;
@@ -82,23 +65,14 @@ async fn a_factory_slower_than_the_timeout_still_makes_one_order() {
     assert!(timed_out >= 1.0, "the worker's call timed out: {metrics}");
     env.settle(RESTOCK_DEADLINE).await;
     assert_eq!(env.stock("SLOW-1").await, 3, "restocked once");
-    assert_eq!(
-        env.factory_count("SELECT COUNT(*) FROM production_orders WHERE product_id = ?", "SLOW-1")
-            .await,
-        1
-    );
-    assert_eq!(
-        env.warehouse_count("SELECT COUNT(*) FROM applied_production_orders WHERE sku = ?", "SLOW-1")
-            .await,
-        1
-    );
+    assert_eq!(env.production_orders("SLOW-1").await, 1);
+    assert_eq!(env.applied_orders("SLOW-1").await, 1);
     env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_factory_down_for_good_dead_letters_after_max_receive_count() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
+    let mut env = TestEnv::running_sales().await;
     env.start_stock_worker().await; // no factory: its URL points at a closed port
     env.add_product("DOWN-1", 0, 2).await;
 
@@ -139,18 +113,9 @@ async fn a_factory_down_for_good_dead_letters_after_max_receive_count() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_stock_arrival_twice_raises_stock_once() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
+    let mut env = TestEnv::selling("DUP-1", 0, 5).await;
     env.start_stock_inc_worker().await;
-    env.add_product("DUP-1", 0, 5).await;
-    let arrival = StockArrival {
-        production_order_id: Uuid::new_v4(),
-        restock_request_id: Some(RestockRequestId::new()),
-        sku: "DUP-1".into(),
-        quantity: 5,
-        ordered_at: Utc::now(),
-        produced_at: Utc::now(),
-    };
+    let arrival = stockflow_e2e::arrival("DUP-1", Some(RestockRequestId::new()), 5);
 
     env.publish(&arrival).await;
     env.publish(&arrival).await;
@@ -173,31 +138,19 @@ async fn the_same_stock_arrival_twice_raises_stock_once() {
         "two copies, each handled once"
     );
     assert_eq!(env.stock("DUP-1").await, 5, "stock rose once");
-    assert_eq!(
-        env.warehouse_count("SELECT COUNT(*) FROM applied_production_orders WHERE sku = ?", "DUP-1")
-            .await,
-        1
-    );
+    assert_eq!(env.applied_orders("DUP-1").await, 1);
     assert_eq!(env.queue_depth(names::STOCK_INC_DLQ).await, 0);
     env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_messages_are_dead_lettered_at_once_and_the_rest_flows() {
-    let mut env = TestEnv::new().await;
-    env.start_all().await;
+    let env = TestEnv::running_all().await;
     env.add_product("GOOD-1", 0, 2).await;
 
     env.send_raw(names::STOCK_QUEUE, "this is not an event").await;
     env.send_raw(names::STOCK_INC_QUEUE, r#"{"sku": "GOOD-1"}"#).await;
-    let unknown = StockArrival {
-        production_order_id: Uuid::new_v4(),
-        restock_request_id: None,
-        sku: "NO-SUCH-SKU".into(),
-        quantity: 1,
-        ordered_at: Utc::now(),
-        produced_at: Utc::now(),
-    };
+    let unknown = stockflow_e2e::arrival("NO-SUCH-SKU", None, 1);
     env.publish(&unknown).await;
     env.purchase(json!({"sku": "GOOD-1", "quantity": 1})).await;
 
@@ -249,19 +202,11 @@ async fn malformed_messages_are_dead_lettered_at_once_and_the_rest_flows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_database_connections_lose_no_sale() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
-    env.add_product("KILL-1", 100, 10).await;
+    let env = TestEnv::selling("KILL-1", 100, 10).await;
     let pool = env.warehouse().await;
     let mut observer = pool.get_conn().await.unwrap();
-    let mut holder = pool.get_conn().await.unwrap();
-
     // Hold the product row, so that the checkouts wait inside their transaction...
-    holder.query_drop("BEGIN").await.unwrap();
-    holder
-        .query_drop("SELECT stock FROM products WHERE sku = 'KILL-1' FOR UPDATE")
-        .await
-        .unwrap();
+    let mut holder = env.holding_products(&pool, &["KILL-1"]).await;
     let buyers: Vec<_> = (0..5)
         .map(|_| {
             let (http, url) = (env.http.clone(), env.sales("/checkout"));
@@ -312,8 +257,7 @@ async fn killed_database_connections_lose_no_sale() {
         "each purchase whose connection was killed is answered 503 with Retry-After: {answers:?}"
     );
     assert_eq!(
-        env.warehouse_count("SELECT COUNT(*) FROM orders WHERE sku = ?", "KILL-1")
-            .await,
+        env.orders("KILL-1").await,
         0,
         "a purchase answered 503 was not recorded"
     );
@@ -373,22 +317,10 @@ async fn with_aws_unreachable_sales_answers_and_publishes_once_it_returns() {
         })
         .await;
     }
-    assert_eq!(
-        env.warehouse_count(
-            "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND topic <> ?",
-            ""
-        )
-        .await,
-        0
-    );
-    assert_eq!(
-        env.factory_count(
-            "SELECT COUNT(*) FROM production_orders WHERE product_id LIKE ?",
-            "DARK-%"
-        )
-        .await,
-        5
-    );
+    let unpublished = "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND topic <> ?";
+    env.assert_warehouse(unpublished, "", 0).await;
+    let production_orders_like = "SELECT COUNT(*) FROM production_orders WHERE product_id LIKE ?";
+    env.assert_factory(production_orders_like, "DARK-%", 5).await;
     let ready = env.http.get(env.sales("/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200, "ready again without a restart");
     assert!(env.invariant().await.holds());

@@ -20,8 +20,7 @@ const DEADLINE: Duration = Duration::from_secs(90);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alarms_becoming_ok_at_start_raise_no_alert_and_a_real_alert_still_arrives() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await; // creates the warehouse that `stockctl status` reads
+    let env = TestEnv::running_sales().await; // creates the warehouse that `stockctl status` reads
     let ctx = Ctx::new(&ctl::settings(&env)).await;
 
     // The change that used to land as four alerts really happens.

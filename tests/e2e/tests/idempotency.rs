@@ -9,6 +9,7 @@ use futures::future::join_all;
 use mysql_async::prelude::Queryable;
 use serde_json::json;
 use stockflow_e2e::TestEnv;
+use stockflow_e2e::shop::header;
 
 async fn purchase_with_key(
     env: &TestEnv,
@@ -24,18 +25,13 @@ async fn purchase_with_key(
         .await
         .unwrap();
     let status = response.status().as_u16();
-    let replayed = response
-        .headers()
-        .get("idempotency-replayed")
-        .map(|v| v.to_str().unwrap().to_string());
+    let replayed = header(&response, "idempotency-replayed");
     (status, replayed, response.json().await.unwrap_or_default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_key_and_body_replays_the_first_answer_even_after_a_restart() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
-    env.add_product("IDEM-1", 5, 10).await;
+    let mut env = TestEnv::selling("IDEM-1", 5, 10).await;
     let body = json!({"sku": "IDEM-1", "quantity": 2});
 
     let (status, replayed, first) = purchase_with_key(&env, "key-1", body.clone()).await;
@@ -55,9 +51,7 @@ async fn the_same_key_and_body_replays_the_first_answer_even_after_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_reused_with_another_body_is_refused() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
-    env.add_product("IDEM-2", 5, 10).await;
+    let env = TestEnv::selling("IDEM-2", 5, 10).await;
 
     purchase_with_key(&env, "key-2", json!({"sku": "IDEM-2", "quantity": 1})).await;
     let (status, _, problem) = purchase_with_key(&env, "key-2", json!({"sku": "IDEM-2", "quantity": 3})).await;
@@ -70,9 +64,7 @@ async fn a_key_reused_with_another_body_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_with_one_key_buy_once() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
-    env.add_product("IDEM-3", 100, 10).await;
+    let env = TestEnv::selling("IDEM-3", 100, 10).await;
 
     let attempts = (0..20).map(|_| purchase_with_key(&env, "key-3", json!({"sku": "IDEM-3", "quantity": 1})));
     let answers = join_all(attempts).await;
@@ -86,11 +78,7 @@ async fn concurrent_requests_with_one_key_buy_once() {
     let order_ids: std::collections::HashSet<_> = answers.iter().map(|(_, _, body)| body["order_id"].clone()).collect();
     assert_eq!(order_ids.len(), 1);
     assert_eq!(env.stock("IDEM-3").await, 99);
-    assert_eq!(
-        env.warehouse_count("SELECT COUNT(*) FROM orders WHERE sku = ?", "IDEM-3")
-            .await,
-        1
-    );
+    assert_eq!(env.orders("IDEM-3").await, 1);
     env.stop().await;
 }
 
@@ -112,9 +100,7 @@ async fn key_count(env: &TestEnv, key: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_key_is_a_new_key_and_is_pruned() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
-    env.add_product("IDEM-4", 5, 10).await;
+    let mut env = TestEnv::selling("IDEM-4", 5, 10).await;
 
     // Past its time to live, a key with another body is a new purchase, not a reuse.
     purchase_with_key(&env, "key-4a", json!({"sku": "IDEM-4", "quantity": 1})).await;
@@ -169,10 +155,6 @@ async fn a_purchase_answered_503_whose_commit_landed_gets_its_sale_back_on_retry
     assert_eq!(answer["order_id"], order_id, "the sale that landed: {answer}");
     assert_eq!(answer["remaining_stock"], 3, "{answer}");
     assert_eq!(env.stock("IDEM-5").await, 3, "sold once");
-    assert_eq!(
-        env.warehouse_count("SELECT COUNT(*) FROM orders WHERE sku = ?", "IDEM-5")
-            .await,
-        1
-    );
+    assert_eq!(env.orders("IDEM-5").await, 1);
     env.stop().await;
 }

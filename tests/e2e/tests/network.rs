@@ -10,19 +10,17 @@
 //! network heals nothing is lost or doubled. Throughput and p99 of every phase are printed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use stockflow_contracts::names;
 use stockflow_devstack::service::Service;
 use stockflow_e2e::fault_proxy::FaultProxy;
 use stockflow_e2e::metrics::scrape;
-use stockflow_e2e::replicas::{set, set_all};
+use stockflow_e2e::replicas::{first_url, set, set_all, stop_all};
 use stockflow_e2e::shop::{
-    Answer, DB_RECOVERY_SLACK, PATIENT_CLIENT_TIMEOUT, assert_retry_later, get_status, keep_buying, report,
-    spreading_client_waiting,
+    Answer, Buyers, DB_RECOVERY_SLACK, PATIENT_CLIENT_TIMEOUT, assert_retry_later, report, spreading_client_waiting,
 };
-use stockflow_e2e::{Setup, TestEnv, eventually};
+use stockflow_e2e::{TestEnv, eventually};
 
 /// The latency of the slow phase, each way.
 const LATENCY: Duration = Duration::from_millis(200);
@@ -55,13 +53,9 @@ async fn hold(what: &str, phase: Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_and_a_broken_network_bounds_every_call_and_loses_nothing() {
-    let mut env = TestEnv::with(Setup {
-        // A blackholed factory fails deliveries for a while; never so many that one is
-        // dead-lettered.
-        max_receive_count: 10,
-        ..Setup::default()
-    })
-    .await;
+    // A blackholed factory fails deliveries for a while; never so many that one is
+    // dead-lettered.
+    let mut env = TestEnv::with_max_receive_count(10).await;
     let database = FaultProxy::start(&address(&env.database.mysql_url)).await;
     let localstack = FaultProxy::start(&address(&env.aws.aws_endpoint_url)).await;
     let factory_port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -86,11 +80,7 @@ async fn a_slow_and_a_broken_network_bounds_every_call_and_loses_nothing() {
     let slow_shortages = env.add_products("NET-SLOW", 3, 0, 2).await;
     let dark_shortages = env.add_products("NET-DARK", 3, 0, 2).await;
     let env = Arc::new(env);
-    let stock_worker = stack
-        .replicas(Service::StockWorker)
-        .next()
-        .expect("a stock-worker")
-        .url();
+    let stock_worker = first_url(&stack, Service::StockWorker);
     let failed_series = format!(
         "messages_handled_total{{queue=\"{}\",result=\"failed\"",
         env.resources.name(names::STOCK_QUEUE)
@@ -98,8 +88,7 @@ async fn a_slow_and_a_broken_network_bounds_every_call_and_loses_nothing() {
     let factory_calls_failed = || scrape(&env.http, &stock_worker, &failed_series);
 
     let client = spreading_client_waiting(PATIENT_CLIENT_TIMEOUT);
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = keep_buying(env.clone(), "NET-STOCK".into(), 4, client.clone(), stop.clone());
+    let buyers = Buyers::start(&env, "NET-STOCK", 4, &client);
 
     let healthy_at = Instant::now();
     hold("a healthy baseline", Duration::from_secs(5)).await;
@@ -139,16 +128,7 @@ async fn a_slow_and_a_broken_network_bounds_every_call_and_loses_nothing() {
     let ls_dark_at = Instant::now();
     localstack.freeze();
     assert!(env.buy_each(&dark_shortages).await.iter().all(|a| a.status == 409));
-    let asked = Instant::now();
-    let (status, body) = get_status(&client, &env.sales("/ready")).await;
-    assert!(asked.elapsed() < PATIENT_CLIENT_TIMEOUT, "/ready answered in time");
-    assert_eq!(status, 503, "sales /ready with LocalStack blackholed: {body}");
-    assert!(
-        body["checks"]["sns"]
-            .as_str()
-            .is_some_and(|s| s.contains("did not answer")),
-        "{body}"
-    );
+    env.assert_not_ready(&client, "sns", "with LocalStack blackholed").await;
     hold("LocalStack blackholed", BLACKHOLE).await;
     localstack.restore();
 
@@ -167,8 +147,7 @@ async fn a_slow_and_a_broken_network_bounds_every_call_and_loses_nothing() {
     factory.restore();
     let healed_at = Instant::now();
     hold("the healed network", Duration::from_secs(3)).await;
-    stop.store(true, Ordering::Relaxed);
-    let answers = load.await.unwrap();
+    let answers = buyers.stop().await;
     let ended = Instant::now();
 
     let healthy = report("healthy", &answers, healthy_at, near_at);
@@ -256,9 +235,5 @@ async fn a_slow_and_a_broken_network_bounds_every_call_and_loses_nothing() {
     for sku in &dark_shortages {
         assert_eq!(env.stock(sku).await, 2, "{sku} restocked once");
     }
-    stack
-        .stop(Duration::from_secs(30))
-        .await
-        .expect("the same processes stop cleanly");
-    Arc::try_unwrap(env).ok().expect("one handle").stop().await;
+    stop_all(stack, env, Duration::from_secs(30)).await;
 }

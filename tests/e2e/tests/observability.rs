@@ -31,9 +31,7 @@ async fn openapi_documents_and_swagger_ui_are_served_offline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_and_sales_outcomes() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
-    env.add_product("METRIC-1", 1, 5).await;
+    let env = TestEnv::selling("METRIC-1", 1, 5).await;
     env.purchase(json!({"sku": "METRIC-1", "quantity": 1})).await;
     env.purchase(json!({"sku": "METRIC-1", "quantity": 1})).await;
 
@@ -82,8 +80,7 @@ async fn a_request_id_follows_the_purchase_into_factory_and_worker_logs() {
         .with_env_filter("info")
         .with_writer(move || writer.clone())
         .init();
-    let mut env = TestEnv::new().await;
-    env.start_all().await;
+    let env = TestEnv::running_all().await;
     env.add_product("TRACE-1", 0, 2).await;
 
     let request_id = format!("trace-{}", env.id);

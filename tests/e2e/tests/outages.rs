@@ -8,19 +8,16 @@
 //! `/ready` told the truth, and that nothing was lost or doubled after recovery.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use stockflow_contracts::names;
-use stockflow_devstack::private::{PrivateLocalstack, PrivateMariadb, process_state};
+use stockflow_devstack::private::{PrivateLocalstack, PrivateMariadb};
 use stockflow_devstack::process::Stack;
 use stockflow_devstack::service::Service;
 use stockflow_e2e::logs;
-use stockflow_e2e::replicas::{set, set_all};
-use stockflow_e2e::shop::{
-    Answer, CLIENT_TIMEOUT, DB_RECOVERY_SLACK, get_status, keep_buying, slowest, spreading_client,
-};
-use stockflow_e2e::{Setup, TestEnv, eventually};
+use stockflow_e2e::replicas::{kill_replicas, relaunch_replicas, set, set_all, stop_all};
+use stockflow_e2e::shop::{Answer, Buyers, CLIENT_TIMEOUT, DB_RECOVERY_SLACK, get_status, slowest, spreading_client};
+use stockflow_e2e::{Setup, TestEnv, await_stopped, eventually};
 
 const SETTLE: Duration = Duration::from_secs(150);
 
@@ -82,11 +79,7 @@ fn summary(what: &str, answers: &[Answer], over: Duration) {
 async fn localstack_hanging_past_every_timeout_loses_nothing_and_ready_says_so() {
     let prefix = "hang_";
     let localstack = PrivateLocalstack::start(prefix, 5).await.expect("private LocalStack");
-    let mut env = TestEnv::with(Setup {
-        localstack: Some((localstack.endpoint(), prefix.into())),
-        ..Setup::default()
-    })
-    .await;
+    let mut env = TestEnv::with(Setup::on_localstack(localstack.endpoint(), prefix)).await;
     // One attempt per AWS call for sales (instead of the SDK's three): the fast path gives
     // up within the hang, as it would after any hang longer than its retries, and the
     // events are then the sweepers' to publish.
@@ -98,16 +91,12 @@ async fn localstack_hanging_past_every_timeout_loses_nothing_and_ready_says_so()
     let env = Arc::new(env);
 
     let before = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = keep_buying(env.clone(), "HANG-STOCK".into(), 4, spreading_client(), stop.clone());
+    let buyers = Buyers::start(&env, "HANG-STOCK", 4, &spreading_client());
     // The broker hangs: longer than the AWS SDK's 30 s attempt timeout.
     localstack.freeze().expect("SIGSTOP");
     let frozen_at = Instant::now();
     let pid = localstack.pid().expect("running");
-    eventually("LocalStack is stopped (state T)", Duration::from_secs(10), || async {
-        (process_state(pid) == 'T').then_some(())
-    })
-    .await;
+    await_stopped("LocalStack", pid).await;
     // One at a time: each event's fast path is then a task of its own (a batch's events
     // are published one after another), and each gives up within the hang.
     let client = spreading_client();
@@ -169,8 +158,7 @@ async fn localstack_hanging_past_every_timeout_loses_nothing_and_ready_says_so()
     .await;
     localstack.thaw().expect("SIGCONT");
     let thawed_at = Instant::now();
-    stop.store(true, Ordering::Relaxed);
-    let answers = load.await.unwrap();
+    let answers = buyers.stop().await;
     let frozen: Vec<Answer> = answers.iter().filter(|a| a.sent_at >= frozen_at).cloned().collect();
     summary("purchases while LocalStack hung", &frozen, thawed_at - frozen_at);
     assert!(!frozen.is_empty());
@@ -207,32 +195,20 @@ async fn localstack_hanging_past_every_timeout_loses_nothing_and_ready_says_so()
     )
     .await;
     env.assert_exactly_once().await;
-    for sku in &shortages {
-        assert_eq!(env.stock(sku).await, 3);
-    }
-    stack
-        .stop(Duration::from_secs(30))
-        .await
-        .expect("the same processes stop cleanly");
-    Arc::try_unwrap(env).ok().expect("one handle").stop().await;
+    env.assert_each_stock(&shortages, 3).await;
+    stop_all(stack, env, Duration::from_secs(30)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn localstack_restarting_empty_loses_messages_and_the_bound_restocks_anyway() {
     let prefix = "lost_";
     let mut localstack = PrivateLocalstack::start(prefix, 5).await.expect("private LocalStack");
-    let mut env = TestEnv::with(Setup {
-        localstack: Some((localstack.endpoint(), prefix.into())),
-        ..Setup::default()
-    })
-    .await;
+    let mut env = TestEnv::with(Setup::on_localstack(localstack.endpoint(), prefix)).await;
     let mut stack = env
         .start_replicas(2, |l| set_all(l, "RESTOCK_REPUBLISH_SECONDS", "5"))
         .await;
     // No stock-worker reads stock_queue: the events wait there when LocalStack dies.
-    for i in 0..2 {
-        stack.kill_9(Service::StockWorker, i).await.unwrap();
-    }
+    kill_replicas(&mut stack, Service::StockWorker, 2).await;
     let skus = env.add_products("LOST", 6, 0, 2).await;
     assert!(env.buy_each(&skus).await.iter().all(|a| a.status == 409));
     let in_flight = eventually("the six events are in stock_queue", Duration::from_secs(30), || async {
@@ -248,9 +224,7 @@ async fn localstack_restarting_empty_loses_messages_and_the_bound_restocks_anywa
     let now = message_ids(&env).await;
     assert!(in_flight.is_disjoint(&now), "the messages did not survive the restart");
     assert_eq!(env.open_restock_requests().await, 6, "and the shortages are still open");
-    for i in 0..2 {
-        stack.launch(Service::StockWorker, i, &[]).await.unwrap();
-    }
+    relaunch_replicas(&mut stack, Service::StockWorker, 2).await;
     env.settle(SETTLE).await;
     println!(
         "LocalStack lost 6 messages; all restocked {:.1} s after its restart (bound 5 s)",
@@ -264,18 +238,13 @@ async fn localstack_restarting_empty_loses_messages_and_the_bound_restocks_anywa
         "each lost event was enqueued again ({enqueued} events for 6 requests)"
     );
     env.assert_exactly_once().await;
-    stack.stop(Duration::from_secs(30)).await.expect("clean stop");
-    env.stop().await;
+    stop_all(stack, env, Duration::from_secs(30)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_crashing_under_load_loses_no_answered_sale() {
     let mut database = PrivateMariadb::start().await.expect("private MariaDB");
-    let mut env = TestEnv::with(Setup {
-        mysql_url: Some(database.url()),
-        ..Setup::default()
-    })
-    .await;
+    let mut env = TestEnv::with(Setup::on_mysql(database.url())).await;
     // Production takes long enough for the crash to find factory orders still pending.
     let stack = env
         .start_replicas(2, |l| set(l, Service::Factory, "FACTORY_PRODUCTION_SECONDS", "3"))
@@ -286,12 +255,8 @@ async fn the_database_crashing_under_load_loses_no_answered_sale() {
     let shortages = env.add_products("CRASH", 4, 0, 3).await;
     let env = Arc::new(env);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = keep_buying(env.clone(), "CRASH-STOCK".into(), 6, spreading_client(), stop.clone());
-    eventually("sales sells", Duration::from_secs(30), || async {
-        (env.stock("CRASH-STOCK").await < 1_000_000 - 50).then_some(())
-    })
-    .await;
+    let buyers = Buyers::start(&env, "CRASH-STOCK", 6, &spreading_client());
+    env.await_stock_below("CRASH-STOCK", 1_000_000 - 50).await;
 
     // Restock work in flight when the database dies: shortages committed, arrivals waiting
     // in stock_inc_queue (its consumers paused), factory orders still in production.
@@ -377,8 +342,7 @@ async fn the_database_crashing_under_load_loses_no_answered_sale() {
         (env.buy(&client, "CRASH-STOCK", 1).await.status == 200).then_some(Instant::now())
     })
     .await;
-    stop.store(true, Ordering::Relaxed);
-    let answers = load.await.unwrap();
+    let answers = buyers.stop().await;
 
     let in_outage = |a: &Answer| a.sent_at + a.latency >= down_at && a.sent_at <= recovered;
     let outage: Vec<Answer> = answers.iter().filter(|a| in_outage(a)).cloned().collect();
@@ -433,9 +397,5 @@ async fn the_database_crashing_under_load_loses_no_answered_sale() {
     for sku in arrived.iter().chain(&ordered).chain(&shortages) {
         assert_eq!(env.stock(sku).await, 3, "{sku} restocked once");
     }
-    stack
-        .stop(Duration::from_secs(30))
-        .await
-        .expect("the same processes stop cleanly");
-    Arc::try_unwrap(env).ok().expect("one handle").stop().await;
+    stop_all(stack, env, Duration::from_secs(30)).await;
 }

@@ -11,19 +11,12 @@ use stockflow_contracts::events::{StockArrival, StockEmpty};
 use stockflow_contracts::names;
 use stockflow_e2e::process::ServiceProcess;
 use stockflow_e2e::{TestEnv, eventually};
-use uuid::Uuid;
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
+/// A production order for a restock request of its own: one unit of `sku`.
 fn arrival(sku: &str) -> StockArrival {
-    StockArrival {
-        production_order_id: Uuid::new_v4(),
-        restock_request_id: Some(RestockRequestId::new()),
-        sku: sku.into(),
-        quantity: 1,
-        ordered_at: Utc::now(),
-        produced_at: Utc::now(),
-    }
+    stockflow_e2e::arrival(sku, Some(RestockRequestId::new()), 1)
 }
 
 fn shortage(sku: &str) -> StockEmpty {
@@ -37,15 +30,9 @@ fn shortage(sku: &str) -> StockEmpty {
     }
 }
 
-async fn production_orders(env: &TestEnv, sku: &str) -> i64 {
-    env.factory_count("SELECT COUNT(*) FROM production_orders WHERE product_id = ?", sku)
-        .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_inc_worker_killed_mid_batch_applies_every_arrival_exactly_once() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await; // migrates the warehouse
+    let env = TestEnv::running_sales().await; // migrates the warehouse
     env.add_product("K9-INC", 0, 1).await;
     for _ in 0..150 {
         env.publish(&arrival("K9-INC")).await;
@@ -65,45 +52,53 @@ async fn stock_inc_worker_killed_mid_batch_applies_every_arrival_exactly_once() 
     })
     .await;
     assert_eq!(env.stock("K9-INC").await, 150, "each arrival added once");
-    assert_eq!(
-        env.warehouse_count("SELECT COUNT(*) FROM applied_production_orders WHERE sku = ?", "K9-INC")
-            .await,
-        150
-    );
+    assert_eq!(env.applied_orders("K9-INC").await, 150);
     assert!(env.invariant().await.holds());
     restarted.terminate(Duration::from_secs(15)).await;
     env.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stock_worker_killed_while_calling_the_factory_orders_each_restock_once() {
+/// A world running only the factory, which answers each call after `delay_ms`, and
+/// `count` shortages of `sku` waiting in stock_queue for a stock-worker: the world and the
+/// factory's URL.
+async fn slow_factory_with_shortages(delay_ms: u64, sku: &str, count: usize) -> (TestEnv, String) {
     let mut env = TestEnv::new().await;
     let factory = env.start_factory().await;
-    env.arm_factory_faults(json!({"delay_ms": 200})).await; // keeps calls in flight
-    for _ in 0..30 {
-        env.publish(&shortage("K9-ORDER")).await;
+    env.arm_factory_faults(json!({ "delay_ms": delay_ms })).await;
+    for _ in 0..count {
+        env.publish(&shortage(sku)).await;
     }
+    (env, factory)
+}
 
-    let worker = ServiceProcess::start(
-        &env,
-        "stock-worker",
-        &[("FACTORY_URL", factory.clone()), ("WORKER_CONCURRENCY", "4".into())],
-    );
+/// A stock-worker process calling the factory at `factory`, with the variables `extra`.
+fn stock_worker(env: &TestEnv, factory: &str, extra: &[(&str, String)]) -> ServiceProcess {
+    let mut variables = vec![("FACTORY_URL", factory.to_string())];
+    variables.extend_from_slice(extra);
+    ServiceProcess::start(env, "stock-worker", &variables)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_worker_killed_while_calling_the_factory_orders_each_restock_once() {
+    // The factory's delay keeps calls in flight.
+    let (env, factory) = slow_factory_with_shortages(200, "K9-ORDER", 30).await;
+
+    let worker = stock_worker(&env, &factory, &[("WORKER_CONCURRENCY", "4".into())]);
     eventually("some orders placed", DEADLINE, || async {
-        (production_orders(&env, "K9-ORDER").await >= 4).then_some(())
+        (env.production_orders("K9-ORDER").await >= 4).then_some(())
     })
     .await;
     worker.kill_9().await;
     assert!(
-        production_orders(&env, "K9-ORDER").await < 30,
+        env.production_orders("K9-ORDER").await < 30,
         "killed before it finished"
     );
 
-    let restarted = ServiceProcess::start(&env, "stock-worker", &[("FACTORY_URL", factory)]);
+    let restarted = stock_worker(&env, &factory, &[]);
     let ordered = eventually("the queue drained", DEADLINE, || async {
         (env.queue_depth(names::STOCK_QUEUE).await == 0).then_some(())
     })
-    .then(|_| production_orders(&env, "K9-ORDER"))
+    .then(|_| env.production_orders("K9-ORDER"))
     .await;
     let dead_lettered = env.queue_depth(names::STOCK_DLQ).await;
     assert_eq!((ordered, dead_lettered), (30, 0), "(production orders, dead-lettered)");
@@ -113,17 +108,11 @@ async fn stock_worker_killed_while_calling_the_factory_orders_each_restock_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_messages_in_hand_and_exits_cleanly() {
-    let mut env = TestEnv::new().await;
-    let factory = env.start_factory().await;
-    env.arm_factory_faults(json!({"delay_ms": 1500})).await;
-    for _ in 0..6 {
-        env.publish(&shortage("TERM-1")).await;
-    }
-    let worker = ServiceProcess::start(
+    let (env, factory) = slow_factory_with_shortages(1500, "TERM-1", 6).await;
+    let worker = stock_worker(
         &env,
-        "stock-worker",
+        &factory,
         &[
-            ("FACTORY_URL", factory.clone()),
             ("WORKER_SHUTDOWN_SECONDS", "10".into()),
             ("FACTORY_TIMEOUT_MS", "5000".into()),
             // A message abandoned at exit would stay hidden this long: longer than the test
@@ -136,11 +125,11 @@ async fn sigterm_finishes_messages_in_hand_and_exits_cleanly() {
         (hidden > 0).then_some(hidden)
     })
     .await;
-    let ordered_at_sigterm = production_orders(&env, "TERM-1").await;
+    let ordered_at_sigterm = env.production_orders("TERM-1").await;
 
     let status = worker.terminate(Duration::from_secs(15)).await;
     assert!(status.success(), "clean exit, got {status:?}");
-    let ordered_at_exit = production_orders(&env, "TERM-1").await;
+    let ordered_at_exit = env.production_orders("TERM-1").await;
     let (_, hidden_at_exit) = env.visible_and_hidden(names::STOCK_QUEUE).await;
     // The fault happened: messages were in hand when SIGTERM came, and their factory
     // calls (1.5 s each) were still running; the worker finished them before it exited.
@@ -151,13 +140,13 @@ async fn sigterm_finishes_messages_in_hand_and_exits_cleanly() {
     assert_eq!(hidden_at_exit, 0, "no message was left in hand (hidden) at exit");
 
     env.arm_factory_faults(json!({"delay_ms": 0})).await;
-    let restarted = ServiceProcess::start(&env, "stock-worker", &[("FACTORY_URL", factory)]);
+    let restarted = stock_worker(&env, &factory, &[]);
     eventually("every restock ordered", DEADLINE, || async {
-        (production_orders(&env, "TERM-1").await == 6 && env.queue_depth(names::STOCK_QUEUE).await == 0).then_some(())
+        (env.production_orders("TERM-1").await == 6 && env.queue_depth(names::STOCK_QUEUE).await == 0).then_some(())
     })
     .await;
     assert_eq!(
-        production_orders(&env, "TERM-1").await,
+        env.production_orders("TERM-1").await,
         6,
         "nothing lost, nothing doubled"
     );
@@ -168,8 +157,7 @@ async fn sigterm_finishes_messages_in_hand_and_exits_cleanly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_checkout_in_flight_finish() {
     use mysql_async::prelude::Queryable;
-    let mut env = TestEnv::new().await;
-    env.start_sales().await; // migrates the warehouse
+    let env = TestEnv::running_sales().await; // migrates the warehouse
     env.add_product("TERM-S", 5, 10).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -186,12 +174,7 @@ async fn sigterm_lets_a_checkout_in_flight_finish() {
     // Hold the product row so that a purchase is still in flight when SIGTERM arrives.
     let pool = env.warehouse().await;
     let mut observer = pool.get_conn().await.unwrap();
-    let mut holder = pool.get_conn().await.unwrap();
-    holder.query_drop("BEGIN").await.unwrap();
-    holder
-        .query_drop("SELECT stock FROM products WHERE sku = 'TERM-S' FOR UPDATE")
-        .await
-        .unwrap();
+    let mut holder = env.holding_products(&pool, &["TERM-S"]).await;
     let purchase = env
         .http
         .post(format!("{url}/checkout"))

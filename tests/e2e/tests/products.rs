@@ -8,8 +8,7 @@ use stockflow_e2e::TestEnv;
 
 /// A sales with 25 products of its own beside the seeded ones.
 async fn shop() -> TestEnv {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
+    let env = TestEnv::running_sales().await;
     for i in (0..25).rev() {
         env.add_product(&format!("PAGE-{i:02}"), 1, 10).await;
     }

@@ -11,10 +11,9 @@ use serde_json::json;
 use stockflow_contracts::names;
 use stockflow_devstack::process::Stack;
 use stockflow_devstack::service::Service;
-use stockflow_e2e::cutoff::Cutoff;
 use stockflow_e2e::logs;
 use stockflow_e2e::metrics::scrape;
-use stockflow_e2e::replicas::{set, set_all};
+use stockflow_e2e::replicas::{kill_replicas, listening, relaunch_replicas, set, set_all, stop_all};
 use stockflow_e2e::shop::slowest;
 use stockflow_e2e::{TestEnv, eventually};
 
@@ -65,14 +64,9 @@ async fn claims_held_at_once(env: &TestEnv) -> (i64, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn competing_relays_and_consumers_duplicate_messages_never_effects() {
     let mut env = TestEnv::new().await;
-    let localstack = env.aws.aws_endpoint_url.trim_start_matches("http://").to_string();
     // Sales reaches SNS through a relay the test can freeze (a broker that hangs): the fast
     // path stops publishing, and both replicas' sweepers compete for the same rows.
-    let relay = Cutoff::start(&localstack).await;
-    let relay_url = relay.url();
-    let stack = env
-        .start_replicas(2, |l| set(l, Service::Sales, "AWS_ENDPOINT_URL", relay_url))
-        .await;
+    let (stack, relay) = env.start_replicas_behind_relay(2).await;
     // More shortages than one sweep claims (50): one sweeper cannot take them all.
     const N: usize = 64;
     let skus = env.add_products("RACE", N, 0, 3).await;
@@ -162,23 +156,14 @@ async fn competing_relays_and_consumers_duplicate_messages_never_effects() {
     for sku in &skus {
         assert_eq!(env.stock(sku).await, 3, "{sku} restocked once");
     }
-    stack
-        .stop(Duration::from_secs(20))
-        .await
-        .expect("every replica stops on SIGTERM");
-    env.stop().await;
+    stop_all(stack, env, Duration::from_secs(20)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sales_replica_killed_after_commit_before_publish_loses_no_shortage() {
     let mut env = TestEnv::new().await;
-    let localstack = env.aws.aws_endpoint_url.trim_start_matches("http://").to_string();
     // Sales reaches SNS through a relay the test can freeze (a broker that hangs).
-    let relay = Cutoff::start(&localstack).await;
-    let relay_url = relay.url();
-    let mut stack = env
-        .start_replicas(2, |l| set(l, Service::Sales, "AWS_ENDPOINT_URL", relay_url))
-        .await;
+    let (mut stack, relay) = env.start_replicas_behind_relay(2).await;
     let skus = env.add_products("K9S", 16, 0, 2).await;
 
     relay.freeze();
@@ -202,7 +187,7 @@ async fn a_sales_replica_killed_after_commit_before_publish_loses_no_shortage() 
     assert!(!orphans.is_empty(), "the victim committed shortages: {opened:?}");
     stack.kill_9(Service::Sales, victim).await.expect("kill -9");
     assert!(
-        std::net::TcpStream::connect(("127.0.0.1", stack.launcher.ports.sales)).is_ok(),
+        listening(stack.launcher.ports.sales),
         "the survivor still serves the shared port"
     );
     let left = env
@@ -239,8 +224,7 @@ async fn a_sales_replica_killed_after_commit_before_publish_loses_no_shortage() 
         assert_eq!(applied, 1, "orphaned restock request {id} applied once");
     }
     env.assert_exactly_once().await;
-    stack.stop(Duration::from_secs(20)).await.expect("clean stop");
-    env.stop().await;
+    stop_all(stack, env, Duration::from_secs(20)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,21 +246,14 @@ async fn the_factory_killed_mid_production_completes_every_order_once_after_rest
         .await;
     assert!(in_production > 0, "orders are still in production");
     let killed_at = Instant::now();
-    for i in 0..2 {
-        stack.kill_9(Service::Factory, i).await.expect("kill -9");
-    }
-    assert!(
-        std::net::TcpStream::connect(("127.0.0.1", stack.launcher.ports.factory)).is_err(),
-        "no factory process is left"
-    );
+    kill_replicas(&mut stack, Service::Factory, 2).await;
+    assert!(!listening(stack.launcher.ports.factory), "no factory process is left");
     let unfinished = env
         .factory_scalar("SELECT COUNT(*) FROM production_orders WHERE completed_at IS NULL")
         .await;
     assert!(unfinished > 0, "the crash left orders unfinished");
 
-    for i in 0..2 {
-        stack.launch(Service::Factory, i, &[]).await.expect("factory restarts");
-    }
+    relaunch_replicas(&mut stack, Service::Factory, 2).await;
     env.settle(SETTLE).await;
     println!(
         "factory down with {unfinished} orders unfinished; all restocked {:.1} s after the crash",
@@ -288,11 +265,8 @@ async fn the_factory_killed_mid_production_completes_every_order_once_after_rest
         "no order was placed twice"
     );
     env.assert_exactly_once().await;
-    for sku in &skus {
-        assert_eq!(env.stock(sku).await, 5);
-    }
-    stack.stop(Duration::from_secs(20)).await.expect("clean stop");
-    env.stop().await;
+    env.assert_each_stock(&skus, 5).await;
+    stop_all(stack, env, Duration::from_secs(20)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,9 +276,7 @@ async fn a_lost_message_is_published_again_past_the_bound_and_the_factory_announ
         .start_replicas(2, |l| set_all(l, "RESTOCK_REPUBLISH_SECONDS", "4"))
         .await;
     // stock_empty lost: no stock-worker reads the queue while it is purged.
-    for i in 0..2 {
-        stack.kill_9(Service::StockWorker, i).await.unwrap();
-    }
+    kill_replicas(&mut stack, Service::StockWorker, 2).await;
     let lost_order = env.add_products("LOST-ORDER", 1, 0, 4).await;
     assert_eq!(env.purchase(json!({"sku": lost_order[0], "quantity": 1})).await.0, 409);
     eventually("the stock_empty event published", Duration::from_secs(30), || async {
@@ -318,14 +290,10 @@ async fn a_lost_message_is_published_again_past_the_bound_and_the_factory_announ
         (events_of(&env, &lost_order[0]).await >= 3).then_some(())
     })
     .await;
-    for i in 0..2 {
-        stack.launch(Service::StockWorker, i, &[]).await.unwrap();
-    }
+    relaunch_replicas(&mut stack, Service::StockWorker, 2).await;
 
     // stock_arrival lost: the factory completed the order, its completion never applied.
-    for i in 0..2 {
-        stack.kill_9(Service::StockIncWorker, i).await.unwrap();
-    }
+    kill_replicas(&mut stack, Service::StockIncWorker, 2).await;
     let lost_arrival = env.add_products("LOST-ARRIVAL", 1, 0, 6).await;
     assert_eq!(
         env.purchase(json!({"sku": lost_arrival[0], "quantity": 1})).await.0,
@@ -336,9 +304,7 @@ async fn a_lost_message_is_published_again_past_the_bound_and_the_factory_announ
     })
     .await;
     purge(&env, names::STOCK_INC_QUEUE).await;
-    for i in 0..2 {
-        stack.launch(Service::StockIncWorker, i, &[]).await.unwrap();
-    }
+    relaunch_replicas(&mut stack, Service::StockIncWorker, 2).await;
 
     env.settle(SETTLE).await;
     assert_eq!(env.stock(&lost_order[0]).await, 4);
@@ -399,8 +365,7 @@ async fn a_lost_message_is_published_again_past_the_bound_and_the_factory_announ
         "the factory published the completion again ({announced} events)"
     );
     env.assert_exactly_once().await;
-    stack.stop(Duration::from_secs(20)).await.expect("clean stop");
-    env.stop().await;
+    stop_all(stack, env, Duration::from_secs(20)).await;
 }
 
 /// The `stock_empty` events written for `sku`'s restock request.

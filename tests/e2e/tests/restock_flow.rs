@@ -9,9 +9,7 @@ use stockflow_e2e::{TestEnv, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_stock_publishes_one_stock_empty_event_to_stock_queue() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
-    env.add_product("EMPTY-1", 0, 7).await;
+    let env = TestEnv::selling("EMPTY-1", 0, 7).await;
 
     let (status, body) = env
         .purchase(json!({"sku": "EMPTY-1", "quantity": 2, "requester": "kim"}))
@@ -45,33 +43,20 @@ async fn out_of_stock_publishes_one_stock_empty_event_to_stock_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shortage_is_restocked_through_the_factory_and_sells_again() {
-    let mut env = TestEnv::new().await;
-    env.start_all().await;
+    let env = TestEnv::running_all().await;
     env.add_product("FLOW-1", 1, 5).await;
 
-    let (status, _) = env.purchase(json!({"sku": "FLOW-1", "quantity": 1})).await;
-    assert_eq!(status, 200);
-    let (status, body) = env.purchase(json!({"sku": "FLOW-1", "quantity": 1})).await;
-    assert_eq!(status, 409, "{body}");
+    env.expect_purchase("FLOW-1", 1, 200).await;
+    let body = env.expect_purchase("FLOW-1", 1, 409).await;
     let restock_id = body["restock_request_id"].as_str().unwrap().to_string();
 
     eventually("stock back to 5", Duration::from_secs(60), || async {
         (env.stock("FLOW-1").await == 5).then_some(())
     })
     .await;
-    assert_eq!(
-        env.factory_count("SELECT COUNT(*) FROM production_orders WHERE product_id = ?", "FLOW-1")
-            .await,
-        1
-    );
-    assert_eq!(
-        env.warehouse_count(
-            "SELECT COUNT(*) FROM restock_requests WHERE sku = ? AND status = 'fulfilled' AND open_sku IS NULL",
-            "FLOW-1"
-        )
-        .await,
-        1
-    );
+    assert_eq!(env.production_orders("FLOW-1").await, 1);
+    let closed = "SELECT COUNT(*) FROM restock_requests WHERE sku = ? AND status = 'fulfilled' AND open_sku IS NULL";
+    env.assert_warehouse(closed, "FLOW-1", 1).await;
     let product: serde_json::Value = env.get_json(&env.sales("/products/FLOW-1")).await;
     assert!(
         product["restock"].is_null(),
@@ -85,17 +70,14 @@ async fn a_shortage_is_restocked_through_the_factory_and_sells_again() {
         .await;
     assert_eq!(fulfilled, 1);
 
-    let (status, body) = env.purchase(json!({"sku": "FLOW-1", "quantity": 1})).await;
-    assert_eq!(status, 200, "{body}");
+    let body = env.expect_purchase("FLOW-1", 1, 200).await;
     assert_eq!(body["remaining_stock"], 4);
     env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shortages_while_a_restock_is_open_make_one_factory_order() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
-    env.add_product("COALESCE-1", 0, 10).await;
+    let mut env = TestEnv::selling("COALESCE-1", 0, 10).await;
 
     let mut restock_ids = Vec::new();
     for _ in 0..5 {
@@ -105,11 +87,8 @@ async fn shortages_while_a_restock_is_open_make_one_factory_order() {
     }
     restock_ids.dedup();
     assert_eq!(restock_ids.len(), 1, "every shortage joins the open request");
-    assert_eq!(
-        env.warehouse_count("SELECT shortages FROM restock_requests WHERE sku = ?", "COALESCE-1")
-            .await,
-        5
-    );
+    env.assert_warehouse("SELECT shortages FROM restock_requests WHERE sku = ?", "COALESCE-1", 5)
+        .await;
 
     // Only now start the rest: the one event travels, the factory gets one order.
     env.start_factory().await;
@@ -119,14 +98,7 @@ async fn shortages_while_a_restock_is_open_make_one_factory_order() {
         (env.stock("COALESCE-1").await == 10).then_some(())
     })
     .await;
-    assert_eq!(
-        env.factory_count(
-            "SELECT COUNT(*) FROM production_orders WHERE product_id = ?",
-            "COALESCE-1"
-        )
-        .await,
-        1
-    );
+    assert_eq!(env.production_orders("COALESCE-1").await, 1);
     env.stop().await;
 }
 

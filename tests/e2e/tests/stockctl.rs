@@ -45,9 +45,7 @@ fn find<'a>(items: &'a Value, key: &str, value: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_and_verify_report_the_books_and_catch_a_corrupted_stock() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
-    env.add_product("CTL-1", 5, 4).await;
+    let env = TestEnv::selling("CTL-1", 5, 4).await;
     env.add_product("CTL-2", 0, 3).await;
     let (sold, _) = env.purchase(json!({"sku": "CTL-1", "quantity": 2})).await;
     assert_eq!(sold, 200);
@@ -207,13 +205,9 @@ async fn dlq_list_and_show_explain_a_dead_lettered_message_and_alerts_read_like_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redrive_sends_a_refused_restock_back_and_it_completes_once() {
-    let mut env = TestEnv::new().await;
-    env.start_all().await;
+    let env = TestEnv::running_all().await;
     env.arm_factory_faults(json!({"fail_next": 1, "status": 400})).await;
-    env.add_product("REDRIVE-1", 0, 5).await;
-
-    let (status, _) = env.purchase(json!({"sku": "REDRIVE-1", "quantity": 1})).await;
-    assert_eq!(status, 409);
+    env.ran_out("REDRIVE-1", 5).await;
     until_held(&env, "the refused restock is dead-lettered", names::STOCK_DLQ, 1).await;
     let (_, list) = ctl_json(&env, &["dlq", "list", "--queue", "stock"]).await;
     let m = &list["queues"][0]["messages"][0];
@@ -221,8 +215,7 @@ async fn redrive_sends_a_refused_restock_back_and_it_completes_once() {
     assert_eq!(m["event_type"], "stock_empty");
     assert!(m["failure_reason"].as_str().unwrap().contains("400"), "{m:#}");
     assert_eq!(env.stock("REDRIVE-1").await, 0);
-    let orders = "SELECT COUNT(*) FROM production_orders WHERE product_id = ?";
-    assert_eq!(env.factory_count(orders, "REDRIVE-1").await, 0);
+    assert_eq!(env.production_orders("REDRIVE-1").await, 0);
 
     let (code, out) = ctl::run(&env, &["dlq", "redrive", "--queue", "stock"]).await;
     assert_eq!(code, 0, "{out}");
@@ -232,15 +225,8 @@ async fn redrive_sends_a_refused_restock_back_and_it_completes_once() {
         (env.stock("REDRIVE-1").await == 5).then_some(())
     })
     .await;
-    assert_eq!(env.factory_count(orders, "REDRIVE-1").await, 1);
-    assert_eq!(
-        env.warehouse_count(
-            "SELECT COUNT(*) FROM applied_production_orders WHERE sku = ?",
-            "REDRIVE-1"
-        )
-        .await,
-        1
-    );
+    assert_eq!(env.production_orders("REDRIVE-1").await, 1);
+    assert_eq!(env.applied_orders("REDRIVE-1").await, 1);
     assert_eq!(env.queue_depth(names::STOCK_DLQ).await, 0);
     let (code, verify) = ctl_json(&env, &["verify"]).await;
     assert_eq!(code, 0, "{verify:#}");
@@ -252,13 +238,18 @@ async fn redrive_sends_a_refused_restock_back_and_it_completes_once() {
     env.stop().await;
 }
 
+/// Sends `count` raw bodies, `junk 0`, `junk 1`, …, straight to `queue`.
+async fn send_junk(env: &TestEnv, queue: &str, count: usize) {
+    for i in 0..count {
+        env.send_raw(queue, &format!("junk {i}")).await;
+    }
+}
+
 /// A DLQ holding more than one receive's ten messages is listed whole, and left whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dlq_list_shows_every_message_of_a_full_dlq_and_leaves_them_there() {
     let env = TestEnv::new().await;
-    for i in 0..25 {
-        env.send_raw(names::STOCK_INC_DLQ, &format!("junk {i}")).await;
-    }
+    send_junk(&env, names::STOCK_INC_DLQ, 25).await;
     until_held(&env, "the DLQ holds the messages", names::STOCK_INC_DLQ, 25).await;
     let (code, list) = ctl_json(&env, &["dlq", "list", "--queue", "stock-inc"]).await;
     assert_eq!(code, 0, "{list:#}");
@@ -275,9 +266,7 @@ async fn dlq_list_shows_every_message_of_a_full_dlq_and_leaves_them_there() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_with_yes_empties_only_the_chosen_dlq() {
     let env = TestEnv::new().await;
-    for i in 0..3 {
-        env.send_raw(names::STOCK_DLQ, &format!("junk {i}")).await;
-    }
+    send_junk(&env, names::STOCK_DLQ, 3).await;
     env.send_raw(names::STOCK_INC_DLQ, "keep me").await;
     until_held(&env, "the stock DLQ holds the messages", names::STOCK_DLQ, 3).await;
     until_held(&env, "the stock-inc DLQ holds its message", names::STOCK_INC_DLQ, 1).await;

@@ -6,27 +6,12 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
-use mysql_async::prelude::Queryable;
-use serde_json::{Value, json};
-use stockflow_contracts::RestockRequestId;
-use stockflow_contracts::events::{ATTR_EVENT_TYPE, Event, StockArrival, SurplusArrival};
+use serde_json::Value;
+use stockflow_contracts::events::{ATTR_EVENT_TYPE, Event, SurplusArrival};
 use stockflow_contracts::names;
-use stockflow_e2e::{TestEnv, attribute, ctl, eventually};
-use uuid::Uuid;
+use stockflow_e2e::{TestEnv, arrival, attribute, ctl, eventually};
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-fn arrival(sku: &str, request: Option<RestockRequestId>, quantity: u32) -> StockArrival {
-    StockArrival {
-        production_order_id: Uuid::new_v4(),
-        restock_request_id: request,
-        sku: sku.into(),
-        quantity,
-        ordered_at: Utc::now(),
-        produced_at: Utc::now(),
-    }
-}
 
 /// The surplus alerts waiting in `ops_alert_queue` (left in place).
 async fn surplus_alerts(env: &TestEnv) -> Vec<SurplusArrival> {
@@ -50,39 +35,21 @@ async fn surplus_counted(env: &TestEnv) -> f64 {
     )
 }
 
-/// A product that ran out, without stock-worker: its open restock request.
-async fn ran_out(env: &TestEnv, sku: &str) -> RestockRequestId {
-    env.add_product(sku, 0, 5).await;
-    let (status, body) = env.purchase(json!({"sku": sku, "quantity": 1})).await;
-    assert_eq!(status, 409, "{body}");
-    body["restock_request_id"].as_str().unwrap().parse().unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_production_order_for_a_fulfilled_request_is_alerted_and_not_applied() {
-    let mut env = TestEnv::new().await;
-    env.start_all().await;
-    env.add_product("SURPLUS-1", 0, 5).await;
-    let (status, body) = env.purchase(json!({"sku": "SURPLUS-1", "quantity": 1})).await;
-    assert_eq!(status, 409, "{body}");
-    let request: RestockRequestId = body["restock_request_id"].as_str().unwrap().parse().unwrap();
+    let env = TestEnv::running_all().await;
+    let request = env.ran_out("SURPLUS-1", 5).await;
     // The pipeline restocks it through the factory: the request is fulfilled.
     eventually("restocked to 5 by the factory", DEADLINE, || async {
         (env.stock("SURPLUS-1").await == 5 && drained(&env).await).then_some(())
     })
     .await;
     let first_order: String = env
-        .warehouse()
-        .await
-        .get_conn()
-        .await
-        .unwrap()
-        .exec_first(
+        .warehouse_first(
             "SELECT production_order_id FROM restock_requests WHERE id = ? AND fulfilled_at IS NOT NULL",
             (request.to_string(),),
         )
         .await
-        .unwrap()
         .expect("the request is fulfilled");
 
     // A second production order for the same request, as a factory that lost its
@@ -105,15 +72,9 @@ async fn a_second_production_order_for_a_fulfilled_request_is_alerted_and_not_ap
     })
     .await;
     assert_eq!(env.stock("SURPLUS-1").await, 5, "the second order added nothing");
-    assert_eq!(
-        env.warehouse_count(
-            "SELECT COUNT(*) FROM surplus_arrivals WHERE sku = ? AND alerted_at IS NOT NULL",
-            "SURPLUS-1"
-        )
-        .await,
-        1,
-        "recorded, and its alert marked as sent"
-    );
+    let alerted = "SELECT COUNT(*) FROM surplus_arrivals WHERE sku = ? AND alerted_at IS NOT NULL";
+    let surplus_alerted = env.warehouse_count(alerted, "SURPLUS-1").await;
+    assert_eq!(surplus_alerted, 1, "recorded, and its alert marked as sent");
     assert_eq!(surplus_counted(&env).await, 1.0, "counted once");
     assert_eq!(
         env.queue_depth(names::STOCK_INC_DLQ).await,
@@ -156,10 +117,9 @@ async fn a_second_production_order_for_a_fulfilled_request_is_alerted_and_not_ap
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_production_orders_racing_for_one_request_apply_once_and_alert_once() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
+    let mut env = TestEnv::running_sales().await;
     env.start_stock_inc_worker().await;
-    let request = ran_out(&env, "SURPLUS-2").await;
+    let request = env.ran_out("SURPLUS-2", 5).await;
     let (first, second) = (
         arrival("SURPLUS-2", Some(request), 5),
         arrival("SURPLUS-2", Some(request), 5),
@@ -176,19 +136,9 @@ async fn two_production_orders_racing_for_one_request_apply_once_and_alert_once(
     let (applied, surplus) = (&alerts[0].fulfilled_by, alerts[0].production_order_id);
     let orders = [first.production_order_id, second.production_order_id];
     assert!(orders.contains(&surplus) && applied.is_some_and(|a| orders.contains(&a) && a != surplus));
-    assert_eq!(
-        env.warehouse_count(
-            "SELECT COUNT(*) FROM applied_production_orders WHERE sku = ?",
-            "SURPLUS-2"
-        )
-        .await,
-        1
-    );
-    assert_eq!(
-        env.warehouse_count("SELECT COUNT(*) FROM surplus_arrivals WHERE sku = ?", "SURPLUS-2")
-            .await,
-        1
-    );
+    assert_eq!(env.applied_orders("SURPLUS-2").await, 1);
+    env.assert_warehouse("SELECT COUNT(*) FROM surplus_arrivals WHERE sku = ?", "SURPLUS-2", 1)
+        .await;
     assert_eq!(surplus_counted(&env).await, 1.0);
     assert!(env.invariant().await.holds());
     env.stop().await;
@@ -196,10 +146,8 @@ async fn two_production_orders_racing_for_one_request_apply_once_and_alert_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_legacy_order_without_a_request_is_applied_once_and_so_is_the_next() {
-    let mut env = TestEnv::new().await;
-    env.start_sales().await;
+    let mut env = TestEnv::selling("LEGACY-1", 0, 5).await;
     env.start_stock_inc_worker().await;
-    env.add_product("LEGACY-1", 0, 5).await;
     // A legacy client orders from the factory directly with a repeated group id: the
     // factory announces no restock request. The first order is delivered twice.
     let (first, next) = (arrival("LEGACY-1", None, 2), arrival("LEGACY-1", None, 3));
@@ -212,14 +160,9 @@ async fn a_legacy_order_without_a_request_is_applied_once_and_so_is_the_next() {
     })
     .await;
     assert_eq!(env.stock("LEGACY-1").await, 5, "2 + 3, the repeat added nothing");
-    assert_eq!(
-        env.warehouse_count(
-            "SELECT COUNT(*) FROM applied_production_orders WHERE sku = ? AND restock_request_id IS NULL",
-            "LEGACY-1"
-        )
-        .await,
-        2
-    );
+    let applied_without_request =
+        "SELECT COUNT(*) FROM applied_production_orders WHERE sku = ? AND restock_request_id IS NULL";
+    env.assert_warehouse(applied_without_request, "LEGACY-1", 2).await;
     assert!(surplus_alerts(&env).await.is_empty(), "no alert: nothing abnormal");
     assert_eq!(surplus_counted(&env).await, 0.0);
     env.stop().await;

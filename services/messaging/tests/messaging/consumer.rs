@@ -119,6 +119,12 @@ impl Running {
         self.shutdown.cancel();
         self.task.await.unwrap();
     }
+
+    /// Stops the consumer, then `world`: the end of a test.
+    async fn stop_with(self, world: World) {
+        self.stop().await;
+        world.stop().await;
+    }
 }
 
 fn settings() -> ConsumerSettings {
@@ -132,10 +138,11 @@ fn settings() -> ConsumerSettings {
 }
 
 /// Publishes one `stock_empty` per sku to its topic, as sales does; returns the events.
-async fn publish(world: &World, skus: &[&str]) -> Vec<StockEmpty> {
+async fn publish(world: &World, skus: &[impl AsRef<str>]) -> Vec<StockEmpty> {
     let publisher = world.publisher().await;
     let mut events = Vec::new();
     for sku in skus {
+        let sku = sku.as_ref();
         let event = stock_empty(sku);
         publisher.publish(&event, &format!("c-{sku}")).await.unwrap();
         events.push(event);
@@ -164,7 +171,6 @@ async fn dead_lettered(world: &World) -> (aws_sdk_sqs::types::Message, OpsAlert)
 async fn messages_handled_are_deleted_and_never_delivered_again() {
     let world = World::new(3).await;
     let skus: Vec<String> = (0..25).map(|i| format!("DONE-{i:02}")).collect();
-    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
     publish(&world, &skus).await;
     let consumer = Running::start(&world, settings(), Duration::ZERO, done).await;
 
@@ -250,8 +256,7 @@ async fn a_transient_failure_comes_back_after_its_back_off_and_is_dead_lettered_
     assert_eq!(alert.sku.as_deref(), Some("RETRY-1"));
     assert_eq!(alert.restock_request_id, Some(event.restock_request_id));
     assert_eq!(alert.correlation_id.as_deref(), Some("c-RETRY-1"));
-    consumer.stop().await;
-    world.stop().await;
+    consumer.stop_with(world).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -276,8 +281,7 @@ async fn a_permanent_failure_is_dead_lettered_at_once_with_its_reason() {
     assert_eq!(alert.kind, FailureKind::DeadLettered);
     assert_eq!(alert.error, "no product REJECT-1");
     assert_eq!(alert.attempts, 1);
-    consumer.stop().await;
-    world.stop().await;
+    consumer.stop_with(world).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,8 +311,7 @@ async fn a_body_that_does_not_decode_never_reaches_the_handler_and_is_dead_lette
     assert_eq!(alert.kind, FailureKind::DeadLettered);
     assert_eq!(alert.error, reason);
     assert_eq!(alert.correlation_id.as_deref(), Some("-"), "a message without one");
-    consumer.stop().await;
-    world.stop().await;
+    consumer.stop_with(world).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -330,15 +333,13 @@ async fn a_handler_slower_than_the_visibility_timeout_keeps_its_message_hidden()
         1,
         "never delivered to a second handler while the first worked: {seen:?}"
     );
-    consumer.stop().await;
-    world.stop().await;
+    consumer.stop_with(world).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_more_handlers_run_at_once_than_allowed() {
     let world = World::new(3).await;
     let skus: Vec<String> = (0..12).map(|i| format!("BUSY-{i:02}")).collect();
-    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
     publish(&world, &skus).await;
     eventually("every message in the queue", WITHIN, || async {
         (world.depth(names::STOCK_QUEUE).await.0 == 12).then_some(())
@@ -357,8 +358,7 @@ async fn no_more_handlers_run_at_once_than_allowed() {
         (2..=3).contains(&peak),
         "handlers ran side by side, at most 3 at once: {peak}"
     );
-    consumer.stop().await;
-    world.stop().await;
+    consumer.stop_with(world).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

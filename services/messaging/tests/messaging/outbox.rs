@@ -8,6 +8,8 @@ use mysql_async::prelude::Queryable;
 use stockflow_contracts::events::StockEmpty;
 use stockflow_contracts::names;
 use stockflow_messaging::outbox::{self, Enqueued, Outbox, Relay};
+use stockflow_messaging::publisher::Publisher;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{World, attribute, counter, eventually, stock_empty};
@@ -30,8 +32,43 @@ async fn commit(world: &World, skus: &[String]) -> Vec<Enqueued> {
     enqueued
 }
 
+/// An outbox sweeper (a [`Relay`] of `world`'s outbox) running in the background.
+struct Sweeper {
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Sweeper {
+    /// Starts one publishing with `publisher` and sweeping every `sweep_every`.
+    fn start_with(world: &World, publisher: Publisher, sweep_every: Duration) -> Self {
+        let shutdown = CancellationToken::new();
+        let relay = Relay::new(world.pool.clone(), publisher, sweep_every);
+        let task = tokio::spawn(relay.run(shutdown.clone()));
+        Self { shutdown, task }
+    }
+
+    /// Starts one publishing with `world`'s publisher and sweeping every `sweep_every`.
+    async fn start(world: &World, sweep_every: Duration) -> Self {
+        Self::start_with(world, world.publisher().await, sweep_every)
+    }
+
+    /// Shuts it down and waits until it returned (having published what was pending).
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.expect("the sweeper panicked");
+    }
+}
+
+/// `n` skus `<prefix>000`, `<prefix>001`, …
 fn skus(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}{i:03}")).collect()
+}
+
+/// Commits a `stock_empty` event for each of `n` [`skus`] of `prefix`; the skus.
+async fn committed(world: &World, prefix: &str, n: usize) -> Vec<String> {
+    let skus = skus(prefix, n);
+    commit(world, &skus).await;
+    skus
 }
 
 /// The skus of `stock_empty` messages, with how often each arrived.
@@ -99,11 +136,8 @@ async fn an_enqueue_rolled_back_leaves_no_row() {
 async fn the_sweeper_publishes_what_the_fast_path_left_once_its_grace_is_over() {
     let world = World::new(3).await;
     // More than one sweep claims (50): the drain goes on until none is left.
-    let skus = skus("LEFT-", 120);
-    commit(&world, &skus).await;
-    let shutdown = CancellationToken::new();
-    let relay = Relay::new(world.pool.clone(), world.publisher().await, Duration::from_millis(200));
-    let running = tokio::spawn(relay.run(shutdown.clone()));
+    let skus = committed(&world, "LEFT-", 120).await;
+    let sweeper = Sweeper::start(&world, Duration::from_millis(200)).await;
 
     let messages = world
         .take(names::STOCK_QUEUE, skus.len(), Duration::from_secs(60))
@@ -127,22 +161,18 @@ async fn the_sweeper_publishes_what_the_fast_path_left_once_its_grace_is_over() 
         youngest_at_publish >= 2_000_000,
         "rows younger than the fast path's grace (2 s) are left to it: one was swept after {youngest_at_publish} µs"
     );
-    shutdown.cancel();
-    running.await.unwrap();
+    sweeper.stop().await;
     world.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sweepers_on_one_outbox_publish_each_event_once() {
     let world = World::new(3).await;
-    let skus = skus("RACE-", 300);
-    commit(&world, &skus).await;
-    let shutdown = CancellationToken::new();
-    let mut running = Vec::new();
-    for _ in 0..2 {
-        let relay = Relay::new(world.pool.clone(), world.publisher().await, Duration::from_millis(50));
-        running.push(tokio::spawn(relay.run(shutdown.clone())));
-    }
+    let skus = committed(&world, "RACE-", 300).await;
+    let sweepers = (
+        Sweeper::start(&world, Duration::from_millis(50)).await,
+        Sweeper::start(&world, Duration::from_millis(50)).await,
+    );
 
     let messages = world
         .take(names::STOCK_QUEUE, skus.len(), Duration::from_secs(60))
@@ -151,10 +181,7 @@ async fn two_sweepers_on_one_outbox_publish_each_event_once() {
         (pending(&world).await == 0).then_some(())
     })
     .await;
-    shutdown.cancel();
-    for relay in running {
-        relay.await.unwrap();
-    }
+    tokio::join!(sweepers.0.stop(), sweepers.1.stop());
     // A second copy of any event would be on its way: read what else arrives for a while.
     let late = world.receive_for(names::STOCK_QUEUE, Duration::from_secs(3)).await;
     let mut all = messages;
@@ -173,16 +200,10 @@ async fn a_failed_publish_is_counted_on_its_row_and_tried_again() {
     let world = World::new(3).await;
     commit(&world, &["FAIL-1".into()]).await;
     // Published with a publisher opened for the alerts topic only: every attempt fails.
-    let alerts_only = stockflow_messaging::publisher::Publisher::open(
-        world.sns.clone(),
-        &world.resources,
-        &[names::OPS_ALERTS_TOPIC],
-    )
-    .await
-    .unwrap();
-    let shutdown = CancellationToken::new();
-    let failing =
-        tokio::spawn(Relay::new(world.pool.clone(), alerts_only, Duration::from_millis(100)).run(shutdown.clone()));
+    let alerts_only = Publisher::open(world.sns.clone(), &world.resources, &[names::OPS_ALERTS_TOPIC])
+        .await
+        .unwrap();
+    let failing = Sweeper::start_with(&world, alerts_only, Duration::from_millis(100));
     let error = eventually("two failed attempts recorded", WITHIN, || async {
         let mut conn = world.pool.get_conn().await.unwrap();
         let row: Option<(i64, Option<String>)> = conn
@@ -194,36 +215,27 @@ async fn a_failed_publish_is_counted_on_its_row_and_tried_again() {
     .await;
     assert!(error.contains("stock_empty"), "the error names what failed: {error}");
     assert!(counter("outbox_publish_failures_total", &[("path", "sweep")]) >= 2.0);
-    shutdown.cancel();
-    failing.await.unwrap();
+    failing.stop().await;
     assert_eq!(pending(&world).await, 1, "still pending after failing");
 
-    let shutdown = CancellationToken::new();
-    let working = tokio::spawn(
-        Relay::new(world.pool.clone(), world.publisher().await, Duration::from_millis(100)).run(shutdown.clone()),
-    );
+    let working = Sweeper::start(&world, Duration::from_millis(100)).await;
     let messages = world.take(names::STOCK_QUEUE, 1, WITHIN).await;
     assert_eq!(arrivals(&messages), once_each(&["FAIL-1".into()]));
     eventually("the row marked", WITHIN, || async {
         (pending(&world).await == 0).then_some(())
     })
     .await;
-    shutdown.cancel();
-    working.await.unwrap();
+    working.stop().await;
     world.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweeper_shutting_down_publishes_everything_still_pending_even_within_the_grace() {
     let world = World::new(3).await;
-    let shutdown = CancellationToken::new();
-    let relay = Relay::new(world.pool.clone(), world.publisher().await, Duration::from_secs(3600));
-    let running = tokio::spawn(relay.run(shutdown.clone()));
-    let skus = skus("LAST-", 3);
-    commit(&world, &skus).await;
+    let sweeper = Sweeper::start(&world, Duration::from_secs(3600)).await;
+    let skus = committed(&world, "LAST-", 3).await;
 
-    shutdown.cancel();
-    running.await.unwrap();
+    sweeper.stop().await;
     assert_eq!(pending(&world).await, 0, "published before the sweeper returned");
     let messages = world.take(names::STOCK_QUEUE, skus.len(), WITHIN).await;
     assert_eq!(arrivals(&messages), once_each(&skus));
@@ -234,7 +246,7 @@ async fn a_sweeper_shutting_down_publishes_everything_still_pending_even_within_
 async fn the_backlog_counts_unpublished_rows_and_the_age_of_the_oldest() {
     let world = World::new(3).await;
     assert_eq!(outbox::backlog(&world.pool).await.unwrap(), (0, 0.0));
-    commit(&world, &skus("OLD-", 2)).await;
+    committed(&world, "OLD-", 2).await;
     let mut conn = world.pool.get_conn().await.unwrap();
     conn.query_drop(
         "UPDATE outbox SET created_at = CURRENT_TIMESTAMP(6) - INTERVAL 90 SECOND WHERE aggregate_id = 'OLD-000'",
@@ -273,9 +285,7 @@ async fn published_rows_older_than_a_week_are_pruned_and_nothing_else() {
     }
     drop(conn);
     // The pending row's topic is not one the publisher knows: it stays pending.
-    let shutdown = CancellationToken::new();
-    let relay = Relay::new(world.pool.clone(), world.publisher().await, Duration::from_millis(100));
-    let running = tokio::spawn(relay.run(shutdown.clone()));
+    let sweeper = Sweeper::start(&world, Duration::from_millis(100)).await;
 
     eventually("the week-old published row pruned", WITHIN, || async {
         (world
@@ -285,8 +295,7 @@ async fn published_rows_older_than_a_week_are_pruned_and_nothing_else() {
             .then_some(())
     })
     .await;
-    shutdown.cancel();
-    running.await.unwrap();
+    sweeper.stop().await;
     assert_eq!(
         world
             .scalar("SELECT COUNT(*) FROM outbox WHERE aggregate_id = 'RECENT-PUBLISHED'")

@@ -5,8 +5,9 @@
 #![allow(dead_code)]
 
 use chrono::Utc;
+use mysql_async::prelude::FromValue;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Opts, OptsBuilder, Pool};
+use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool};
 use stockflow_contracts::events::StockArrival;
 use stockflow_contracts::{IdempotencyKey, RestockRequestId};
 use stockflow_kit::config::DatabaseSettings;
@@ -31,6 +32,15 @@ impl TestDb {
         db
     }
 
+    /// A fresh database ([`TestDb::new`]) holding `products`: `(sku, stock)` each.
+    pub async fn with_products(products: &[(&str, i64)]) -> Self {
+        let db = Self::new().await;
+        for (sku, stock) in products {
+            db.product(sku, *stock).await;
+        }
+        db
+    }
+
     /// A fresh, empty database: the test migrates it (e.g. to an older version first).
     pub async fn unmigrated() -> Self {
         let mut settings = DatabaseSettings::default();
@@ -45,6 +55,7 @@ impl TestDb {
         Self { pool, settings, name }
     }
 
+    /// Adds a product: `stock` units of `sku`, reordered by 10.
     pub async fn product(&self, sku: &str, stock: i64) {
         products::add(&self.pool, &[NewProduct::test(sku, stock, 10)])
             .await
@@ -60,12 +71,43 @@ impl TestDb {
         Pool::new(OptsBuilder::from_opts(opts).setup(setup.to_vec()))
     }
 
+    /// A scalar query, its one `?` bound to `sku` (no row: 0).
     pub async fn count(&self, sql: &str, sku: &str) -> i64 {
+        self.first(sql, (sku,)).await.unwrap_or_default()
+    }
+
+    /// Asserts that [`TestDb::count`] of `sql` and `sku` is `expected`.
+    pub async fn assert_count(&self, sql: &str, sku: &str, expected: i64) {
+        let actual = self.count(sql, sku).await;
+        assert_eq!(actual, expected, "`{sql}` with ? = {sku:?}");
+    }
+
+    /// The first column of the first row `sql` returns with `params`, if any.
+    pub async fn first<T: FromValue + Send + 'static>(&self, sql: &str, params: impl Into<Params> + Send) -> Option<T> {
         let mut conn = self.pool.get_conn().await.unwrap();
-        conn.exec_first::<i64, _, _>(sql, (sku,))
+        conn.exec_first(sql, params)
             .await
-            .unwrap()
-            .unwrap_or_default()
+            .unwrap_or_else(|e| panic!("`{sql}`: {e}"))
+    }
+
+    /// Runs the statement `sql` with `params`.
+    pub async fn exec(&self, sql: &str, params: impl Into<Params> + Send) {
+        let mut conn = self.pool.get_conn().await.unwrap();
+        conn.exec_drop(sql, params)
+            .await
+            .unwrap_or_else(|e| panic!("`{sql}`: {e}"));
+    }
+
+    /// A connection in a transaction that ran `sql` with `params` and has not committed:
+    /// it holds the rows `sql` locked until the test rolls it back (or drops it).
+    pub async fn holding(&self, sql: &str, params: impl Into<Params> + Send) -> Conn {
+        let mut holder = self.pool.get_conn().await.unwrap();
+        holder.query_drop("START TRANSACTION").await.unwrap();
+        holder
+            .exec_drop(sql, params)
+            .await
+            .unwrap_or_else(|e| panic!("`{sql}`: {e}"));
+        holder
     }
 }
 
@@ -118,6 +160,16 @@ pub async fn ran_out(db: &TestDb, sku: &str) -> RestockRequestId {
         Recorded::Fresh(CheckoutOutcome::OutOfStock { restock_request_id, .. }) => restock_request_id,
         other => panic!("expected a shortage, got {other:?}"),
     }
+}
+
+/// A product that ran out, whose restock request a production order of `quantity` then
+/// fulfilled: the request.
+pub async fn restocked(db: &TestDb, sku: &str, quantity: u32) -> RestockRequestId {
+    let request = ran_out(db, sku).await;
+    warehouse::restock::apply(&db.pool, &arrival(sku, Some(request), quantity))
+        .await
+        .unwrap();
+    request
 }
 
 /// A production order the factory announces.
