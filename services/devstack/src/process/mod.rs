@@ -17,6 +17,12 @@ use tokio::process::{Child, Command};
 
 use crate::service::{Ports, Service};
 
+mod recorded;
+mod signals;
+
+pub use recorded::stop_recorded;
+pub use signals::{runs_as, signal_group};
+
 /// How to start replicas: which binaries, where their files go, their environment.
 #[derive(Clone, Debug)]
 pub struct Launcher {
@@ -385,99 +391,6 @@ impl Stack {
         anyhow::ensure!(problems.is_empty(), "stopping the stack: {}", problems.join("; "));
         Ok(())
     }
-}
-
-/// Stops every replica recorded in `run_dir` (any service, any index): SIGTERM to its
-/// process group, SIGKILL after `grace`. Returns what it stopped, as lines to show.
-pub async fn stop_recorded(run_dir: &Path, grace: Duration) -> anyhow::Result<Vec<String>> {
-    let mut stopped = Vec::new();
-    let Ok(entries) = std::fs::read_dir(run_dir) else {
-        return Ok(stopped);
-    };
-    let mut recorded: Vec<(Service, usize)> = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let stem = name.strip_suffix(".pid")?;
-            let (service, index) = stem.rsplit_once('-')?;
-            Some((Service::from_name(service)?, index.parse().ok()?))
-        })
-        .collect();
-    // Workers first, then the services they call.
-    recorded.sort_by(|a, b| b.cmp(a));
-    let launcher = Launcher {
-        bin_dir: PathBuf::new(),
-        run_dir: run_dir.to_path_buf(),
-        ports: Ports::strided(0, 0, 0, 0, 0),
-        env: Vec::new(),
-        service_env: BTreeMap::new(),
-        inherit_env: true,
-        kill_on_drop: false,
-        ready_timeout: Duration::ZERO,
-    };
-    for (service, index) in recorded {
-        match launcher.recorded(service, index) {
-            Some(replica) => {
-                let pid = replica.pid;
-                let (_, killed) = replica.terminate(grace).await?;
-                stopped.push(format!(
-                    "stopped {} replica {index} (pid {pid}){}",
-                    service.name(),
-                    if killed {
-                        ": it ignored SIGTERM and was killed"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-            None => {
-                for extension in ["pid", "bin"] {
-                    let _ = std::fs::remove_file(run_dir.join(format!("{}-{index}.{extension}", service.name())));
-                }
-                stopped.push(format!("{} replica {index} was not running", service.name()));
-            }
-        }
-    }
-    Ok(stopped)
-}
-
-/// Whether `pid` is alive (not a zombie) and runs `binary`.
-pub fn runs_as(pid: u32, binary: &Path) -> bool {
-    let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(')')
-                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
-        .is_some_and(|zombie| !zombie);
-    alive
-        && std::fs::read(format!("/proc/{pid}/cmdline"))
-            .ok()
-            .and_then(|cmdline| {
-                cmdline
-                    .split(|b| *b == 0)
-                    .next()
-                    .map(|arg0| arg0 == binary.as_os_str().as_encoded_bytes())
-            })
-            .unwrap_or(false)
-}
-
-/// Sends `signal` to the process group `pid` leads (to `pid` alone if it leads none).
-pub fn signal_group(pid: u32, signal: i32) -> anyhow::Result<()> {
-    let pid = i32::try_from(pid)?;
-    // SAFETY: kill(2) with a pid we started (or recorded and checked); no memory involved.
-    let group = unsafe { libc::getpgid(pid) };
-    let target = if group == pid { -pid } else { pid };
-    // SAFETY: as above.
-    let sent = unsafe { libc::kill(target, signal) };
-    if sent != 0 {
-        let err = std::io::Error::last_os_error();
-        anyhow::ensure!(
-            err.raw_os_error() == Some(libc::ESRCH),
-            "cannot signal pid {pid}: {err}"
-        );
-    }
-    Ok(())
 }
 
 /// The last `lines` lines of a log file, for error messages.
