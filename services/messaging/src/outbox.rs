@@ -161,13 +161,27 @@ impl Relay {
         }
     }
 
-    /// Sweeps every `sweep_every` and prunes every [`PRUNE_EVERY`] (both at once first)
-    /// until `shutdown`, a failure being the periodic loop's to report
-    /// (`stockflow_kit::periodic`); publishes everything pending once more before returning.
+    /// Sweeps every `sweep_every` (the first time one period after start) and prunes every
+    /// [`PRUNE_EVERY`] (the first time at start) until `shutdown`, a failure being the
+    /// periodic loop's to report (`stockflow_kit::periodic`); publishes everything pending
+    /// once more before returning.
     pub async fn run(self, shutdown: CancellationToken) {
-        let sweeping = Periodic::new("outbox_sweep", self.sweep_every).run(shutdown.clone(), || async {
-            self.drain(FAST_PATH_GRACE).await.map(|()| Pace::Steady)
-        });
+        // The first sweep comes one period after start, not at once: what a crash left is
+        // older than the grace anyway, and a long `OUTBOX_SWEEP_MS` keeps the sweeper out
+        // of a test's way.
+        let sweep_shutdown = shutdown.clone();
+        let sweeping = async {
+            let shutdown = sweep_shutdown;
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(self.sweep_every) => {}
+            }
+            Periodic::new("outbox_sweep", self.sweep_every)
+                .run(shutdown, || async {
+                    self.drain(FAST_PATH_GRACE).await.map(|()| Pace::Steady)
+                })
+                .await
+        };
         let pruning = Periodic::new("outbox_prune", PRUNE_EVERY)
             .run(shutdown, || async { self.prune().await.map(|()| Pace::Steady) });
         tokio::join!(sweeping, pruning);
