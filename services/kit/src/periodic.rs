@@ -41,6 +41,8 @@ pub struct Periodic {
     pub period: Duration,
     /// Ends a wait early when notified.
     wake: Option<Arc<Notify>>,
+    /// The first tick comes one period after start, not at once.
+    first_after_period: bool,
 }
 
 impl Periodic {
@@ -49,6 +51,16 @@ impl Periodic {
             task,
             period,
             wake: None,
+            first_after_period: false,
+        }
+    }
+
+    /// The first tick comes one period after start instead of at once (a task whose
+    /// first run at start would only find nothing, or get in a caller's way).
+    pub fn first_after_period(self) -> Self {
+        Self {
+            first_after_period: true,
+            ..self
         }
     }
 
@@ -68,6 +80,12 @@ impl Periodic {
         Fut: Future<Output = anyhow::Result<Pace>>,
     {
         let mut failures = 0u64;
+        if self.first_after_period {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(self.period) => {}
+            }
+        }
         loop {
             let wait = match tick().await {
                 Ok(pace) => {
@@ -186,5 +204,28 @@ mod tests {
             .await
             .expect("woken, not waiting an hour");
         assert_eq!(ticks.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn the_first_tick_can_wait_one_period() {
+        let ticks = Arc::new(AtomicU32::new(0));
+        let shutdown = CancellationToken::new();
+        let run = Periodic::new("test", Duration::from_secs(3600))
+            .first_after_period()
+            .run(shutdown.clone(), {
+                let ticks = ticks.clone();
+                move || {
+                    let ticks = ticks.clone();
+                    async move {
+                        ticks.fetch_add(1, Ordering::SeqCst);
+                        Ok(Pace::Steady)
+                    }
+                }
+            });
+        let task = tokio::spawn(run);
+        tokio::time::sleep(Duration::from_millis(200)).await; // the span the test looks at
+        shutdown.cancel();
+        task.await.unwrap();
+        assert_eq!(ticks.load(Ordering::SeqCst), 0, "no tick before its first period");
     }
 }

@@ -166,22 +166,14 @@ impl Relay {
     /// periodic loop's to report (`stockflow_kit::periodic`); publishes everything pending
     /// once more before returning.
     pub async fn run(self, shutdown: CancellationToken) {
-        // The first sweep comes one period after start, not at once: what a crash left is
-        // older than the grace anyway, and a long `OUTBOX_SWEEP_MS` keeps the sweeper out
-        // of a test's way.
-        let sweep_shutdown = shutdown.clone();
-        let sweeping = async {
-            let shutdown = sweep_shutdown;
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(self.sweep_every) => {}
-            }
-            Periodic::new("outbox_sweep", self.sweep_every)
-                .run(shutdown, || async {
-                    self.drain(FAST_PATH_GRACE).await.map(|()| Pace::Steady)
-                })
-                .await
-        };
+        // The first sweep comes one period after start: what a crash left is older than
+        // the grace by then anyway, and a long `OUTBOX_SWEEP_MS` keeps the sweeper out of
+        // a test's way.
+        let sweeping = Periodic::new("outbox_sweep", self.sweep_every)
+            .first_after_period()
+            .run(shutdown.clone(), || async {
+                self.drain(FAST_PATH_GRACE).await.map(|()| Pace::Steady)
+            });
         let pruning = Periodic::new("outbox_prune", PRUNE_EVERY)
             .run(shutdown, || async { self.prune().await.map(|()| Pace::Steady) });
         tokio::join!(sweeping, pruning);
