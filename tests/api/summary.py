@@ -1,17 +1,15 @@
-"""Summary of one schemathesis run, for scripts/test (part `schema`, scripts/lib/apicheck.sh).
+"""Summary of one schemathesis run, for apicheck.py (scripts/test part `schema`).
 
-    python summary.py <report.json> <report.har> <url of openapi.json>
-
-Prints: test cases, the answers per documented operation (status codes counted from the HAR
+summarize(<report.json>, <report.har>, <url of openapi.json>, file) prints: test cases, the answers per documented operation (status codes counted from the HAR
 recording), each failure kind, the warnings, and every operation whose generated requests
 the API never accepted (its success answers were then never checked against the schema).
-Exit status 0; scripts/lib/apicheck.sh decides pass/fail from schemathesis's exit status.
+apicheck.py decides pass/fail from schemathesis's exit status.
 """
 
 import collections
+import functools
 import json
 import re
-import sys
 import urllib.request
 from urllib.parse import urlsplit
 
@@ -42,23 +40,25 @@ def operation_matcher(document):
     return match
 
 
-def main():
-    report_path, har_path, doc_url = sys.argv[1:4]
+def summarize(report_path, har_path, doc_url, file):
+    """Prints the summary of the run to file."""
+    emit = functools.partial(print, file=file)
+
     report = load(report_path)
     if report is None:
-        print("    no run report: schemathesis did not finish (see its output above)")
+        emit("    no run report: schemathesis did not finish (see its output above)")
         return
     har = load(har_path) or {}
     try:
         with urllib.request.urlopen(doc_url, timeout=10) as answer:
             document = json.load(answer)
     except (OSError, ValueError) as err:
-        print(f"    (could not read {doc_url}: {err})")
+        emit(f"    (could not read {doc_url}: {err})")
         document = None
     match = operation_matcher(document)
 
     cases = report.get("test_cases", {})
-    print(
+    emit(
         f"    test cases: {cases.get('generated', '?')} generated, "
         f"{cases.get('with_failures', '?')} with failures ({cases.get('unique_failures', '?')} unique), "
         f"{cases.get('errored', '?')} errored; seed {report.get('seed', '?')}; "
@@ -77,39 +77,35 @@ def main():
         else:
             undocumented[status] += 1
     if statuses:
-        print("    answers per operation (status: count):")
+        emit("    answers per operation (status: count):")
         for op in sorted(statuses):
             counts = ", ".join(f"{s}: {n}" for s, n in sorted(statuses[op].items()))
             flag = "  <-- 5xx!" if any(s >= 500 for s in statuses[op]) else ""
-            print(f"      {op:<24} {counts}{flag}")
+            emit(f"      {op:<24} {counts}{flag}")
         if undocumented:
             counts = ", ".join(f"{s}: {n}" for s, n in sorted(undocumented.items()))
-            print(f"      {'(undocumented methods)':<24} {counts}")
+            emit(f"      {'(undocumented methods)':<24} {counts}")
 
     failures = report.get("failures", [])
     if failures:
-        print("    FAILURES (requests, answers and curl reproductions are listed above):")
+        emit("    FAILURES (requests, answers and curl reproductions are listed above):")
         for failure in failures:
-            print(
+            emit(
                 f"      {failure.get('code', '?')} {failure.get('title', failure.get('type', '?'))}: "
                 f"{failure.get('count', '?')}x in {', '.join(failure.get('operations', []))}"
             )
     for error in report.get("errors", []):
-        print(f"    ERROR: {json.dumps(error, ensure_ascii=False)[:300]}")
+        emit(f"    ERROR: {json.dumps(error, ensure_ascii=False)[:300]}")
 
     for kind, items in (report.get("warnings") or {}).items():
         if items:
-            print(f"    warning {kind}: {', '.join(map(str, items))}")
+            emit(f"    warning {kind}: {', '.join(map(str, items))}")
     for op, phases in (report.get("valid_rates") or {}).items():
         accepted = sum(p.get("accepted", 0) for p in phases.values())
         rejected = sum(p.get("rejected", 0) for p in phases.values())
         if accepted == 0 and rejected > 0:
-            print(
+            emit(
                 f"    warning: {op}: the API rejected all {rejected} schema-valid requests generated for it, "
                 "so its success answers were never checked (the request schema does not describe "
                 "what the API accepts)"
             )
-
-
-if __name__ == "__main__":
-    main()

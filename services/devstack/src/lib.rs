@@ -6,6 +6,7 @@
 //! - [`process`]: service replicas as processes (pid and log files, readiness, signals,
 //!   restarting the dead ones), and [`process::Stack`], a set of them;
 //! - [`up`]: `stockflow-devstack up`, the missing replicas started and what runs printed;
+//! - [`api_stack`]: `stockflow-devstack api-stack`, the live stack of `scripts/test`'s API parts;
 //! - [`localstack`]: LocalStack from its cached venv, the shared instance of a run dir
 //!   and a test's private one, started, awaited and stopped in one place;
 //! - [`topology`]: the CloudFormation template deployed under a prefix, and its
@@ -17,10 +18,12 @@
 //!   login check and dropping databases;
 //! - [`private`]: a private MariaDB (and LocalStack) for the tests that crash or freeze them;
 //! - [`poll`]: waiting for a condition with a deadline;
+//! - [`venv`]: the cached Python venvs of LocalStack and the PyPI-installed checks;
 //! - [`compose`]: `stockflow-devstack compose-suite`, the compose part of `scripts/test`: a
 //!   Docker engine, the images (local stand-ins where no registry answers), the compose
 //!   stack's story, scaling, e2e and observability checks, and its own cleanup.
 
+pub mod api_stack;
 pub mod cleanup;
 pub mod compose;
 pub mod localstack;
@@ -34,3 +37,4 @@ pub mod queues;
 pub mod service;
 pub mod topology;
 pub mod up;
+pub mod venv;

@@ -6,7 +6,9 @@
 //!   stockflow-devstack down [--localstack] [--purge]   # every replica recorded in the run dir
 //!   stockflow-devstack localstack venv|start|stop|deploy|endpoint   # the run dir's LocalStack
 //!   stockflow-devstack mysql-check | mysql-drop db...
+//!   stockflow-devstack venv NAME REQUIREMENTS --label L -- CHECK...   # a cached venv; prints its dir
 //!   stockflow-devstack free-ports N | free-base ... | purge-queues --prefix P | stop-pid FILE
+//!   stockflow-devstack api-stack up --bin-dir target/debug | down   # scripts/test's API stack
 //!   stockflow-devstack compose-suite --dir .run/test/compose   # the compose part of scripts/test;
 //!                                                # its summary note is the last line of stdout
 //!
@@ -22,9 +24,10 @@ use clap::{Parser, Subcommand};
 use stockflow_devstack::localstack::{self, Shared};
 use stockflow_devstack::mysql::MysqlServer;
 use stockflow_devstack::ports::{self, LOCALSTACK_PORT, MYSQL_URL};
-use stockflow_devstack::process::{self, Launcher};
+use stockflow_devstack::process::Launcher;
 use stockflow_devstack::service::{Ports, Service};
 use stockflow_devstack::up::{say, step};
+use stockflow_devstack::venv::Venv;
 use stockflow_devstack::{pidfile, queues, up};
 
 #[derive(Parser)]
@@ -110,6 +113,18 @@ enum Command {
         mysql_url: String,
         databases: Vec<String>,
     },
+    /// Create the cached venv NAME (under $STOCKFLOW_CACHE) with REQUIREMENTS installed and
+    /// CHECK run in it, unless it is current; print its dir.
+    Venv {
+        name: String,
+        requirements: PathBuf,
+        /// Prefixes its progress lines.
+        #[arg(long)]
+        label: String,
+        /// Run with the venv's bin/ first on PATH after an install.
+        #[arg(last = true, required = true)]
+        check: Vec<String>,
+    },
     /// Print COUNT distinct free TCP ports of 127.0.0.1.
     FreePorts {
         #[arg(default_value_t = 1)]
@@ -130,6 +145,12 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         grace: u64,
     },
+    /// The live stack of scripts/test's API parts (its own ports, databases, prefix; the
+    /// caller's LocalStack and MySQL), in the run dir; `up` writes its addresses to stack.env.
+    ApiStack {
+        #[command(subcommand)]
+        action: ApiStackAction,
+    },
     /// The compose part of scripts/test: engine, images, the stack's story, scaling, e2e,
     /// observability, then down -v (and a dockerd of its own stopped) whatever happens.
     /// Progress on stderr; the summary note is the last line of stdout; exit 0 when it passed.
@@ -143,6 +164,20 @@ enum Command {
         #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
         region: String,
     },
+}
+
+#[derive(Subcommand)]
+enum ApiStackAction {
+    /// Stop a leftover, prepare databases, queues and topology, start the services, await them.
+    Up {
+        /// Where the service binaries are.
+        #[arg(long)]
+        bin_dir: PathBuf,
+        #[command(flatten)]
+        stack: stockflow_devstack::api_stack::ApiStack,
+    },
+    /// Stop its services (exit 3 when one ignored SIGTERM).
+    Down,
 }
 
 #[derive(Subcommand)]
@@ -204,6 +239,11 @@ async fn start_localstack(shared: &Shared, at: LocalstackPort, own: bool) -> any
         .start(port, own, env, Duration::from_secs(at.start_timeout))
         .await?;
     Ok(port)
+}
+
+/// A service that does not stop on SIGTERM is a defect: say so in the exit status (3).
+fn stopped(clean: bool) -> ExitCode {
+    if clean { ExitCode::SUCCESS } else { ExitCode::from(3) }
 }
 
 /// Logs in at `url`; on failure says how to get a server there.
@@ -316,11 +356,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let grace = Duration::from_secs(grace);
             step("stopping the services");
-            let mut ignored_sigterm = false;
-            for line in process::stop_recorded(&cli.run_dir, grace).await? {
-                ignored_sigterm |= line.contains("ignored SIGTERM");
-                say(line);
-            }
+            let clean = up::stop_replicas(&cli.run_dir, grace).await?;
             if localstack {
                 step("stopping LocalStack");
                 shared.stop(grace).await?;
@@ -328,12 +364,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if purge {
                 up::purge(&cli.run_dir)?;
             }
-            // A service that does not stop on SIGTERM is a defect: say so in the exit status.
-            Ok(if ignored_sigterm {
-                ExitCode::from(3)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(stopped(clean))
         }
         Command::Localstack { action } => {
             match action {
@@ -342,7 +373,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     start_localstack(&shared, port, own).await?;
                 }
                 LocalstackAction::Stop { grace } => shared.stop(Duration::from_secs(grace)).await?,
-                LocalstackAction::Deploy { port } => localstack::deploy(port.port)?,
+                LocalstackAction::Deploy { port } => localstack::deploy(&localstack::endpoint(port.port), &[])?,
                 LocalstackAction::Endpoint { port } => println!("{}", localstack::endpoint(port.port)),
             }
             Ok(ExitCode::SUCCESS)
@@ -354,6 +385,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::MysqlDrop { mysql_url, databases } => {
             MysqlServer::parse(&mysql_url)?.drop_databases(&databases).await?;
             say(format_args!("dropped (if present): {}", databases.join(" ")));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Venv {
+            name,
+            requirements,
+            label,
+            check,
+        } => {
+            let venv = Venv::new(&name, requirements, &label);
+            venv.ensure(&check)?;
+            println!("{}", venv.dir.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::FreePorts { count } => {
@@ -392,6 +434,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::ApiStack { action } => match action {
+            ApiStackAction::Up { bin_dir, stack } => {
+                stack.up(&cli.run_dir, bin_dir).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            ApiStackAction::Down => Ok(stopped(up::stop_replicas(&cli.run_dir, Duration::from_secs(10)).await?)),
+        },
         Command::ComposeSuite(options) => {
             let outcome = stockflow_devstack::compose::run(options).await;
             println!("{}", outcome.note);

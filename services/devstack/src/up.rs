@@ -75,6 +75,17 @@ pub async fn start_missing(launcher: &Launcher, replicas: usize) -> anyhow::Resu
     Ok(())
 }
 
+/// Stops every replica the run dir records; false when one ignored SIGTERM (a defect: it
+/// would not drain) and was killed.
+pub async fn stop_replicas(run_dir: &Path, grace: Duration) -> anyhow::Result<bool> {
+    let mut clean = true;
+    for line in crate::process::stop_recorded(run_dir, grace).await? {
+        clean &= !line.contains("ignored SIGTERM");
+        say(line);
+    }
+    Ok(clean)
+}
+
 /// What runs where, and how to stop it.
 pub fn summary(launcher: &Launcher, replicas: usize, localstack_port: u16, down: &str) {
     let ports = &launcher.ports;

@@ -150,7 +150,7 @@ impl Suite {
         let settings = DockerdSettings {
             args: self.options.dockerd_args.clone(),
             nice: self.options.docker_nice,
-            data_root: crate::localstack::cache_dir().join("docker/data"),
+            data_root: crate::venv::cache_dir().join("docker/data"),
         };
         let docker = engine::up(&dir.join("engine"), &settings, &mut self.dockerd)
             .await
@@ -161,7 +161,7 @@ impl Suite {
             ""
         };
         let engine = format!("engine {}{own}", docker.server_version().await);
-        let cache = crate::localstack::cache_dir();
+        let cache = crate::venv::cache_dir();
         let images = images::resolve(&docker, &self.root, &dir.join("images"), &cache)
             .await
             .map_err(|e| Failure::before_steps("a stand-in image did not build (above)", &e))?;

@@ -17,12 +17,25 @@ use anyhow::Context;
 
 use crate::private::{Instance, private_dir};
 use crate::process::tail;
+use crate::venv::Venv;
 
-mod install;
 mod run_dir;
 
-pub use install::{cache_dir, ensure_venv, venv_dir};
 pub use run_dir::Shared;
+
+/// LocalStack's cached venv, `$STOCKFLOW_CACHE/localstack-4.13.1-venv`.
+pub fn venv() -> Venv {
+    Venv::new(
+        &format!("localstack-{VERSION}-venv"),
+        Path::new(LOCALSTACK_DIR).join("requirements.txt"),
+        "localstack",
+    )
+}
+
+/// Installs LocalStack in its venv (nothing when it is current).
+pub fn ensure_venv() -> anyhow::Result<()> {
+    venv().ensure(&["python", "-c", "import localstack.runtime.main"])
+}
 
 /// The repository's `localstack/` folder (requirements, ready hook and template).
 pub(crate) const LOCALSTACK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../localstack");
@@ -73,7 +86,7 @@ pub(crate) struct Launch<'a> {
 impl Launch<'_> {
     /// The command, its environment in this one place; started in a process group of its own.
     fn command(&self) -> anyhow::Result<Command> {
-        let venv = venv_dir();
+        let venv = venv().dir;
         let python = venv.join("bin/python");
         anyhow::ensure!(
             python.exists(),
@@ -196,20 +209,22 @@ pub(crate) async fn wait_ready(
     }
 }
 
-/// Runs the (idempotent) ready hook against the LocalStack on `port`: about 1 s when
+/// Runs the (idempotent) ready hook against the LocalStack at `endpoint`, with `env` on
+/// top of this process's (`STOCKFLOW_PREFIX`, `STOCKFLOW_STACK_SUFFIX`, …): about 1 s when
 /// the stack is up to date. Its output goes to stderr.
-pub fn deploy(port: u16) -> anyhow::Result<()> {
+pub fn deploy(endpoint: &str, env: &[(String, String)]) -> anyhow::Result<()> {
     let dir = Path::new(LOCALSTACK_DIR);
     let path = format!(
         "{}:{}",
-        venv_dir().join("bin").display(),
+        venv().dir.join("bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let status = Command::new("bash")
         .arg(dir.join("init/ready.d/10-deploy-stockflow.sh"))
         .env("PATH", path)
         .env("STOCKFLOW_TEMPLATE", dir.join("stockflow.yaml"))
-        .env("STOCKFLOW_AWS_ENDPOINT", endpoint(port))
+        .env("STOCKFLOW_AWS_ENDPOINT", endpoint)
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
         .stdout(std::io::stderr())
         .status()

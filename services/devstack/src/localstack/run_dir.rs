@@ -105,7 +105,7 @@ impl Shared {
                 say(format_args!(
                     "checking the stockflow stack on the reused LocalStack (hooks: {state:?})"
                 ));
-                deploy(port)?;
+                deploy(&endpoint(port), &[])?;
             }
         }
         say(format_args!(
