@@ -118,7 +118,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     apis = dict(arg.split("=", 1) for arg in sys.argv[2:])
     ok = all([validate(out, name, url) for name, url in apis.items()])
-    notes = [f"{len(apis)} documents valid" if ok else "an OpenAPI document is INVALID (above)"]
+    notes = [f"{len(apis)} documents valid" if ok else "an OpenAPI document could not be fetched or is INVALID (above)"]
     # Warnings are shown, not failed on: validation_mismatch comes from requests that are valid
     # by the schema yet refused by design (an Idempotency-Key schemathesis reuses with another
     # body, an unknown sku or production order).
