@@ -1,7 +1,10 @@
 //! Stock and open restock requests as Prometheus gauges, read from the warehouse
-//! every few seconds through the warehouse's reports (three small queries; the checkout
-//! path is not touched):
-//! - `warehouse_stock_units{sku}`: units in stock per product;
+//! every few seconds through the warehouse's reports (three small aggregate queries;
+//! the checkout path is not touched). Their number does not grow with the catalogue:
+//! per-sku stock is the API's (`GET /products/{sku}`) and `stockctl status`'s.
+//! - `warehouse_products`: products in the catalogue;
+//! - `warehouse_products_out_of_stock`: of them, those with no unit in stock;
+//! - `warehouse_units_in_stock`: units in stock, all products together;
 //! - `restock_requests_open`: restock requests not yet fulfilled;
 //! - `restock_request_oldest_open_age_seconds`: how long the oldest of them has been
 //!   open (0 when none is);
@@ -33,9 +36,10 @@ pub async fn run(pool: Pool, shutdown: CancellationToken) {
 }
 
 async fn read(pool: &Pool) -> Result<(), mysql_async::Error> {
-    for line in reports::stock_table(pool).await? {
-        metrics::gauge!("warehouse_stock_units", "sku" => line.sku).set(line.stock as f64);
-    }
+    let stock = reports::stock_summary(pool).await?;
+    metrics::gauge!("warehouse_products").set(stock.products as f64);
+    metrics::gauge!("warehouse_products_out_of_stock").set(stock.out_of_stock as f64);
+    metrics::gauge!("warehouse_units_in_stock").set(stock.units as f64);
     let restocks = reports::open_restock_summary(pool).await?;
     metrics::gauge!("restock_requests_open").set(restocks.open as f64);
     metrics::gauge!("restock_request_oldest_open_age_seconds").set(restocks.oldest_age_seconds);

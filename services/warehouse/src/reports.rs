@@ -1,5 +1,5 @@
-//! Read models for operators (`stockctl status`) and the bench: the stock table, the
-//! open restock requests with their age, the surplus arrivals awaiting a decision, the
+//! Read models for operators (`stockctl status`), sales' gauges and the bench: the stock
+//! table, the catalogue's stock summed up, the open restock requests with their age, the surplus arrivals awaiting a decision, the
 //! books of a set of skus and the timeline of their restocks.
 
 use chrono::NaiveDateTime;
@@ -32,6 +32,34 @@ pub async fn stock_table(pool: &Pool) -> Result<Vec<StockLine>, mysql_async::Err
         .into_iter()
         .map(|(sku, name, stock)| StockLine { sku, name, stock })
         .collect())
+}
+
+/// The whole catalogue's stock in three numbers, whatever its size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StockSummary {
+    /// Products in the catalogue.
+    pub products: i64,
+    /// Of them, those with no unit in stock.
+    pub out_of_stock: i64,
+    /// Units in stock, all products together.
+    pub units: i64,
+}
+
+/// The [`StockSummary`], by one aggregate query: the server sums, one row comes back.
+pub async fn stock_summary(pool: &Pool) -> Result<StockSummary, mysql_async::Error> {
+    let mut conn = pool.get_conn().await?;
+    let row: Option<(i64, i64, i64)> = conn
+        .query_first(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(stock = 0), 0) AS SIGNED), CAST(COALESCE(SUM(stock), 0) AS SIGNED) \
+             FROM products",
+        )
+        .await?;
+    let (products, out_of_stock, units) = row.unwrap_or_default();
+    Ok(StockSummary {
+        products,
+        out_of_stock,
+        units,
+    })
 }
 
 /// The open restock requests, oldest first.
