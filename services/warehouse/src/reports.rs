@@ -1,6 +1,7 @@
 //! Read models for operators (`stockctl status`), sales' gauges and the bench: the stock
-//! table, the catalogue's stock summed up, the open restock requests with their age, the surplus arrivals awaiting a decision, the
-//! books of a set of skus and the timeline of their restocks.
+//! table, the catalogue's stock summed up, the open restock requests with their age, the
+//! surplus arrivals awaiting a decision, the books of a set of skus and the timeline of
+//! their restocks.
 
 use chrono::NaiveDateTime;
 use mysql_async::Pool;
