@@ -139,3 +139,27 @@ impl ApiStack {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::ApiStack;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        stack: ApiStack,
+    }
+
+    #[test]
+    fn a_given_port_base_that_is_taken_is_refused_with_what_to_do() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken = listener.local_addr().unwrap().port().saturating_sub(1);
+        let base = taken.to_string();
+        let args = Args::parse_from(["api-stack", "--port-base", &base, "--endpoint", "http://127.0.0.1:1"]);
+        let err = args.stack.port_base().unwrap_err().to_string();
+        assert!(err.contains(&format!("NEWMAN_PORT_BASE={base}")), "{err}");
+        assert!(err.contains("choose another base or unset it"), "{err}");
+    }
+}
