@@ -4,6 +4,7 @@
 //! databases, starts the four release binaries as processes, and runs:
 //! - spread: quantity-1 purchases over many skus with ample stock;
 //! - hot: a flash sale on one sku, demand above stock;
+//! - against-read: hot and spread checkouts next to `GET /products/{sku}`, same clients;
 //! - restock: out-of-stock purchases on distinct skus, 409 → stock back, per stage;
 //! - listing: one catalogue page as the catalogue grows from 1,000 to 100,000 products;
 //! - burst: many skus out of stock at once, until every one is restocked exactly once;
@@ -37,7 +38,11 @@ pub struct Args {
     #[arg(long, env = "AWS_ENDPOINT_URL", default_value = "http://127.0.0.1:4566")]
     pub aws_endpoint: String,
     /// Scenarios to run, comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "spread,hot,restock,listing,burst")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "spread,hot,against-read,restock,listing,burst"
+    )]
     pub scenarios: Vec<String>,
     /// Fixed time limit of each measured phase, seconds (the request budget usually ends it first).
     #[arg(long, default_value_t = 20)]
@@ -56,6 +61,12 @@ pub struct Args {
     pub hot_requests: u64,
     #[arg(long, default_value_t = 5_000)]
     pub hot_stock: i64,
+    /// against-read: the client counts at which the read, a hot and a spread checkout are
+    /// measured side by side, and the requests of each phase.
+    #[arg(long, value_delimiter = ',', default_value = "64,256")]
+    pub read_clients: Vec<usize>,
+    #[arg(long, default_value_t = 30_000)]
+    pub read_requests: u64,
     /// restock: out-of-stock purchases (distinct skus) and their rate per second.
     #[arg(long, default_value_t = 100)]
     pub restock_count: usize,

@@ -1,9 +1,10 @@
 //! One bench run: set up a private world, run the chosen scenarios next to their
 //! ceilings, check correctness, tear down what it made. Each scenario has a file of its
-//! own under `scenarios/` (spread, hot, restock_latency, listing, burst, sweep), and so
+//! own under `scenarios/` (spread, hot, against_read, restock_latency, listing, burst, sweep), and so
 //! has the machinery they share: the world, the load phases, the ceiling pools, rounds,
 //! CPU metering, memory, sales' checkout batches, restock timelines, the machine's facts.
 
+mod against_read;
 mod burst;
 mod ceiling_pools;
 mod checkout_batches;
@@ -15,6 +16,7 @@ mod metering;
 mod phases;
 mod restock_latency;
 mod rounds;
+mod sold_check;
 mod spread;
 mod sweep;
 mod timelines;
@@ -64,6 +66,9 @@ async fn scenarios(args: &Args, world: &mut World, report: &mut Report) -> anyho
     }
     if want("hot") {
         hot::run(args, world, report, &pools).await?;
+    }
+    if want("against-read") {
+        against_read::run(args, world, report).await?;
     }
     if want("restock") {
         restock_latency::run(args, world, report).await?;

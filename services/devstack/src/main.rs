@@ -15,17 +15,14 @@
 //! The services read the rest of their configuration from the environment, which `up`
 //! passes on unchanged.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use stockflow_devstack::localstack::{self, Shared};
-use stockflow_devstack::mysql::MysqlServer;
-use stockflow_devstack::ports::{self, LOCALSTACK_PORT, MYSQL_URL};
-use stockflow_devstack::process::Launcher;
-use stockflow_devstack::service::{Ports, Service};
+use stockflow_devstack::localstack::{self, LocalstackPort, Shared};
+use stockflow_devstack::mysql::{self, MysqlServer};
+use stockflow_devstack::ports::{self, MYSQL_URL};
 use stockflow_devstack::up::{say, step};
 use stockflow_devstack::venv::Venv;
 use stockflow_devstack::{pidfile, queues, up};
@@ -40,52 +37,10 @@ struct Cli {
     command: Command,
 }
 
-/// Where the run dir's LocalStack listens.
-#[derive(clap::Args, Clone, Copy)]
-struct LocalstackPort {
-    /// 0: a free port, printed on stdout.
-    #[arg(long = "localstack-port", env = "STOCKFLOW_LOCALSTACK_PORT", default_value_t = LOCALSTACK_PORT)]
-    port: u16,
-    /// Seconds LocalStack may take to be ready with its topology.
-    #[arg(long, env = "STOCKFLOW_LS_START_TIMEOUT", default_value_t = 120)]
-    start_timeout: u64,
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Start every replica that is not running (live ones are left alone); wait until all are ready.
-    Up {
-        /// Where the service binaries are.
-        #[arg(long)]
-        bin_dir: PathBuf,
-        /// Processes of each service.
-        #[arg(long, env = "STOCKFLOW_REPLICAS", default_value_t = 1)]
-        replicas: usize,
-        #[arg(long, env = "SALES_PORT")]
-        sales_port: Option<u16>,
-        #[arg(long, env = "FACTORY_PORT")]
-        factory_port: Option<u16>,
-        /// Replica i of stock-worker listens on this + 100 × i.
-        #[arg(long, env = "STOCK_WORKER_PORT")]
-        stock_worker_port: Option<u16>,
-        /// Replica i of stock-inc-worker listens on this + 100 × i.
-        #[arg(long, env = "STOCK_INC_WORKER_PORT")]
-        stock_inc_worker_port: Option<u16>,
-        /// Seconds each replica may take to answer /ready.
-        #[arg(long, env = "STOCKFLOW_READY_TIMEOUT", default_value_t = 90)]
-        ready_timeout: u64,
-        /// First the venv, LocalStack (started or reused) and a MySQL login check.
-        #[arg(long)]
-        localstack: bool,
-        #[command(flatten)]
-        localstack_port: LocalstackPort,
-        /// Then print what runs where and send the README's sample requests.
-        #[arg(long = "try")]
-        try_requests: bool,
-        /// How to stop it, as printed.
-        #[arg(long, default_value = "scripts/down")]
-        down_hint: String,
-    },
+    Up(up::UpOptions),
     /// Stop every replica recorded in the run dir: SIGTERM, SIGKILL after the grace period.
     Down {
         #[arg(long, env = "STOCKFLOW_STOP_GRACE", default_value_t = 10)]
@@ -222,53 +177,9 @@ async fn main() -> ExitCode {
     }
 }
 
-/// The venv, then the run dir's LocalStack; the port it listens on.
-async fn start_localstack(shared: &Shared, at: LocalstackPort, own: bool) -> anyhow::Result<u16> {
-    localstack::ensure_venv()?;
-    let port = match at.port {
-        0 => {
-            let port = ports::free_ports(1)?[0];
-            println!("{port}");
-            port
-        }
-        port => port,
-    };
-    let interval = std::env::var("STOCKFLOW_METRICS_INTERVAL").unwrap_or_else(|_| "60".into());
-    let env = vec![("SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL".to_string(), interval)];
-    shared
-        .start(port, own, env, Duration::from_secs(at.start_timeout))
-        .await?;
-    Ok(port)
-}
-
 /// A service that does not stop on SIGTERM is a defect: say so in the exit status (3).
 fn stopped(clean: bool) -> ExitCode {
     if clean { ExitCode::SUCCESS } else { ExitCode::from(3) }
-}
-
-/// Logs in at `url`; on failure says how to get a server there.
-async fn mysql_check(url: &str) -> anyhow::Result<()> {
-    let server = MysqlServer::parse(url)?;
-    match server.check().await {
-        Ok(version) => {
-            say(format_args!(
-                "logged in to {}:{} as {}: server {version}",
-                server.host(),
-                server.port(),
-                server.user()
-            ));
-            Ok(())
-        }
-        Err(err) => Err(err.context(format!(
-            "MySQL/MariaDB does not accept a login at MYSQL_URL={}. Either\n\
-             - start the local server: service mariadb start   (Debian: apt-get install mariadb-server), or\n\
-             - with Docker: docker compose up -d mysql, then\n  \
-               export MYSQL_URL=mysql://root:stockflow@127.0.0.1:23306   (compose publishes MySQL on 23306)\n\
-             - or point MYSQL_URL at a server and a user that may create databases:\n  \
-               export MYSQL_URL=mysql://user:password@host:port",
-            server.redacted()
-        ))),
-    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -276,73 +187,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         run_dir: cli.run_dir.clone(),
     };
     match cli.command {
-        Command::Up {
-            bin_dir,
-            replicas,
-            sales_port,
-            factory_port,
-            stock_worker_port,
-            stock_inc_worker_port,
-            ready_timeout,
-            localstack,
-            localstack_port,
-            try_requests,
-            down_hint,
-        } => {
-            anyhow::ensure!(replicas >= 1, "STOCKFLOW_REPLICAS must be at least 1");
-            let port = |given: Option<u16>, service| given.unwrap_or_else(|| Service::default_port(service));
-            let mut env = Vec::new();
-            if localstack {
-                step(format_args!(
-                    "LocalStack {} on 127.0.0.1:{}",
-                    localstack::VERSION,
-                    localstack_port.port
-                ));
-                let ls_port = start_localstack(&shared, localstack_port, false).await?;
-                let mysql_url = std::env::var("MYSQL_URL").unwrap_or_else(|_| MYSQL_URL.into());
-                step("MySQL");
-                mysql_check(&mysql_url).await?;
-                // What the services need and the caller's environment may lack.
-                let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-                for (name, value) in [
-                    ("MYSQL_URL", mysql_url),
-                    ("AWS_ENDPOINT_URL", localstack::endpoint(ls_port)),
-                    ("AWS_DEFAULT_REGION", region.clone()),
-                    ("AWS_REGION", region),
-                    ("AWS_ACCESS_KEY_ID", "test".into()),
-                    ("AWS_SECRET_ACCESS_KEY", "test".into()),
-                ] {
-                    if std::env::var_os(name).is_none() {
-                        env.push((name.to_string(), value));
-                    }
-                }
-                step(format_args!("services ({replicas} replica(s) of each)"));
-            }
-            let launcher = Launcher {
-                bin_dir,
-                run_dir: cli.run_dir,
-                ports: Ports::strided(
-                    port(sales_port, Service::Sales),
-                    port(factory_port, Service::Factory),
-                    port(stock_worker_port, Service::StockWorker),
-                    port(stock_inc_worker_port, Service::StockIncWorker),
-                    replicas,
-                ),
-                env,
-                service_env: BTreeMap::new(),
-                inherit_env: true,
-                kill_on_drop: false,
-                ready_timeout: Duration::from_secs(ready_timeout),
-            };
-            if let Err(err) = up::start_missing(&launcher, replicas).await {
-                say(format_args!("(what is running stays up: {down_hint} stops it)"));
-                return Err(err);
-            }
-            if try_requests {
-                step("stockflow is up");
-                up::summary(&launcher, replicas, localstack_port.port, &down_hint);
-                up::try_requests(launcher.ports.sales).await?;
-            }
+        Command::Up(options) => {
+            options.run(&shared).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Down {
@@ -370,7 +216,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match action {
                 LocalstackAction::Venv => localstack::ensure_venv()?,
                 LocalstackAction::Start { port, own } => {
-                    start_localstack(&shared, port, own).await?;
+                    shared.start_at(port, own).await?;
                 }
                 LocalstackAction::Stop { grace } => shared.stop(Duration::from_secs(grace)).await?,
                 LocalstackAction::Deploy { port } => localstack::deploy(&localstack::endpoint(port.port), &[])?,
@@ -379,7 +225,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::MysqlCheck { mysql_url } => {
-            mysql_check(&mysql_url).await?;
+            mysql::check_or_explain(&mysql_url).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::MysqlDrop { mysql_url, databases } => {

@@ -89,6 +89,31 @@ impl MysqlServer {
     }
 }
 
+/// Logs in at `url`; on failure says how to get a server there.
+pub async fn check_or_explain(url: &str) -> anyhow::Result<()> {
+    let server = MysqlServer::parse(url)?;
+    match server.check().await {
+        Ok(version) => {
+            crate::up::say(format_args!(
+                "logged in to {}:{} as {}: server {version}",
+                server.host(),
+                server.port(),
+                server.user()
+            ));
+            Ok(())
+        }
+        Err(err) => Err(err.context(format!(
+            "MySQL/MariaDB does not accept a login at MYSQL_URL={}. Either\n\
+             - start the local server: service mariadb start   (Debian: apt-get install mariadb-server), or\n\
+             - with Docker: docker compose up -d mysql, then\n  \
+               export MYSQL_URL=mysql://root:stockflow@127.0.0.1:23306   (compose publishes MySQL on 23306)\n\
+             - or point MYSQL_URL at a server and a user that may create databases:\n  \
+               export MYSQL_URL=mysql://user:password@host:port",
+            server.redacted()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

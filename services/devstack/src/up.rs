@@ -1,12 +1,14 @@
 //! `stockflow-devstack up`: the replicas of every service started where missing and
 //! awaited, then what runs where printed, and the README's two sample requests sent.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::localstack;
+use crate::localstack::{self, LocalstackPort, Shared};
+use crate::ports::MYSQL_URL;
 use crate::process::Launcher;
-use crate::service::{Service, WORKER_PORT_STRIDE};
+use crate::service::{Ports, Service, WORKER_PORT_STRIDE};
 
 pub fn say(line: impl std::fmt::Display) {
     eprintln!("    {line}");
@@ -14,6 +16,116 @@ pub fn say(line: impl std::fmt::Display) {
 
 pub fn step(line: impl std::fmt::Display) {
     eprintln!("\n==> {line}");
+}
+
+/// `stockflow-devstack up`'s options.
+#[derive(clap::Args, Debug)]
+pub struct UpOptions {
+    /// Where the service binaries are.
+    #[arg(long)]
+    pub bin_dir: PathBuf,
+    /// Processes of each service.
+    #[arg(long, env = "STOCKFLOW_REPLICAS", default_value_t = 1)]
+    pub replicas: usize,
+    #[arg(long, env = "SALES_PORT")]
+    pub sales_port: Option<u16>,
+    #[arg(long, env = "FACTORY_PORT")]
+    pub factory_port: Option<u16>,
+    /// Replica i of stock-worker listens on this + 100 × i.
+    #[arg(long, env = "STOCK_WORKER_PORT")]
+    pub stock_worker_port: Option<u16>,
+    /// Replica i of stock-inc-worker listens on this + 100 × i.
+    #[arg(long, env = "STOCK_INC_WORKER_PORT")]
+    pub stock_inc_worker_port: Option<u16>,
+    /// Seconds each replica may take to answer /ready.
+    #[arg(long, env = "STOCKFLOW_READY_TIMEOUT", default_value_t = 90)]
+    pub ready_timeout: u64,
+    /// First the venv, LocalStack (started or reused) and a MySQL login check.
+    #[arg(long)]
+    pub localstack: bool,
+    #[command(flatten)]
+    pub localstack_port: LocalstackPort,
+    /// Then print what runs where and send the README's sample requests.
+    #[arg(long = "try")]
+    pub try_requests: bool,
+    /// How to stop it, as printed.
+    #[arg(long, default_value = "scripts/down")]
+    pub down_hint: String,
+}
+
+impl UpOptions {
+    /// (LocalStack and the MySQL check, with `--localstack`,) the missing replicas
+    /// started and awaited, (and with `--try` what runs where and the sample requests).
+    pub async fn run(self, shared: &Shared) -> anyhow::Result<()> {
+        let Self {
+            bin_dir,
+            replicas,
+            sales_port,
+            factory_port,
+            stock_worker_port,
+            stock_inc_worker_port,
+            ready_timeout,
+            localstack,
+            localstack_port,
+            try_requests: send_samples,
+            down_hint,
+        } = self;
+        anyhow::ensure!(replicas >= 1, "STOCKFLOW_REPLICAS must be at least 1");
+        let port = |given: Option<u16>, service| given.unwrap_or_else(|| Service::default_port(service));
+        let mut env = Vec::new();
+        if localstack {
+            step(format_args!(
+                "LocalStack {} on 127.0.0.1:{}",
+                localstack::VERSION,
+                localstack_port.port
+            ));
+            let ls_port = shared.start_at(localstack_port, false).await?;
+            let mysql_url = std::env::var("MYSQL_URL").unwrap_or_else(|_| MYSQL_URL.into());
+            step("MySQL");
+            crate::mysql::check_or_explain(&mysql_url).await?;
+            // What the services need and the caller's environment may lack.
+            let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+            for (name, value) in [
+                ("MYSQL_URL", mysql_url),
+                ("AWS_ENDPOINT_URL", localstack::endpoint(ls_port)),
+                ("AWS_DEFAULT_REGION", region.clone()),
+                ("AWS_REGION", region),
+                ("AWS_ACCESS_KEY_ID", "test".into()),
+                ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ] {
+                if std::env::var_os(name).is_none() {
+                    env.push((name.to_string(), value));
+                }
+            }
+            step(format_args!("services ({replicas} replica(s) of each)"));
+        }
+        let launcher = Launcher {
+            bin_dir,
+            run_dir: shared.run_dir.clone(),
+            ports: Ports::strided(
+                port(sales_port, Service::Sales),
+                port(factory_port, Service::Factory),
+                port(stock_worker_port, Service::StockWorker),
+                port(stock_inc_worker_port, Service::StockIncWorker),
+                replicas,
+            ),
+            env,
+            service_env: BTreeMap::new(),
+            inherit_env: true,
+            kill_on_drop: false,
+            ready_timeout: Duration::from_secs(ready_timeout),
+        };
+        if let Err(err) = start_missing(&launcher, replicas).await {
+            say(format_args!("(what is running stays up: {down_hint} stops it)"));
+            return Err(err);
+        }
+        if send_samples {
+            step("stockflow is up");
+            summary(&launcher, replicas, localstack_port.port, &down_hint);
+            try_requests(launcher.ports.sales).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Starts what is missing, sales and factory first (the workers call the factory), and

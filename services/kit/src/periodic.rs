@@ -162,48 +162,41 @@ mod tests {
         );
     }
 
+    /// Runs `periodic` until its third tick cancels the shutdown token, every tick
+    /// answering `pace` and the earlier ones calling `between`; the ticks run. Panics with
+    /// `why` if that takes 10 s.
+    async fn until_the_third_tick(periodic: Periodic, pace: Pace, between: impl Fn(), why: &str) -> u32 {
+        let ticks = AtomicU32::new(0);
+        let shutdown = CancellationToken::new();
+        let run = periodic.run(shutdown.clone(), || {
+            if ticks.fetch_add(1, Ordering::SeqCst) == 2 {
+                shutdown.cancel();
+            } else {
+                between();
+            }
+            async move { Ok(pace) }
+        });
+        tokio::time::timeout(Duration::from_secs(10), run).await.expect(why);
+        ticks.load(Ordering::SeqCst)
+    }
+
     #[tokio::test]
     async fn a_tick_sets_its_own_wait() {
-        let ticks = Arc::new(AtomicU32::new(0));
-        let shutdown = CancellationToken::new();
         // a period of an hour: only the ticks' own zero waits let the loop come back
-        let run = Periodic::new("test", Duration::from_secs(3600)).run(shutdown.clone(), || {
-            let (ticks, shutdown) = (ticks.clone(), shutdown.clone());
-            async move {
-                if ticks.fetch_add(1, Ordering::SeqCst) == 2 {
-                    shutdown.cancel();
-                }
-                Ok(Pace::After(Duration::ZERO))
-            }
-        });
-        tokio::time::timeout(Duration::from_secs(10), run)
-            .await
-            .expect("zero waits");
-        assert_eq!(ticks.load(Ordering::SeqCst), 3);
+        let periodic = Periodic::new("test", Duration::from_secs(3600));
+        let ticks = until_the_third_tick(periodic, Pace::After(Duration::ZERO), || {}, "zero waits").await;
+        assert_eq!(ticks, 3);
     }
 
     #[tokio::test]
     async fn a_notification_ends_the_wait() {
-        let ticks = Arc::new(AtomicU32::new(0));
-        let (shutdown, wake) = (CancellationToken::new(), Arc::new(Notify::new()));
         // a period of an hour: only the notifications bring the loop back
-        let run = Periodic::new("test", Duration::from_secs(3600))
-            .woken_by(wake.clone())
-            .run(shutdown.clone(), || {
-                let (ticks, shutdown, wake) = (ticks.clone(), shutdown.clone(), wake.clone());
-                async move {
-                    if ticks.fetch_add(1, Ordering::SeqCst) == 2 {
-                        shutdown.cancel();
-                    } else {
-                        wake.notify_one(); // during the tick: the next wait ends at once
-                    }
-                    Ok(Pace::Steady)
-                }
-            });
-        tokio::time::timeout(Duration::from_secs(10), run)
-            .await
-            .expect("woken, not waiting an hour");
-        assert_eq!(ticks.load(Ordering::SeqCst), 3);
+        let wake = Arc::new(Notify::new());
+        let periodic = Periodic::new("test", Duration::from_secs(3600)).woken_by(wake.clone());
+        // notified during the tick: the next wait ends at once
+        let notify = || wake.notify_one();
+        let ticks = until_the_third_tick(periodic, Pace::Steady, notify, "woken, not waiting an hour").await;
+        assert_eq!(ticks, 3);
     }
 
     #[tokio::test]

@@ -1,12 +1,13 @@
 //! Reading an SQS queue the one way every reader in stockflow does it (the consumer,
 //! stockctl, the bench's floor, the tests): one `ReceiveMessage` call with every
 //! attribute, one batch delete that reports the entries SQS refused, and the readers of a
-//! message's attributes.
+//! message's attributes; and sending a bare body (the tests' malformed messages).
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::SdkError;
 use aws_sdk_sqs::operation::delete_message_batch::DeleteMessageBatchError;
 use aws_sdk_sqs::operation::receive_message::ReceiveMessageError;
+use aws_sdk_sqs::operation::send_message::SendMessageError;
 use aws_sdk_sqs::types::{BatchResultErrorEntry, DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 
 /// The most messages one call receives or deletes.
@@ -91,6 +92,17 @@ pub async fn delete_batch<'r>(
         .send()
         .await?;
     Ok(out.failed)
+}
+
+/// Sends `body` with no attributes to the queue at `queue_url`; its message id.
+pub async fn send_body(sqs: &Client, queue_url: &str, body: &str) -> Result<String, SdkError<SendMessageError>> {
+    let out = sqs
+        .send_message()
+        .queue_url(queue_url)
+        .message_body(body)
+        .send()
+        .await?;
+    Ok(out.message_id.unwrap_or_default())
 }
 
 /// The string value of message attribute `name`.

@@ -280,28 +280,26 @@ impl TestEnv {
         self.start_sales_with(self.sales_settings()).await
     }
 
-    pub async fn start_sales_with(&mut self, settings: sales::Settings) -> String {
-        let app = sales::Application::build(settings)
-            .await
-            .expect("sales failed to start");
-        let url = format!("http://127.0.0.1:{}", app.port());
-        self.run(app.run_until_stopped(self.shutdown.clone()));
-        self.sales_url = Some(url.clone());
-        url
-    }
-
     pub async fn start_factory(&mut self) -> String {
         self.start_factory_with(self.factory_settings()).await
     }
 
+    pub async fn start_sales_with(&mut self, settings: sales::Settings) -> String {
+        let app = started(sales::Application::build(settings).await, "sales");
+        let url = self.serve(app.port(), app.run_until_stopped(self.shutdown.clone()));
+        self.sales_url.insert(url).clone()
+    }
+
+    /// Runs an HTTP service listening on `port` (as [`Self::run`]); its base URL.
+    fn serve(&mut self, port: u16, service: impl Future<Output = anyhow::Result<()>> + Send + 'static) -> String {
+        self.run(service);
+        format!("http://127.0.0.1:{port}")
+    }
+
     pub async fn start_factory_with(&mut self, settings: factory::Settings) -> String {
-        let app = factory::Application::build(settings)
-            .await
-            .expect("factory failed to start");
-        let url = format!("http://127.0.0.1:{}", app.port());
-        self.run(app.run_until_stopped(self.shutdown.clone()));
-        self.factory_url = Some(url.clone());
-        url
+        let app = started(factory::Application::build(settings).await, "factory");
+        let url = self.serve(app.port(), app.run_until_stopped(self.shutdown.clone()));
+        self.factory_url.insert(url).clone()
     }
 
     pub fn stock_worker_settings(&self) -> stock_worker::Settings {
@@ -554,11 +552,8 @@ impl TestEnv {
 
     /// Sends a raw body straight to a queue (e.g. a malformed message).
     pub async fn send_raw(&self, base: &str, body: &str) {
-        self.sqs
-            .send_message()
-            .queue_url(self.queue_url(base).await)
-            .message_body(body)
-            .send()
+        let url = self.queue_url(base).await;
+        stockflow_messaging::sqs::send_body(&self.sqs, &url, body)
             .await
             .expect("send");
     }
@@ -569,6 +564,11 @@ impl TestEnv {
             .await
             .expect("invariant query")
     }
+}
+
+/// The service `what` as built, or the test fails with why it could not start.
+fn started<A>(built: anyhow::Result<A>, what: &str) -> A {
+    built.unwrap_or_else(|err| panic!("{what} failed to start: {err:#}"))
 }
 
 /// Waits (10 s) until the process `pid`, `what`, is stopped (state T): its SIGSTOP landed.

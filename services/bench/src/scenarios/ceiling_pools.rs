@@ -41,6 +41,18 @@ impl CeilingPool {
         )
     }
 
+    /// The latency table's row of the ceiling's phase on this pool.
+    pub fn stats_row(&self, stats: &Stats) -> String {
+        crate::report::stats_row("ceiling: direct SQL", &self.label(), stats)
+    }
+
+    /// The notes' line of the ceiling's phase on this pool: what it found (if anything)
+    /// and the CPU it took.
+    pub fn note(&self, found: Option<&str>, cpu: &str) -> String {
+        let found = found.map(|f| format!("{f}; ")).unwrap_or_default();
+        format!("- ceiling, pool {}: {found}CPU in cores: {cpu}", self.label())
+    }
+
     /// A pool of exactly `size` connections on the ceiling database, opened before
     /// measuring, with the services' pool options (`stockflow_kit::db::pool_opts`).
     pub async fn open(&self, world: &World) -> anyhow::Result<Pool> {

@@ -346,7 +346,7 @@ fn stats_table(measured: &Measured) -> String {
     let ceilings = measured
         .ceilings
         .iter()
-        .map(|c| report::stats_row("ceiling: direct SQL", &c.pool.label(), &c.phase.output.stats));
+        .map(|c| c.pool.stats_row(&c.phase.output.stats));
     report::stats_table(ceilings.chain([
         report::stats_row("system: sales", "16 (DB_POOL_MAX)", &measured.system.output.stats),
         report::stats_row(
@@ -361,13 +361,7 @@ fn notes(measured: &Measured) -> String {
     let books = |phase: &HotPhase| phase.books.clone().unwrap_or_default();
     let mut notes = String::new();
     for c in &measured.ceilings {
-        let _ = writeln!(
-            notes,
-            "- ceiling, pool {}: {}; CPU in cores: {}",
-            c.pool.label(),
-            books(&c.phase.output),
-            c.phase.cpu
-        );
+        let _ = writeln!(notes, "{}", c.pool.note(c.phase.output.books.as_deref(), &c.phase.cpu));
     }
     let _ = writeln!(
         notes,

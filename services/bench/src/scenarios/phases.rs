@@ -1,7 +1,7 @@
 //! The load phases the scenarios measure, and the products they run on: checkouts over
 //! HTTP (sales or the bare service), the same checkout straight on the database (the
 //! ceiling), the bare conditional `UPDATE` (the hot row's limit), `GET /health` (the
-//! HTTP floor).
+//! HTTP floor), `GET /products/{sku}` (a read).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -107,19 +107,41 @@ pub(super) async fn bare_update_phase(pool: &Pool, clients: usize, requests: u64
     .await
 }
 
-/// The HTTP floor: `GET /health` on `target` (no work behind it).
-pub(super) async fn health_phase(target: SocketAddr, clients: usize, requests: u64, limit: Duration) -> Stats {
+/// `GET path(i)` on `target` for request i: the HTTP floor (`/health`, no work behind
+/// it) or a read (`/products/{sku}`, one database read).
+pub(super) async fn get_phase(
+    target: SocketAddr,
+    clients: usize,
+    requests: u64,
+    limit: Duration,
+    path: impl Fn(u64) -> String + Send + Sync + 'static,
+) -> Stats {
     load::closed_loop(
         clients,
         requests,
         limit,
         || HttpClient::new(target),
-        |mut client, _| async move {
-            let outcome = client.get("/health").await;
-            (client, outcome)
+        move |mut client, i| {
+            let path = path(i);
+            async move {
+                let outcome = client.get(&path).await;
+                (client, outcome)
+            }
         },
     )
     .await
+}
+
+/// `GET /products/{sku}` of a sku of `skus` per request (the walk `checkout_phase` takes).
+pub(super) async fn read_phase(
+    target: SocketAddr,
+    clients: usize,
+    requests: u64,
+    limit: Duration,
+    skus: Arc<Vec<String>>,
+) -> Stats {
+    let path = move |i| format!("/products/{}", Pick { skus: skus.clone(), i }.sku());
+    get_phase(target, clients, requests, limit, path).await
 }
 
 #[cfg(test)]

@@ -301,23 +301,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_mirror_comes_from_deb822_first() {
-        let deb822 = "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\n";
-        let one_line = "deb http://other.example/debian bookworm main\n";
-        assert_eq!(
-            mirror_in(deb822, one_line).as_deref(),
-            Some("http://mirror.example/debian/")
-        );
-    }
-
-    #[test]
-    fn else_from_a_one_line_bookworm_source() {
-        let deb822 = "URIs: http://security.example/debian-security\n";
-        let one_line = "# deb http://x/debian bookworm\ndeb http://deb.example/debian bookworm-updates main\n";
-        assert_eq!(
-            mirror_in(deb822, one_line).as_deref(),
-            Some("http://deb.example/debian")
-        );
-        assert_eq!(mirror_in("", "deb http://x/ubuntu jammy main"), None);
+    fn the_mirror_comes_from_deb822_first_else_from_a_one_line_bookworm_source() {
+        let cases = [
+            (
+                "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\n",
+                "deb http://other.example/debian bookworm main\n",
+                Some("http://mirror.example/debian/"),
+            ),
+            (
+                "URIs: http://security.example/debian-security\n",
+                "# deb http://x/debian bookworm\ndeb http://deb.example/debian bookworm-updates main\n",
+                Some("http://deb.example/debian"),
+            ),
+            ("", "deb http://x/ubuntu jammy main", None),
+        ];
+        for (deb822, one_line, mirror) in cases {
+            assert_eq!(
+                mirror_in(deb822, one_line).as_deref(),
+                mirror,
+                "{deb822:?} / {one_line:?}"
+            );
+        }
     }
 }

@@ -21,7 +21,7 @@ use crate::venv::Venv;
 
 mod run_dir;
 
-pub use run_dir::Shared;
+pub use run_dir::{LocalstackPort, Shared};
 
 /// LocalStack's cached venv, `$STOCKFLOW_CACHE/localstack-4.13.1-venv`.
 pub fn venv() -> Venv {

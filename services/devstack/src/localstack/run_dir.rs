@@ -8,9 +8,20 @@ use anyhow::Context;
 
 use super::{Hooks, Launch, MAIN_MODULE, VERSION, deploy, endpoint, say, wait_ready};
 use crate::pidfile;
-use crate::ports::port_free;
+use crate::ports::{LOCALSTACK_PORT, port_free};
 use crate::private::process_state;
 use crate::process::tail;
+
+/// Where the run dir's LocalStack listens (the command line's `--localstack-port`).
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct LocalstackPort {
+    /// 0: a free port, printed on stdout.
+    #[arg(long = "localstack-port", env = "STOCKFLOW_LOCALSTACK_PORT", default_value_t = LOCALSTACK_PORT)]
+    pub port: u16,
+    /// Seconds LocalStack may take to be ready with its topology.
+    #[arg(long, env = "STOCKFLOW_LS_START_TIMEOUT", default_value_t = 120)]
+    pub start_timeout: u64,
+}
 
 /// The shared LocalStack of a run dir.
 pub struct Shared {
@@ -34,6 +45,25 @@ impl Shared {
         for name in ["localstack.pid", "localstack.started-by-us", "localstack.port"] {
             let _ = std::fs::remove_file(self.file(name));
         }
+    }
+
+    /// The venv, then LocalStack where `at` says (a free port, printed, for 0), with the
+    /// SQS metrics interval of `STOCKFLOW_METRICS_INTERVAL` (60 s); the port it listens on.
+    pub async fn start_at(&self, at: LocalstackPort, own: bool) -> anyhow::Result<u16> {
+        super::ensure_venv()?;
+        let port = match at.port {
+            0 => {
+                let port = crate::ports::free_ports(1)?[0];
+                println!("{port}");
+                port
+            }
+            port => port,
+        };
+        let interval = std::env::var("STOCKFLOW_METRICS_INTERVAL").unwrap_or_else(|_| "60".into());
+        let env = vec![("SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL".to_string(), interval)];
+        self.start(port, own, env, Duration::from_secs(at.start_timeout))
+            .await?;
+        Ok(port)
     }
 
     /// Starts LocalStack on `port` (or reuses what answers there, unless `own`) and

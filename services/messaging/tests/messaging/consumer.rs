@@ -14,6 +14,7 @@ use stockflow_contracts::dead_letter::attr;
 use stockflow_contracts::events::{OpsAlert, StockEmpty};
 use stockflow_contracts::names;
 use stockflow_messaging::consumer::{Consumer, ConsumerSettings, Delivery, Disposition, Handler, QueueRoute};
+use stockflow_messaging::sqs;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -287,14 +288,8 @@ async fn a_permanent_failure_is_dead_lettered_at_once_with_its_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_does_not_decode_never_reaches_the_handler_and_is_dead_lettered_with_the_error() {
     let world = World::new(3).await;
-    world
-        .sqs
-        .send_message()
-        .queue_url(world.queue_url(names::STOCK_QUEUE).await)
-        .message_body(r#"{"sku": 7}"#)
-        .send()
-        .await
-        .unwrap();
+    let url = world.queue_url(names::STOCK_QUEUE).await;
+    sqs::send_body(&world.sqs, &url, r#"{"sku": 7}"#).await.unwrap();
     let consumer = Running::start(&world, settings(), Duration::ZERO, done).await;
 
     let (dlq, alert) = dead_lettered(&world).await;
