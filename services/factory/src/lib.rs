@@ -10,6 +10,7 @@ mod faults;
 mod openapi;
 mod production_line;
 mod routes;
+pub mod schema;
 mod startup;
 mod store;
 

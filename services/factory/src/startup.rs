@@ -12,7 +12,7 @@ use stockflow_contracts::names;
 use stockflow_kit::health;
 use stockflow_kit::{db, problem, request_id};
 use stockflow_messaging::aws::{self, Resources};
-use stockflow_messaging::outbox::{self, Outbox, OutboxReadiness, Relay};
+use stockflow_messaging::outbox::{Outbox, OutboxReadiness, Relay};
 use stockflow_messaging::publisher::Publisher;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -22,17 +22,6 @@ use crate::faults::{self, Faults};
 use crate::production_line::ProductionLine;
 use crate::routes::{self, ProductionTime};
 use utoipa::OpenApi;
-
-mod embedded {
-    refinery::embed_migrations!("migrations");
-}
-
-/// V1 created the outbox table until the outbox took its migration home
-/// (`services/messaging/migrations`); this was V1's checksum then.
-const EDITED: [db::Edited; 1] = [db::Edited {
-    version: 1,
-    checksum_before: 16991766204320145154,
-}];
 
 pub struct Application {
     port: u16,
@@ -44,16 +33,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let pool = db::connect(&settings.service.database, &settings.factory_db).await?;
-        db::migrate(
-            &settings.service.database,
-            &pool,
-            &settings.factory_db,
-            embedded::migrations::runner(),
-            &EDITED,
-        )
-        .await?;
-        outbox::migrate(&settings.service.database, &pool, &settings.factory_db).await?;
+        let pool = crate::schema::open(&settings.service.database, &settings.factory_db).await?;
         let sdk = aws::sdk_config(&settings.service.aws).await;
         let resources = Resources::new(&settings.service.aws);
         let publisher = Publisher::open(
