@@ -121,11 +121,21 @@ async fn measure(args: &Args, world: &World, clients: usize, skus: &Arc<Vec<Stri
     for number in 1..=args.extra_rounds + 1 {
         let requests = args.read_requests;
         // run_round's three slots, in its order: read, hot, spread (reversed in even rounds).
+        let phase = |name: &str| progress(format!("against the read, {clients} clients, round {number}: {name}"));
         let ran = rounds::run_round(
             number,
-            async { anyhow::Ok(read(requests).await) },
-            async { anyhow::Ok(checkout(requests, &hot).await) },
-            async { anyhow::Ok(checkout(requests, skus).await) },
+            async {
+                phase("read");
+                anyhow::Ok(read(requests).await)
+            },
+            async {
+                phase("hot checkout");
+                anyhow::Ok(checkout(requests, &hot).await)
+            },
+            async {
+                phase("spread checkout");
+                anyhow::Ok(checkout(requests, skus).await)
+            },
         )
         .await?;
         let round = Round {
