@@ -225,7 +225,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::MysqlCheck { mysql_url } => {
-            mysql::check_or_explain(&mysql_url).await?;
+            say(mysql::check_or_explain(&mysql_url).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::MysqlDrop { mysql_url, databases } => {

@@ -89,19 +89,16 @@ impl MysqlServer {
     }
 }
 
-/// Logs in at `url`; on failure says how to get a server there.
-pub async fn check_or_explain(url: &str) -> anyhow::Result<()> {
+/// Logs in at `url`: the line that says so; on failure, how to get a server there.
+pub async fn check_or_explain(url: &str) -> anyhow::Result<String> {
     let server = MysqlServer::parse(url)?;
     match server.check().await {
-        Ok(version) => {
-            crate::up::say(format_args!(
-                "logged in to {}:{} as {}: server {version}",
-                server.host(),
-                server.port(),
-                server.user()
-            ));
-            Ok(())
-        }
+        Ok(version) => Ok(format!(
+            "logged in to {}:{} as {}: server {version}",
+            server.host(),
+            server.port(),
+            server.user()
+        )),
         Err(err) => Err(err.context(format!(
             "MySQL/MariaDB does not accept a login at MYSQL_URL={}. Either\n\
              - start the local server: service mariadb start   (Debian: apt-get install mariadb-server), or\n\

@@ -82,7 +82,7 @@ impl UpOptions {
             let ls_port = shared.start_at(localstack_port, false).await?;
             let mysql_url = std::env::var("MYSQL_URL").unwrap_or_else(|_| MYSQL_URL.into());
             step("MySQL");
-            crate::mysql::check_or_explain(&mysql_url).await?;
+            say(crate::mysql::check_or_explain(&mysql_url).await?);
             // What the services need and the caller's environment may lack.
             let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
             for (name, value) in [
