@@ -200,9 +200,11 @@ impl Relay {
     /// with one statement; returns how many rows it claimed.
     async fn sweep_batch(&self, grace: Duration) -> anyhow::Result<usize> {
         let mut conn = self.pool.get_conn().await?;
-        // READ COMMITTED: the claim keeps locks only on the rows it claimed. Under REPEATABLE
-        // READ it would also keep them on every unpublished row it scanned and left (too
-        // young for the sweeper), and another replica's sweeper would skip those as locked.
+        // The claim locks the rows it claims (and the first one past them), never the rows
+        // too young for it, so another replica's sweeper can claim those: READ COMMITTED,
+        // where REPEATABLE READ would keep the locks of every row scanned, and a scan of
+        // `outbox_due` in its order, which ends where the young rows begin (a scan of
+        // other rows kept their locks in MariaDB, even under READ COMMITTED).
         let mut opts = stockflow_kit::db::tx_opts();
         opts.with_isolation_level(mysql_async::IsolationLevel::ReadCommitted);
         let mut tx = conn.start_transaction(opts).await?;
@@ -210,7 +212,7 @@ impl Relay {
             .exec(
                 "SELECT id, topic, event_type, correlation_id, payload, created_at FROM outbox \
                  WHERE published_at IS NULL AND created_at < CURRENT_TIMESTAMP(6) - INTERVAL ? MICROSECOND \
-                 ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+                 ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED",
                 (grace.as_micros() as u64, BATCH),
             )
             .await?;
