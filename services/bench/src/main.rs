@@ -110,13 +110,14 @@ pub struct Args {
     /// Extra environment for every service, KEY=VALUE (repeatable).
     #[arg(long = "env", value_parser = parse_kv)]
     pub env: Vec<(String, String)>,
-    /// After the scenarios, re-run short spread and hot phases with sales restarted under
-    /// each knob (DB_POOL_MAX, SALES_WORKERS, RUST_LOG) and with
-    /// innodb_flush_log_at_trx_commit=2 (set globally for the phase, then restored).
+    /// After the scenarios, re-run short spread and hot phases and two rounds of the
+    /// against-read trio with sales restarted under each knob (CHECKOUT_BATCH_MAX,
+    /// CHECKOUT_LANES, DB_POOL_MAX, SALES_WORKERS, RUST_LOG) and with
+    /// innodb_flush_log_at_trx_commit=2 (set globally for the phases, then restored).
     #[arg(long)]
     pub sweep: bool,
     /// Requests per sweep phase.
-    #[arg(long, default_value_t = 6000)]
+    #[arg(long, default_value_t = 15_000)]
     pub sweep_requests: u64,
     /// Keep the databases and the stacks afterwards (for a look inside).
     #[arg(long)]

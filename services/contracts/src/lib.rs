@@ -3,7 +3,10 @@
 //! id, a topic's name, a default port) is defined here and used by both ends, so they
 //! cannot drift apart; the black-box suite reads the same types.
 //!
-//! Serde only: no HTTP, no AWS, no database. Its errors are its own ([`fields::BodyError`]);
+//! Serde only: no HTTP, no AWS, no database. Its dependencies are serde with `serde_json`
+//! (serde's JSON: every body it defines is JSON, the factory's reply echoes the request as
+//! received, and [`fields`] reads a body field by field), `uuid` and `chrono`. Its errors
+//! are its own ([`fields::BodyError`]);
 //! the services turn them into HTTP problems. The `openapi` feature derives the Factory
 //! API's schemas for the factory's document.
 //!

@@ -44,9 +44,7 @@ impl Handler for ApplyArrival {
                 tracing::info!(production_order_id = %arrival.production_order_id, "duplicate delivery: already applied, nothing changed");
                 Disposition::Done
             }
-            Ok(Applied::Surplus(surplus)) => {
-                surplus_alert::settle(&self.pool, &self.alerts, delivery, &arrival, surplus).await
-            }
+            Ok(Applied::Surplus(surplus)) => surplus_alert::settle(&self.pool, &self.alerts, delivery, surplus).await,
             Ok(Applied::UnknownSku) => Disposition::Reject(format!(
                 "unknown sku {:?}: no such product in the warehouse",
                 arrival.sku

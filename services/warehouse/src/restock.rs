@@ -18,6 +18,7 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, Utc};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, Transaction};
+use stockflow_contracts::RestockRequestId;
 use stockflow_contracts::events::StockArrival;
 use stockflow_kit::db;
 use uuid::Uuid;
@@ -35,11 +36,18 @@ pub enum Applied {
     Surplus(Surplus),
 }
 
-/// A production order for a restock request that another order fulfilled.
+/// A production order for a restock request that another order fulfilled: what was
+/// recorded in `surplus_arrivals`, and whether ops still has to hear of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Surplus {
+    pub production_order_id: Uuid,
+    /// The request another order fulfilled (only an order naming one can be a surplus).
+    pub restock_request_id: RestockRequestId,
     /// The production order that had fulfilled the request.
     pub fulfilled_by: Option<Uuid>,
+    pub sku: String,
+    /// Units that arrived and were not added.
+    pub quantity: u32,
     /// Recorded by this delivery (false: a redelivery of an arrival recorded before).
     pub newly_recorded: bool,
     /// Whether the ops alert about it is still to be sent ([`mark_alerted`] once it was).
@@ -102,12 +110,16 @@ async fn already_applied_or_surplus(
     order: &StockArrival,
     order_id: &str,
 ) -> Result<Applied, mysql_async::Error> {
+    // NULLs never collide on the request key: an order naming no request hit its own id.
+    let Some(restock_request_id) = order.restock_request_id else {
+        return Ok(Applied::Duplicate);
+    };
     // A locking read sees the latest committed row, whoever committed it.
     let holder: Option<String> = tx
         .exec_first(
             "SELECT production_order_id FROM applied_production_orders \
              WHERE production_order_id = ? OR restock_request_id = ? ORDER BY production_order_id = ? DESC LIMIT 1 FOR UPDATE",
-            (order_id, order.restock_request_id.map(|id| id.to_string()), order_id),
+            (order_id, restock_request_id.to_string(), order_id),
         )
         .await?;
     if holder.as_deref() == Some(order_id) {
@@ -119,7 +131,7 @@ async fn already_applied_or_surplus(
              VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 order_id,
-                order.restock_request_id.map(|id| id.to_string()),
+                restock_request_id.to_string(),
                 &order.sku,
                 order.quantity,
                 &holder,
@@ -140,20 +152,24 @@ async fn already_applied_or_surplus(
         )
         .await?;
     Ok(Applied::Surplus(Surplus {
+        production_order_id: order.production_order_id,
+        restock_request_id,
         fulfilled_by: holder.and_then(|id| id.parse().ok()),
+        sku: order.sku.clone(),
+        quantity: order.quantity,
         newly_recorded,
         alert_pending: alerted.flatten().is_none(),
     }))
 }
 
 /// Records that the ops alert about a surplus arrival was published.
-pub async fn mark_alerted(pool: &Pool, production_order_id: &str) -> Result<(), mysql_async::Error> {
+pub async fn mark_alerted(pool: &Pool, production_order_id: Uuid) -> Result<(), mysql_async::Error> {
     pool.get_conn()
         .await?
         .exec_drop(
             "UPDATE surplus_arrivals SET alerted_at = CURRENT_TIMESTAMP(6) \
              WHERE production_order_id = ? AND alerted_at IS NULL",
-            (production_order_id,),
+            (production_order_id.to_string(),),
         )
         .await
 }

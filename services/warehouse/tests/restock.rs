@@ -34,7 +34,11 @@ async fn a_second_production_order_for_a_fulfilled_request_is_recorded_not_appli
 
     let second = arrival("TWICE", Some(request), 5);
     let expected = Surplus {
+        production_order_id: second.production_order_id,
+        restock_request_id: request,
         fulfilled_by: Some(first.production_order_id),
+        sku: "TWICE".into(),
+        quantity: 5,
         newly_recorded: true,
         alert_pending: true,
     };
@@ -63,7 +67,7 @@ async fn a_second_production_order_for_a_fulfilled_request_is_recorded_not_appli
         restock::apply(&db.pool, &second).await.unwrap(),
         Applied::Surplus(again.clone())
     );
-    restock::mark_alerted(&db.pool, &second.production_order_id.to_string())
+    restock::mark_alerted(&db.pool, second.production_order_id)
         .await
         .unwrap();
     let alerted = Surplus {

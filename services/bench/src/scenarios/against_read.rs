@@ -5,6 +5,7 @@
 //! Even rounds run in reverse order. The goals (issue 20) are medians over the rounds:
 //! hot ≥ 1.0× the read's throughput, spread ≥ 0.8×, and each p99 ≤ the read's. Checked:
 //! every 200 of a checkout is one order and one unit less stock, and no phase has errors.
+//! The knob sweep measures the same rounds under each of its settings ([`Trio`]).
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -53,22 +54,22 @@ impl Round {
 }
 
 /// The rounds at one client count, and their books.
-struct AtClients {
+pub(super) struct AtClients {
     clients: usize,
     rounds: Vec<Round>,
-    check: SoldCheck,
+    pub check: SoldCheck,
 }
 
 /// The medians over the rounds of one client count.
-struct Medians {
-    hot: f64,
-    spread: f64,
-    hot_p99: f64,
-    spread_p99: f64,
+pub(super) struct Medians {
+    pub hot: f64,
+    pub spread: f64,
+    pub hot_p99: f64,
+    pub spread_p99: f64,
 }
 
 impl AtClients {
-    fn medians(&self) -> Medians {
+    pub(super) fn medians(&self) -> Medians {
         let of = |ratio: fn(&Round) -> f64| median(self.rounds.iter().map(ratio).collect());
         Medians {
             hot: of(Round::hot_to_read),
@@ -86,12 +87,10 @@ impl Medians {
 }
 
 pub(super) async fn run(args: &Args, world: &World, report: &mut Report) -> anyhow::Result<()> {
-    let skus = Arc::new(numbered_skus(PREFIX, args.spread_skus));
-    insert_products(&world.warehouse, &skus, STOCK, 10).await?;
-    insert_products(&world.warehouse, &[HOT_SKU.to_string()], STOCK, 10).await?;
+    let trio = Trio::stock(args, world).await?;
     let mut runs = Vec::new();
     for &clients in &args.read_clients {
-        let run = measure(args, world, clients, &skus).await?;
+        let run = trio.measure(args.extra_rounds + 1, args.read_requests, clients).await?;
         if !run.check.ok() {
             report
                 .failures
@@ -103,65 +102,85 @@ pub(super) async fn run(args: &Args, world: &World, report: &mut Report) -> anyh
     Ok(())
 }
 
-/// A warm-up of each phase, then `1 + --extra-rounds` rounds at `clients`, with the
-/// books of the scenario's skus read before and after the rounds.
-async fn measure(args: &Args, world: &World, clients: usize, skus: &Arc<Vec<String>>) -> anyhow::Result<AtClients> {
-    let limit = Duration::from_secs(args.max_seconds);
-    let hot = Arc::new(vec![HOT_SKU.to_string()]);
-    let read = |requests| read_phase(world.sales, clients, requests, limit, skus.clone());
-    let checkout =
-        |requests, skus: &Arc<Vec<String>>| checkout_phase(Http(world.sales), clients, requests, limit, skus.clone());
-    progress(format!("against the read: {clients} clients → sales: warm-up"));
-    read(args.warmup).await;
-    checkout(args.warmup, &hot).await;
-    checkout(args.warmup, skus).await;
-    let pattern = format!("{PREFIX}%");
-    let before = reports::books(&world.warehouse, &pattern).await?;
-    let mut rounds = Vec::new();
-    for number in 1..=args.extra_rounds + 1 {
-        let requests = args.read_requests;
-        // run_round's three slots, in its order: read, hot, spread (reversed in even rounds).
-        let phase = |name: &str| progress(format!("against the read, {clients} clients, round {number}: {name}"));
-        let ran = rounds::run_round(
-            number,
-            async {
-                phase("read");
-                anyhow::Ok(read(requests).await)
-            },
-            async {
-                phase("hot checkout");
-                anyhow::Ok(checkout(requests, &hot).await)
-            },
-            async {
-                phase("spread checkout");
-                anyhow::Ok(checkout(requests, skus).await)
-            },
-        )
-        .await?;
-        let round = Round {
-            read: ran.ceiling,
-            hot: ran.system,
-            spread: ran.bare,
-        };
-        progress(format!(
-            "against the read, {clients} clients, round {number}: read {}, hot {}, spread {}",
-            short(&round.read),
-            short(&round.hot),
-            short(&round.spread)
-        ));
-        rounds.push(round);
+/// The read, the hot and the spread checkout on the scenario's products.
+pub(super) struct Trio<'a> {
+    args: &'a Args,
+    world: &'a World,
+    skus: Arc<Vec<String>>,
+}
+
+impl<'a> Trio<'a> {
+    /// The scenario's products, added unless an earlier scenario of the run added them.
+    pub(super) async fn stock(args: &'a Args, world: &'a World) -> anyhow::Result<Self> {
+        let skus = Arc::new(numbered_skus(PREFIX, args.spread_skus));
+        if warehouse::products::stock(&world.warehouse, HOT_SKU).await?.is_none() {
+            insert_products(&world.warehouse, &skus, STOCK, 10).await?;
+            insert_products(&world.warehouse, &[HOT_SKU.to_string()], STOCK, 10).await?;
+        }
+        Ok(Self { args, world, skus })
     }
-    let after = reports::books(&world.warehouse, &pattern).await?;
-    let check = SoldCheck::new(
-        rounds.iter().map(|r| r.hot.sold + r.spread.sold).sum(),
-        rounds
-            .iter()
-            .map(|r| r.read.errors() + r.hot.errors() + r.spread.errors())
-            .sum(),
-        &before,
-        &after,
-    );
-    Ok(AtClients { clients, rounds, check })
+
+    /// A warm-up of each phase, then `round_count` rounds of `requests` a phase at
+    /// `clients`, with the books of the scenario's skus read before and after the rounds.
+    pub(super) async fn measure(&self, round_count: usize, requests: u64, clients: usize) -> anyhow::Result<AtClients> {
+        let Self { args, world, skus } = self;
+        let limit = Duration::from_secs(args.max_seconds);
+        let hot = Arc::new(vec![HOT_SKU.to_string()]);
+        let read = |requests| read_phase(world.sales, clients, requests, limit, skus.clone());
+        let checkout = |requests, skus: &Arc<Vec<String>>| {
+            checkout_phase(Http(world.sales), clients, requests, limit, skus.clone())
+        };
+        progress(format!("against the read: {clients} clients → sales: warm-up"));
+        read(args.warmup).await;
+        checkout(args.warmup, &hot).await;
+        checkout(args.warmup, skus).await;
+        let pattern = format!("{PREFIX}%");
+        let before = reports::books(&world.warehouse, &pattern).await?;
+        let mut rounds = Vec::new();
+        for number in 1..=round_count {
+            // run_round's three slots, in its order: read, hot, spread (reversed in even rounds).
+            let phase = |name: &str| progress(format!("against the read, {clients} clients, round {number}: {name}"));
+            let ran = rounds::run_round(
+                number,
+                async {
+                    phase("read");
+                    anyhow::Ok(read(requests).await)
+                },
+                async {
+                    phase("hot checkout");
+                    anyhow::Ok(checkout(requests, &hot).await)
+                },
+                async {
+                    phase("spread checkout");
+                    anyhow::Ok(checkout(requests, skus).await)
+                },
+            )
+            .await?;
+            let round = Round {
+                read: ran.ceiling,
+                hot: ran.system,
+                spread: ran.bare,
+            };
+            progress(format!(
+                "against the read, {clients} clients, round {number}: read {}, hot {}, spread {}",
+                short(&round.read),
+                short(&round.hot),
+                short(&round.spread)
+            ));
+            rounds.push(round);
+        }
+        let after = reports::books(&world.warehouse, &pattern).await?;
+        let check = SoldCheck::new(
+            rounds.iter().map(|r| r.hot.sold + r.spread.sold).sum(),
+            rounds
+                .iter()
+                .map(|r| r.read.errors() + r.hot.errors() + r.spread.errors())
+                .sum(),
+            &before,
+            &after,
+        );
+        Ok(AtClients { clients, rounds, check })
+    }
 }
 
 fn render(args: &Args, report: &mut Report, runs: &[AtClients]) {

@@ -1,6 +1,9 @@
 //! The knob sweep (`--sweep`): sales restarted under each setting (checkout batching,
 //! lanes, pool size, workers, log level; innodb_flush_log_at_trx_commit=2 set globally
-//! for its phase, then restored), a short spread phase and a short hot phase each.
+//! for its phases, then restored), a short spread phase and a short hot phase each, then
+//! two rounds of the against-read trio (read, hot and spread checkout) at the first
+//! `--read-clients` count, so that a knob's effect on the purchase-to-read ratios is
+//! compared within one run.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -10,6 +13,7 @@ use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
 
 use super::World;
+use super::against_read::{AtClients, Trio};
 use super::phases::Target::Http;
 use super::phases::{checkout_phase, insert_products};
 use super::spread;
@@ -52,6 +56,7 @@ fn knobs() -> Vec<Knob> {
         Knob::env("CHECKOUT_BATCH_MAX=8", "CHECKOUT_BATCH_MAX", "8"),
         Knob::env("CHECKOUT_BATCH_MAX=256", "CHECKOUT_BATCH_MAX", "256"),
         Knob::env("CHECKOUT_LANES=1", "CHECKOUT_LANES", "1"),
+        Knob::env("CHECKOUT_LANES=8", "CHECKOUT_LANES", "8"),
         Knob::env("CHECKOUT_LANES=16", "CHECKOUT_LANES", "16"),
         Knob::env("DB_POOL_MAX=4", "DB_POOL_MAX", "4"),
         Knob::env("DB_POOL_MAX=64", "DB_POOL_MAX", "64"),
@@ -73,12 +78,16 @@ fn knobs() -> Vec<Knob> {
 struct KnobPhases {
     spread: Stats,
     hot: Stats,
+    against_read: AtClients,
 }
+
+/// Rounds of the against-read trio per knob (the second one reversed).
+const READ_ROUNDS: usize = 2;
 
 pub(super) async fn run(args: &Args, world: &mut World, report: &mut Report) -> anyhow::Result<()> {
     let skus = spread::skus(args);
     let mut table = String::from(
-        "| knob | spread /s | spread p99 ms | hot /s | hot p99 ms | hot 5xx |\n|---|---|---|---|---|---|\n",
+        "| knob | spread /s | spread p99 ms | hot /s | hot p99 ms | hot 5xx | hot / read | spread / read | p99 hot / read | p99 spread / read |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let original_flush: Option<u8> = {
         let mut conn = world.admin.get_conn().await?;
@@ -99,6 +108,13 @@ pub(super) async fn run(args: &Args, world: &mut World, report: &mut Report) -> 
             progress(format!("sweep: innodb_flush_log_at_trx_commit restored to {orig}"));
         }
         let phases = result?;
+        if !phases.against_read.check.ok() {
+            report.failures.push(format!(
+                "sweep {}, against the read: {}",
+                knob.name,
+                phases.against_read.check.describe()
+            ));
+        }
         progress(format!(
             "sweep {}: spread {} | hot {}",
             knob.name,
@@ -109,8 +125,14 @@ pub(super) async fn run(args: &Args, world: &mut World, report: &mut Report) -> 
     }
     world.services.restart("sales", &[]).await?;
     report.sections.push(format!(
-        "## Knobs\n\nSales restarted under each setting; {} spread requests ({} clients) and {} hot requests ({} clients, stock a quarter of that) each, after {} warm-up requests. Same machine, same moment, so compare rows with each other.\n\n{table}",
-        args.sweep_requests, args.spread_clients, args.sweep_requests, args.hot_clients, args.warmup
+        "## Knobs\n\nSales restarted under each setting; {} spread requests ({} clients) and {} hot requests ({} clients, stock a quarter of that) each, after {} warm-up requests; then the against-read trio (read, hot with ample stock, spread) at {} clients, {READ_ROUNDS} rounds of {} requests a phase, its ratios the medians of the rounds. Same machine, same moment, so compare rows with each other.\n\n{table}",
+        args.sweep_requests,
+        args.spread_clients,
+        args.sweep_requests,
+        args.hot_clients,
+        args.warmup,
+        read_clients(args),
+        args.sweep_requests
     ));
     Ok(())
 }
@@ -122,8 +144,13 @@ async fn set_flush_log_at_trx_commit(admin: &Pool, value: u8) -> anyhow::Result<
     Ok(())
 }
 
+/// The client count of the against-read rounds: the first `--read-clients`.
+fn read_clients(args: &Args) -> usize {
+    args.read_clients.first().copied().unwrap_or(args.spread_clients)
+}
+
 /// The `k`-th knob's phases: a warm-up and a spread phase, then hot on a fresh sku with a
-/// quarter of the requests as stock.
+/// quarter of the requests as stock, then the against-read rounds.
 async fn measure(args: &Args, world: &World, skus: &Arc<Vec<String>>, k: usize) -> anyhow::Result<KnobPhases> {
     let limit = Duration::from_secs(args.max_seconds);
     checkout_phase(Http(world.sales), args.spread_clients, args.warmup, limit, skus.clone()).await;
@@ -146,20 +173,37 @@ async fn measure(args: &Args, world: &World, skus: &Arc<Vec<String>>, k: usize) 
         Arc::new(vec![sku]),
     )
     .await;
-    Ok(KnobPhases { spread, hot })
+    let against_read = Trio::stock(args, world)
+        .await?
+        .measure(READ_ROUNDS, args.sweep_requests, read_clients(args))
+        .await?;
+    Ok(KnobPhases {
+        spread,
+        hot,
+        against_read,
+    })
 }
 
 fn row(name: &str, phases: &KnobPhases) -> String {
-    let KnobPhases { spread, hot } = phases;
+    let KnobPhases {
+        spread,
+        hot,
+        against_read,
+    } = phases;
+    let m = against_read.medians();
     let mut row = String::new();
     let _ = writeln!(
         row,
-        "| {name} | {:.0} | {:.1} | {:.0} | {:.1} | {} |",
+        "| {name} | {:.0} | {:.1} | {:.0} | {:.1} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
         spread.throughput(),
         spread.ms(0.99),
         hot.throughput(),
         hot.ms(0.99),
-        hot.server_errors
+        hot.server_errors,
+        m.hot,
+        m.spread,
+        m.hot_p99,
+        m.spread_p99
     );
     row
 }
@@ -169,9 +213,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_sweep_has_eleven_knobs_one_of_them_on_the_server() {
+    fn the_sweep_has_twelve_knobs_one_of_them_on_the_server() {
         let knobs = knobs();
-        assert_eq!(knobs.len(), 11);
+        assert_eq!(knobs.len(), 12);
         assert!(knobs[0].sales_env.is_empty() && knobs[0].flush_log_at_trx_commit.is_none());
         assert_eq!(
             knobs[1].sales_env,

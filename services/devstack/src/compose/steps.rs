@@ -105,15 +105,26 @@ impl Steps {
                 Ok(value)
             }
             Err(err) => {
+                let said = std::fs::read_to_string(&log).unwrap_or_default();
+                let reason = match error_line(&said) {
+                    Some(line) => format!("{err}: {line}"),
+                    None => err.to_string(),
+                };
                 Out::Log(&log).say(format_args!("FAIL: {err:#}"));
                 Out::Stderr.say(format_args!("ERROR: {name} failed; last lines of {}:", log.display()));
                 eprintln!("{}", tail(&log, FAILED_TAIL));
                 Err(Failure {
-                    note: failed_note(name, &err.to_string(), &log, &self.times),
+                    note: failed_note(name, &reason, &log, &self.times),
                 })
             }
         }
     }
+}
+
+/// A step log's first `ERROR` line: what docker or docker-compose said went wrong (compose
+/// v1 says `ERROR: for <service>  <why>` before its generic last line), for the note.
+fn error_line(log: &str) -> Option<&str> {
+    log.lines().map(str::trim).find(|line| line.starts_with("ERROR"))
 }
 
 /// The lines of the e2e log worth showing: its sections, test results and newman's totals.
@@ -158,6 +169,17 @@ mod tests {
             failed_note("build", "`docker compose build` exited 1", log, &Times::default()),
             "build FAILED: `docker compose build` exited 1 (.run/test/compose/story.log)"
         );
+    }
+
+    #[test]
+    fn the_error_line_is_the_first_one_docker_compose_printed_as_an_error() {
+        let log = "Creating stockflow-test_sales_1 ... done\nERROR: for stock-worker  Container \"ab12\" is unhealthy.\n\
+                   ERROR: Encountered errors while bringing up the project.\n[compose] FAIL: `docker-compose up -d` exited 1\n";
+        assert_eq!(
+            error_line(log),
+            Some("ERROR: for stock-worker  Container \"ab12\" is unhealthy.")
+        );
+        assert_eq!(error_line("Creating ... done\n[compose] FAIL: exited 1\n"), None);
     }
 
     #[test]
