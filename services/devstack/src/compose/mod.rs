@@ -201,6 +201,7 @@ impl Suite {
             times: &self.steps.times,
             story: &seen.story,
             alert: &seen.alert,
+            up_retried: seen.up_retried.as_deref(),
             standins: &images.standins,
             missing: &images.missing,
         }
@@ -241,6 +242,8 @@ impl Suite {
 struct Findings {
     story: String,
     alert: String,
+    /// Why the first `up -d` failed, when it took a second one.
+    up_retried: Option<String>,
 }
 
 /// The steps against the project.
@@ -283,8 +286,7 @@ impl Checks<'_> {
             .run("build", &described(BUILD), compose(BUILD, steps.log("build")))
             .await?;
         *up_started = true;
-        const UP: &[&str] = &["up", "-d"];
-        steps.run("up", &described(UP), compose(UP, steps.log("up"))).await?;
+        let up_retried = steps.run("up", &described(UP), up(project, steps.log("up"))).await?;
         let what = format!("every container healthy within 300 s: {}", STACK.join(" "));
         steps
             .run("healthy", &what, healthy(300, &STACK, steps.log("healthy")))
@@ -319,8 +321,33 @@ impl Checks<'_> {
         };
         let what = "the observability profile: targets, the DLQ alert, the dashboards";
         let alert = steps.run("observability", what, observability.run()).await?;
-        Ok(Findings { story, alert })
+        Ok(Findings {
+            story,
+            alert,
+            up_retried,
+        })
     }
+}
+
+const UP: &[&str] = &["up", "-d"];
+
+/// `up -d`, and once more if the first gave up. Compose v1 creates a container once its
+/// dependencies report healthy and fails the whole `up` on any error while it polls them;
+/// CI saw one such failure that two runs here did not repeat. A second `up -d` keeps what
+/// is up and creates the rest; the error that caused it goes into the note (and a failure
+/// of the second one fails the step). The `healthy` step checks every container after.
+async fn up(project: &Project, log: PathBuf) -> anyhow::Result<Option<String>> {
+    let Err(first) = project.run(UP.iter().copied(), Out::Log(&log)).await else {
+        return Ok(None);
+    };
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    let why = steps::error_line(&said).map_or_else(|| first.to_string(), str::to_string);
+    Out::Stderr.say(format_args!(
+        "up: the first `compose up -d` failed ({why}); running it once more"
+    ));
+    Out::Log(&log).say(format_args!("the first `up -d` failed: {first:#}; once more"));
+    project.run(UP.iter().copied(), Out::Log(&log)).await?;
+    Ok(Some(why))
 }
 
 fn described(args: &[&str]) -> String {

@@ -13,6 +13,8 @@ pub struct Passed<'a> {
     pub times: &'a Times,
     pub story: &'a str,
     pub alert: &'a str,
+    /// Why the first `up -d` failed, when a second one was needed.
+    pub up_retried: Option<&'a str>,
     pub standins: &'a [Standin],
     pub missing: &'a [Declared],
 }
@@ -24,6 +26,9 @@ impl Passed<'_> {
              Prometheus scrapes all 8, {}, every dashboard query has data",
             self.compose_version, self.engine, self.times, self.story, self.alert
         );
+        if let Some(why) = self.up_retried {
+            note.push_str(&format!("; up needed a second `up -d`, the first failed: {why}"));
+        }
         if !self.standins.is_empty() {
             let used: Vec<String> = self
                 .standins
@@ -69,6 +74,7 @@ mod tests {
             times: &times,
             story: "the story",
             alert: "the alert",
+            up_retried: None,
             standins: &standins,
             missing: &missing,
         };
@@ -85,5 +91,13 @@ mod tests {
             ..passed
         };
         assert!(plain.note().ends_with("every dashboard query has data"));
+        let retried = Passed {
+            up_retried: Some("ERROR: for sales  Container \"ab12\" is unhealthy."),
+            ..plain
+        };
+        assert!(retried.note().ends_with(
+            "every dashboard query has data; up needed a second `up -d`, the first failed: \
+             ERROR: for sales  Container \"ab12\" is unhealthy."
+        ));
     }
 }

@@ -123,7 +123,7 @@ impl Steps {
 
 /// A step log's first `ERROR` line: what docker or docker-compose said went wrong (compose
 /// v1 says `ERROR: for <service>  <why>` before its generic last line), for the note.
-fn error_line(log: &str) -> Option<&str> {
+pub fn error_line(log: &str) -> Option<&str> {
     log.lines().map(str::trim).find(|line| line.starts_with("ERROR"))
 }
 
