@@ -35,6 +35,20 @@ pub(super) fn skus(args: &Args) -> Arc<Vec<String>> {
     Arc::new(numbered_skus(PREFIX, args.spread_skus))
 }
 
+/// Spread's skus in the warehouse, added unless spread ran before in this run (the knob
+/// sweep's spread phases run on them).
+pub(super) async fn stocked_skus(args: &Args, world: &World) -> anyhow::Result<Arc<Vec<String>>> {
+    let skus = skus(args);
+    let missing = match skus.first() {
+        Some(first) => warehouse::products::stock(&world.warehouse, first).await?.is_none(),
+        None => false,
+    };
+    if missing {
+        insert_products(&world.warehouse, &skus, STOCK, 10).await?;
+    }
+    Ok(skus)
+}
+
 /// Runs spread; the services' peak resident memory under it.
 pub(super) async fn run(
     args: &Args,

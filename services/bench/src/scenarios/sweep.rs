@@ -44,7 +44,7 @@ impl Knob {
 fn knobs() -> Vec<Knob> {
     vec![
         Knob {
-            name: "defaults (CHECKOUT_BATCH_MAX=64, CHECKOUT_LANES=4, DB_POOL_MAX=16, SALES_WORKERS=1, RUST_LOG=info)",
+            name: "defaults (CHECKOUT_BATCH_MAX=64, CHECKOUT_LANES=2, DB_POOL_MAX=16, SALES_WORKERS=1, RUST_LOG=info)",
             sales_env: Vec::new(),
             flush_log_at_trx_commit: None,
         },
@@ -56,6 +56,7 @@ fn knobs() -> Vec<Knob> {
         Knob::env("CHECKOUT_BATCH_MAX=8", "CHECKOUT_BATCH_MAX", "8"),
         Knob::env("CHECKOUT_BATCH_MAX=256", "CHECKOUT_BATCH_MAX", "256"),
         Knob::env("CHECKOUT_LANES=1", "CHECKOUT_LANES", "1"),
+        Knob::env("CHECKOUT_LANES=4 (the default until 2026-12-03)", "CHECKOUT_LANES", "4"),
         Knob::env("CHECKOUT_LANES=8", "CHECKOUT_LANES", "8"),
         Knob::env("CHECKOUT_LANES=16", "CHECKOUT_LANES", "16"),
         Knob::env("DB_POOL_MAX=4", "DB_POOL_MAX", "4"),
@@ -85,7 +86,7 @@ struct KnobPhases {
 const READ_ROUNDS: usize = 2;
 
 pub(super) async fn run(args: &Args, world: &mut World, report: &mut Report) -> anyhow::Result<()> {
-    let skus = spread::skus(args);
+    let skus = spread::stocked_skus(args, world).await?;
     let mut table = String::from(
         "| knob | spread /s | spread p99 ms | hot /s | hot p99 ms | hot 5xx | hot / read | spread / read | p99 hot / read | p99 spread / read |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
@@ -213,9 +214,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_sweep_has_twelve_knobs_one_of_them_on_the_server() {
+    fn the_sweep_has_thirteen_knobs_one_of_them_on_the_server() {
         let knobs = knobs();
-        assert_eq!(knobs.len(), 12);
+        assert_eq!(knobs.len(), 13);
         assert!(knobs[0].sales_env.is_empty() && knobs[0].flush_log_at_trx_commit.is_none());
         assert_eq!(
             knobs[1].sales_env,

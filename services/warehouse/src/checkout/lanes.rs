@@ -40,7 +40,7 @@ impl Default for CombineSettings {
     fn default() -> Self {
         Self {
             checkout_batch_max: 64,
-            checkout_lanes: 4,
+            checkout_lanes: 2,
             checkout_timeout_ms: 5000,
         }
     }
