@@ -15,7 +15,7 @@ use warehouse::reports;
 
 use super::World;
 use super::phases::Target::Http;
-use super::phases::{checkout_phase, insert_products, numbered_skus, read_phase};
+use super::phases::{checkout_phase, numbered_skus, read_phase, stock_unless_present};
 use super::rounds::{self, median};
 use super::sold_check::SoldCheck;
 use crate::load::Stats;
@@ -113,10 +113,8 @@ impl<'a> Trio<'a> {
     /// The scenario's products, added unless an earlier scenario of the run added them.
     pub(super) async fn stock(args: &'a Args, world: &'a World) -> anyhow::Result<Self> {
         let skus = Arc::new(numbered_skus(PREFIX, args.spread_skus));
-        if warehouse::products::stock(&world.warehouse, HOT_SKU).await?.is_none() {
-            insert_products(&world.warehouse, &skus, STOCK, 10).await?;
-            insert_products(&world.warehouse, &[HOT_SKU.to_string()], STOCK, 10).await?;
-        }
+        stock_unless_present(&world.warehouse, &skus, STOCK).await?;
+        stock_unless_present(&world.warehouse, &[HOT_SKU.to_string()], STOCK).await?;
         Ok(Self { args, world, skus })
     }
 

@@ -46,6 +46,18 @@ pub(super) async fn insert_products(pool: &Pool, skus: &[String], stock: i64, re
     Ok(products::add(pool, &products).await?)
 }
 
+/// `skus` with `stock` each, unless an earlier scenario of the run added them (the first
+/// sku is looked up): the knob sweep measures on the scenarios' products.
+pub(super) async fn stock_unless_present(pool: &Pool, skus: &[String], stock: i64) -> anyhow::Result<()> {
+    let Some(first) = skus.first() else {
+        return Ok(());
+    };
+    if products::stock(pool, first).await?.is_none() {
+        insert_products(pool, skus, stock, 10).await?;
+    }
+    Ok(())
+}
+
 /// Where a checkout phase sends its purchases.
 #[derive(Clone, Copy)]
 pub(super) enum Target<'a> {

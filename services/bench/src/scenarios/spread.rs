@@ -16,7 +16,7 @@ use super::checkout_batches::BatchSizes;
 use super::memory::ResidentKib;
 use super::metering::{Metered, metered, processes};
 use super::phases::Target::{self, Http, Sql};
-use super::phases::{checkout_phase, get_phase, insert_products, numbered_skus};
+use super::phases::{checkout_phase, get_phase, insert_products, numbered_skus, stock_unless_present};
 use super::rounds::{self, Round};
 use super::sold_check::SoldCheck;
 use crate::bare::BareService;
@@ -39,13 +39,7 @@ pub(super) fn skus(args: &Args) -> Arc<Vec<String>> {
 /// sweep's spread phases run on them).
 pub(super) async fn stocked_skus(args: &Args, world: &World) -> anyhow::Result<Arc<Vec<String>>> {
     let skus = skus(args);
-    let missing = match skus.first() {
-        Some(first) => warehouse::products::stock(&world.warehouse, first).await?.is_none(),
-        None => false,
-    };
-    if missing {
-        insert_products(&world.warehouse, &skus, STOCK, 10).await?;
-    }
+    stock_unless_present(&world.warehouse, &skus, STOCK).await?;
     Ok(skus)
 }
 
