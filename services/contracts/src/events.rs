@@ -23,7 +23,9 @@ pub trait Event: Serialize + for<'de> Deserialize<'de> {
 
 /// The product and restock request a message concerns, as an alert about it names them:
 /// read from any body that carries them (both `stock_empty` and `stock_arrival` do), even
-/// one that is not a valid event, and each left out when absent or malformed.
+/// one that is not a valid event, and each left out when absent or malformed (the
+/// consumer reads it from a dead letter's body, and leaves it empty for a body that is
+/// not a JSON object).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub struct Subject {
     #[serde(default, deserialize_with = "lenient")]
@@ -32,17 +34,19 @@ pub struct Subject {
     pub restock_request_id: Option<RestockRequestId>,
 }
 
-impl Subject {
-    /// The subject of a message body; empty when the body is not a JSON object.
-    pub fn of_body(body: &str) -> Self {
-        serde_json::from_str(body).unwrap_or_default()
-    }
-}
-
 /// A field that does not read as `T` is left out rather than failing its whole body.
-fn lenient<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(deserializer: D) -> Result<Option<T>, D::Error> {
-    let value = serde_json::Value::deserialize(deserializer)?;
-    Ok(serde_json::from_value(value).ok())
+fn lenient<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    /// Untagged: serde tries `T` on the buffered field, and anything else is skipped.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Lenient<T> {
+        Read(T),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Lenient::deserialize(deserializer)? {
+        Lenient::Read(value) => Some(value),
+        Lenient::Other(_) => None,
+    })
 }
 
 /// A product ran out: one per restock request, not per failed purchase.
@@ -186,17 +190,20 @@ mod tests {
 
     #[test]
     fn a_subject_is_read_from_any_body_that_carries_it() {
+        let read = |body: &str| serde_json::from_str::<Subject>(body).unwrap();
         let id = RestockRequestId::new();
-        let subject = Subject::of_body(&format!(r#"{{"sku":"HOOK-0","restock_request_id":"{id}"}}"#));
+        let subject = read(&format!(
+            r#"{{"sku":"HOOK-0","restock_request_id":"{id}","quantity":"x"}}"#
+        ));
         assert_eq!(subject.sku.as_deref(), Some("HOOK-0"));
         assert_eq!(subject.restock_request_id, Some(id));
-        let partial = Subject::of_body(r#"{"sku":"HOOK-0","restock_request_id":"not-a-uuid"}"#);
+        let partial = read(r#"{"sku":"HOOK-0","restock_request_id":"not-a-uuid"}"#);
         assert_eq!(
             (partial.sku.as_deref(), partial.restock_request_id),
             (Some("HOOK-0"), None)
         );
-        assert_eq!(Subject::of_body("garbage"), Subject::default());
-        assert_eq!(Subject::of_body(r#"{"sku":7}"#), Subject::default());
+        assert_eq!(read(r#"{"sku":7,"restock_request_id":{"a":[1]}}"#), Subject::default());
+        assert_eq!(read("{}"), Subject::default());
     }
 
     #[test]

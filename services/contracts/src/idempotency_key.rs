@@ -3,7 +3,7 @@
 //! the rule their problem states: 1 to 128 visible ASCII characters. (Reading it from an
 //! HTTP request and the problem answers are `stockflow_kit::problem`'s.)
 
-use crate::fields::BodyError;
+use std::fmt;
 
 /// The header's name.
 pub const HEADER: &str = "Idempotency-Key";
@@ -19,13 +19,10 @@ impl IdempotencyKey {
     pub const MAX_LEN: usize = 128;
 
     /// Surrounding blanks are ignored.
-    pub fn parse(raw: &str) -> Result<Self, BodyError> {
+    pub fn parse(raw: &str) -> Result<Self, InvalidIdempotencyKey> {
         let key = raw.trim();
         if key.is_empty() || key.len() > Self::MAX_LEN || !key.chars().all(|c| c.is_ascii_graphic()) {
-            return Err(BodyError::Invalid(format!(
-                "the {HEADER} header must be 1-{} visible ASCII characters",
-                Self::MAX_LEN
-            )));
+            return Err(InvalidIdempotencyKey);
         }
         Ok(Self(key.to_string()))
     }
@@ -34,6 +31,22 @@ impl IdempotencyKey {
         &self.0
     }
 }
+
+/// A key that breaks the rule; it states the rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidIdempotencyKey;
+
+impl fmt::Display for InvalidIdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the {HEADER} header must be 1-{} visible ASCII characters",
+            IdempotencyKey::MAX_LEN
+        )
+    }
+}
+
+impl std::error::Error for InvalidIdempotencyKey {}
 
 #[cfg(test)]
 mod tests {
@@ -45,8 +58,7 @@ mod tests {
         assert!(IdempotencyKey::parse(&"k".repeat(128)).is_ok());
         for bad in ["", "   ", "a b", "tab\there", "café", &"k".repeat(129)] {
             let err = IdempotencyKey::parse(bad).unwrap_err();
-            assert!(matches!(err, BodyError::Invalid(_)), "{bad:?}");
-            assert!(err.detail().contains("visible ASCII"));
+            assert!(err.to_string().contains("visible ASCII"), "{bad:?}");
         }
     }
 }

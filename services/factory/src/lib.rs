@@ -6,7 +6,9 @@
 //! relay publishes to SNS. A crash at any point loses neither the order nor the event.
 
 mod configuration;
+mod contract_schemas;
 mod faults;
+mod manufacture_request;
 mod openapi;
 mod production_line;
 mod routes;

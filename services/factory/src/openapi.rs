@@ -1,13 +1,15 @@
 //! The Factory API's OpenAPI 3.1 document (the legacy contract), generated from the
-//! handlers and the contract's types (`stockflow_contracts::factory`), which
-//! stock-worker's client uses too.
+//! handlers and the schemas of the contract's types (`crate::contract_schemas`); the
+//! contract itself (`stockflow_contracts::factory`) is serde only, and stock-worker's
+//! client uses it too.
 
-use stockflow_contracts::factory::{
-    ManufactureCreated, ManufactureCreatedData, ManufactureRequest, ManufactureStatus, ManufactureStatusData, Stage,
-};
 use stockflow_kit::problem::Problem;
 use utoipa::OpenApi;
 
+use crate::contract_schemas::{
+    ManufactureCreatedDataDoc, ManufactureCreatedDoc, ManufactureRequestDoc, ManufactureStatusDataDoc,
+    ManufactureStatusDoc, StageDoc,
+};
 use crate::routes;
 
 #[derive(OpenApi)]
@@ -18,12 +20,12 @@ use crate::routes;
     ),
     paths(routes::create_manufacture, routes::get_manufacture),
     components(schemas(
-        ManufactureRequest,
-        ManufactureCreated,
-        ManufactureCreatedData,
-        ManufactureStatus,
-        ManufactureStatusData,
-        Stage,
+        ManufactureRequestDoc,
+        ManufactureCreatedDoc,
+        ManufactureCreatedDataDoc,
+        ManufactureStatusDoc,
+        ManufactureStatusDataDoc,
+        StageDoc,
         Problem
     ))
 )]

@@ -5,8 +5,9 @@
 //! - [`db`]: MySQL pools, migrations under a lock, the error codes stockflow acts on;
 //! - [`metrics`]: the Prometheus recorder and the HTTP request middleware;
 //! - [`health`]: `/health`, `/ready` and `/metrics`, and the small port workers serve them on;
-//! - [`problem`]: RFC 9457 problem+json errors, and the HTTP reading of the contracts'
-//!   request bodies and `Idempotency-Key`;
+//! - [`body`]: reading a JSON request body field by field, the legacy order fields too;
+//! - [`problem`]: RFC 9457 problem+json errors, and the HTTP reading of request bodies
+//!   and the contracts' `Idempotency-Key`;
 //! - [`request_id`]: `X-Request-Id` on every request;
 //! - [`binary`]: a service binary's life, from its settings to its shutdown;
 //! - [`shutdown`], [`serve`] and [`periodic`]: stopping on a signal, draining an HTTP
@@ -16,6 +17,7 @@
 //! `stockflow-messaging`.
 
 pub mod binary;
+pub mod body;
 pub mod config;
 pub mod db;
 pub mod health;

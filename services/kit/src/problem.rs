@@ -1,14 +1,14 @@
 //! RFC 9457 problem details: every HTTP error of every service is
-//! `application/problem+json` with `type`, `title`, `status` and `detail`. The contracts'
-//! own errors become problems here: a body that is not JSON is 400, a field that breaks
-//! the contract 422, and so is a bad `Idempotency-Key`.
+//! `application/problem+json` with `type`, `title`, `status` and `detail`. A request's
+//! errors become problems here: a body that is not JSON is 400, a field that breaks the
+//! contract 422 ([`crate::body`]), and so is a bad `Idempotency-Key`.
 
+use crate::body::BodyError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use stockflow_contracts::IdempotencyKey;
-use stockflow_contracts::fields::BodyError;
 use stockflow_contracts::idempotency_key::HEADER as IDEMPOTENCY_KEY;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
@@ -120,7 +120,8 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Pr
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
-    Ok(Some(IdempotencyKey::parse(value.to_str().unwrap_or_default())?))
+    let key = IdempotencyKey::parse(value.to_str().unwrap_or_default());
+    Ok(Some(key.map_err(|err| Problem::invalid_field(err.to_string()))?))
 }
 
 /// The answer when an `Idempotency-Key` comes back with a different request.

@@ -99,7 +99,7 @@ impl FactoryClient {
             // A reply outside the contract is retried: the key makes the factory answer
             // with the same order, and a factory that keeps breaking the contract ends in
             // the DLQ with this reason.
-            match serde_json::from_str::<ManufactureCreated>(&text) {
+            match serde_json::from_str::<ManufactureCreated<serde::de::IgnoredAny>>(&text) {
                 Ok(created) => FactoryAnswer::Accepted {
                     production_order_id: created.data.id,
                 },
@@ -147,7 +147,7 @@ mod tests {
         let request = client.request(&event).unwrap();
         assert_eq!(request.message_group_id, Some(event.restock_request_id.to_string()));
         assert_eq!(request.requester, None, "an empty requester is left out");
-        let (read, _) = ManufactureRequest::parse(&serde_json::to_vec(&request).unwrap()).unwrap();
+        let read: ManufactureRequest = serde_json::from_slice(&serde_json::to_vec(&request).unwrap()).unwrap();
         assert_eq!(read, request);
     }
 

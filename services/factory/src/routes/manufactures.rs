@@ -8,14 +8,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use mysql_async::Pool;
 use stockflow_contracts::factory::{
-    ManufactureCreated, ManufactureCreatedData, ManufactureRequest, ManufactureStatus, ManufactureStatusData, Stage,
+    ManufactureCreated, ManufactureCreatedData, ManufactureStatus, ManufactureStatusData, Stage,
 };
 use stockflow_kit::problem::{self, BodyProblems, Problem};
 use stockflow_kit::request_id::RequestId;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use crate::contract_schemas::{ManufactureCreatedDoc, ManufactureRequestDoc, ManufactureStatusDoc};
 use crate::faults::Faults;
+use crate::manufacture_request;
 use crate::store::{self, ProductionOrder};
 
 /// How long production takes (shared with the routes as app data).
@@ -24,10 +26,10 @@ pub struct ProductionTime(pub Duration);
 
 /// Place a production order; a repeated `Idempotency-Key` returns the same order.
 #[utoipa::path(post, path = "/api/manufactures", tag = "manufactures",
-    request_body = ManufactureRequest,
+    request_body = ManufactureRequestDoc,
     params(("Idempotency-Key" = Option<String>, Header, max_length = 128, pattern = "^[!-~]{1,128}$", description = "1-128 visible ASCII characters; the same key returns the same production order")),
     responses(
-        (status = 201, description = "Production order placed (or the one placed before under this key)", body = ManufactureCreated),
+        (status = 201, description = "Production order placed (or the one placed before under this key)", body = ManufactureCreatedDoc),
         (status = 422, description = "Invalid field or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         BodyProblems,
     ))]
@@ -41,7 +43,7 @@ pub async fn create_manufacture(
     body: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let body = problem::read_body(body).await?;
-    let (request, raw) = ManufactureRequest::parse(&body)?;
+    let (request, raw) = manufacture_request::read(&body)?;
     faults.before_request().await?;
     let key = stockflow_kit::problem::idempotency_key(http.headers())?;
     let (order, created) = store::create(&pool, &request, &raw, key.as_ref(), &request_id.0, production_time.0)
@@ -67,7 +69,7 @@ pub async fn create_manufacture(
 #[utoipa::path(get, path = "/api/manufactures/{id}", tag = "manufactures",
     params(("id" = String, Path, description = "Production order id")),
     responses(
-        (status = 200, description = "The order", body = ManufactureStatus),
+        (status = 200, description = "The order", body = ManufactureStatusDoc),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_manufacture(pool: web::Data<Pool>, id: web::Path<String>) -> Result<HttpResponse, Problem> {

@@ -62,7 +62,8 @@ impl<H: Handler> Consumer<H> {
                 self.route.queue_name.clone()
             }
         };
-        let subject = Subject::of_body(&delivery.body);
+        // what the alert names, read leniently: empty when the body is not a JSON object
+        let subject: Subject = serde_json::from_str(&delivery.body).unwrap_or_default();
         let alert = OpsAlert {
             kind,
             service: self.service.to_string(),

@@ -4,10 +4,10 @@
 //! "MessageAttributeFactoryId": "FF-500293", "MessageAttributeRequester": "홍길동"}`.
 //! The legacy factory id is accepted (a string of at most 32 characters) and ignored: a
 //! product's factory is the one on record. The legacy fields are read by the shared
-//! `contracts::legacy`, as the factory reads them.
+//! `stockflow_kit::body`, as the factory reads them.
 
-use stockflow_contracts::fields::{CountForm, Fields};
-use stockflow_contracts::legacy::{self, LegacyOrder};
+use stockflow_contracts::legacy;
+use stockflow_kit::body::{CountForm, Fields};
 use stockflow_kit::problem::Problem;
 
 use warehouse::{Quantity, Sku};
@@ -39,7 +39,7 @@ impl CheckoutRequest {
                     .unwrap_or_default(),
             })
         } else {
-            let order = LegacyOrder::read(&fields)?;
+            let order = fields.legacy_order()?;
             Ok(Self {
                 sku: Sku::parse(&order.product_id).map_err(Problem::invalid_field)?,
                 quantity: Quantity::new(order.count).map_err(Problem::invalid_field)?,

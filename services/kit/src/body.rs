@@ -1,11 +1,13 @@
 //! Reading a JSON request body field by field, so that each mistake gets its own
 //! [`BodyError`]: the body is not JSON, or a field is missing, of the wrong type, too long
 //! or not a whole number (named in the error). Sales and the factory read their bodies
-//! with it and answer 400 and 422 (`stockflow_kit::problem`).
+//! with it, the original system's order fields ([`Fields::legacy_order`],
+//! `stockflow_contracts::legacy`) included, and answer 400 and 422 ([`crate::problem`]).
 
 use std::fmt;
 
 use serde_json::{Map, Value};
+use stockflow_contracts::legacy::{self, LegacyOrder};
 
 /// What is wrong with a request body.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,6 +103,17 @@ impl Fields {
             None => Err(BodyError::Invalid(format!("`{name}` is required"))),
         }
     }
+
+    /// The original system's order fields, each checked for its type and length; the
+    /// count's range and the product id's form are the reader's to check.
+    pub fn legacy_order(&self) -> Result<LegacyOrder, BodyError> {
+        Ok(LegacyOrder {
+            product_id: self.required_string(legacy::PRODUCT_ID, legacy::MAX_ID_CHARS)?,
+            count: self.count(legacy::PRODUCT_CNT, CountForm::NumberOrDigits)?,
+            factory_id: self.optional_string(legacy::FACTORY_ID, legacy::MAX_ID_CHARS)?,
+            requester: self.optional_string(legacy::REQUESTER, legacy::MAX_REQUESTER_CHARS)?,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -163,6 +176,39 @@ mod tests {
                 .unwrap_err()
                 .detail()
                 .contains("is required")
+        );
+    }
+
+    fn legacy(json: &str) -> Result<LegacyOrder, BodyError> {
+        fields(json).legacy_order()
+    }
+
+    #[test]
+    fn reads_the_legacy_count_as_a_number_or_a_string() {
+        let order = legacy(r#"{"MessageAttributeProductId":"CP-502101","MessageAttributeProductCnt":"10","MessageAttributeFactoryId":"FF-500293","MessageAttributeRequester":"홍길동"}"#).unwrap();
+        assert_eq!(order.product_id, "CP-502101");
+        assert_eq!(order.count, 10);
+        assert_eq!(order.factory_id.as_deref(), Some("FF-500293"));
+        assert_eq!(order.requester.as_deref(), Some("홍길동"));
+        assert_eq!(
+            legacy(r#"{"MessageAttributeProductId":"A","MessageAttributeProductCnt":3}"#)
+                .unwrap()
+                .count,
+            3
+        );
+    }
+
+    #[test]
+    fn names_the_legacy_field_that_is_wrong() {
+        let detail = |json| legacy(json).unwrap_err().detail().to_string();
+        assert!(detail(r#"{"MessageAttributeProductCnt":1}"#).contains(legacy::PRODUCT_ID));
+        assert!(
+            detail(r#"{"MessageAttributeProductId":"A","MessageAttributeProductCnt":true}"#)
+                .contains(legacy::PRODUCT_CNT)
+        );
+        assert!(
+            detail(r#"{"MessageAttributeProductId":"A","MessageAttributeProductCnt":1,"MessageAttributeFactoryId":7}"#)
+                .contains(legacy::FACTORY_ID)
         );
     }
 }
