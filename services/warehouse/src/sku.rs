@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// 1 to 32 characters of ASCII letters, digits, `-` and `_`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Sku(String);
 
 impl Sku {

@@ -307,3 +307,45 @@ async fn a_cap_of_one_is_one_transaction_per_purchase() {
     assert_eq!(checkouts.stats().transactions.load(Ordering::Relaxed), 60);
     assert_eq!(checkouts.stats().largest.load(Ordering::Relaxed), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_row_keeps_the_requester_and_request_id_as_sent_whatever_they_hold() {
+    let db = TestDb::with_products(&[("TEXT", 10)]).await;
+    let checkouts = Checkouts::start(db.pool.clone(), None, &CombineSettings::default());
+    // Quotes, backslashes, a statement separator, comment marks, a NUL and text beyond
+    // ASCII, sold at once (so batches combine them).
+    let requesters = [
+        "o'brien\\'; DROP TABLE orders; --",
+        "\"double\" /* not a comment */ # nor this",
+        "주문자 🛒",
+        "",
+    ];
+    let answers = futures::future::join_all(requesters.iter().enumerate().map(|(i, requester)| {
+        let checkouts = checkouts.clone();
+        let mut sale = purchase("TEXT", 1);
+        sale.requester = requester.to_string();
+        sale.correlation_id = format!("req-{i}-'\\\u{0}");
+        async move { checkouts.checkout(sale).await.unwrap() }
+    }))
+    .await;
+    for (i, answer) in answers.iter().enumerate() {
+        let Recorded::Fresh(CheckoutOutcome::Sold { order_id, .. }) = answer else {
+            panic!("purchase {i} sold: {answer:?}");
+        };
+        let mut conn = db.pool.get_conn().await.unwrap();
+        let row: Option<(String, String)> = conn
+            .exec_first(
+                "SELECT requester, correlation_id FROM orders WHERE id = ?",
+                (*order_id,),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            row,
+            Some((requesters[i].to_string(), format!("req-{i}-'\\\u{0}"))),
+            "order {order_id} holds what purchase {i} sent"
+        );
+    }
+    assert_eq!(orders(&db, "TEXT").await, requesters.len() as i64);
+    assert_eq!(products::stock(&db.pool, "TEXT").await.unwrap(), Some(6));
+}

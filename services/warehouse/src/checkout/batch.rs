@@ -6,9 +6,9 @@
 //! rows of all the batch's skus are locked and read in one statement, and each sku's
 //! purchases are allocated in arrival order: each takes its quantity if that much is
 //! left, else it is a shortage (a later, smaller purchase may still fit; this is what one
-//! transaction per purchase in arrival order would do). One statement then decrements
-//! every sku by the units it sold, conditionally, and one writes an order row per sold
-//! purchase; shortages join the sku's open restock request in one statement, or open one
+//! transaction per purchase in arrival order would do). One round trip then decrements
+//! every sku by the units it sold, conditionally, writes an order row per sold purchase
+//! and reads their ids; shortages join the sku's open restock request in one statement, or open one
 //! and write its `stock_empty` event to the outbox.
 
 use std::collections::BTreeMap;
@@ -18,8 +18,9 @@ use mysql_async::{Pool, Transaction};
 use stockflow_kit::db;
 use stockflow_messaging::outbox::Enqueued;
 
-use super::statements::{LockedProduct, Sold, decrement, insert_orders, lock_products, record_shortages};
+use super::statements::{LockedProduct, Sold, lock_products, record_shortages, sell};
 use super::{CheckoutOutcome, Purchase, Recorded};
+use crate::Sku;
 use crate::idempotency::{self, Claim};
 
 /// A committed batch: each purchase's outcome, in the batch's order, and the events to
@@ -118,11 +119,11 @@ async fn claim_keys(tx: &mut Transaction<'_>, purchases: &[Purchase]) -> Result<
 }
 
 /// The purchases that go ahead, grouped by sku (sorted), each group in arrival order.
-fn by_sku<'a>(purchases: &'a [Purchase], plans: &[Plan]) -> BTreeMap<&'a str, Vec<usize>> {
-    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+fn by_sku<'a>(purchases: &'a [Purchase], plans: &[Plan]) -> BTreeMap<&'a Sku, Vec<usize>> {
+    let mut groups: BTreeMap<&Sku, Vec<usize>> = BTreeMap::new();
     for (i, purchase) in purchases.iter().enumerate() {
         if matches!(plans[i], Plan::Proceed(_)) {
-            groups.entry(purchase.sku.as_str()).or_default().push(i);
+            groups.entry(&purchase.sku).or_default().push(i);
         }
     }
     groups
@@ -148,7 +149,7 @@ fn same_key_answer(
 
 /// A sku's purchases that did not fit: (purchase, shortfall), with the product they want.
 struct Short<'a> {
-    sku: &'a str,
+    sku: &'a Sku,
     product: LockedProduct,
     purchases: Vec<(usize, i64)>,
 }
@@ -160,20 +161,20 @@ struct Short<'a> {
 /// for the skus that run short.
 async fn settle(
     tx: &mut Transaction<'_>,
-    groups: &BTreeMap<&str, Vec<usize>>,
+    groups: &BTreeMap<&Sku, Vec<usize>>,
     purchases: &[Purchase],
     outcomes: &mut [Option<CheckoutOutcome>],
 ) -> Result<Vec<Enqueued>, mysql_async::Error> {
     if groups.is_empty() {
         return Ok(Vec::new());
     }
-    let skus: Vec<&str> = groups.keys().copied().collect();
+    let skus: Vec<&Sku> = groups.keys().copied().collect();
     let mut products = lock_products(tx, &skus).await?;
     let mut sold: Vec<Sold> = Vec::new();
-    let mut totals: Vec<(&str, i64)> = Vec::new(); // sku, units sold
+    let mut totals: Vec<(&Sku, i64)> = Vec::new(); // sku, units sold
     let mut shortages: Vec<Short> = Vec::new();
     for (&sku, indices) in groups {
-        let Some(product) = products.remove(sku) else {
+        let Some(product) = products.remove(sku.as_str()) else {
             for &i in indices {
                 outcomes[i] = Some(CheckoutOutcome::UnknownSku);
             }
@@ -205,8 +206,7 @@ async fn settle(
         }
     }
     if !sold.is_empty() {
-        decrement(tx, &totals).await?;
-        let order_ids = insert_orders(tx, &sold, purchases).await?;
+        let order_ids = sell(tx, &totals, &sold, purchases).await?;
         for (sale, order_id) in sold.iter().zip(order_ids) {
             outcomes[sale.purchase] = Some(CheckoutOutcome::Sold {
                 order_id,
@@ -216,7 +216,8 @@ async fn settle(
     }
     let mut events = Vec::new();
     for short in shortages {
-        let (request_id, event) = record_shortages(tx, short.sku, &short.product, &short.purchases, purchases).await?;
+        let (request_id, event) =
+            record_shortages(tx, short.sku.as_str(), &short.product, &short.purchases, purchases).await?;
         // The first shortage opened the request if there was none.
         let opener = event.as_ref().map(|_| short.purchases[0].0);
         for (i, _) in short.purchases {

@@ -9,6 +9,7 @@
 
 mod batch;
 mod lanes;
+mod sql_text;
 mod statements;
 
 use serde::{Deserialize, Serialize};

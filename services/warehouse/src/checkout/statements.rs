@@ -1,8 +1,9 @@
 //! The statements of one combined checkout transaction ([`super::batch`]), each over
-//! every purchase of the batch at once: lock the product rows, decrement the stock, write
-//! the order rows, and record a sku's shortages (join its open restock request, or open
-//! one and write its `stock_empty` event to the outbox). `IN` lists are padded to a power
-//! of two so that their statements stay in the connection's statement cache.
+//! every purchase of the batch at once: lock the product rows; sell (decrement the stock,
+//! write the order rows and read their ids, in one round trip); and record a sku's
+//! shortages (join its open restock request, or open one and write its `stock_empty`
+//! event to the outbox). The prepared statements' `IN` lists are padded to a power of two
+//! so that they stay in the connection's statement cache.
 
 use std::collections::HashMap;
 
@@ -13,7 +14,8 @@ use stockflow_contracts::RestockRequestId;
 use stockflow_contracts::events::StockEmpty;
 use stockflow_messaging::outbox::{self, Enqueued};
 
-use super::Purchase;
+use super::{Purchase, sql_text};
+use crate::Sku;
 
 /// The product row as the allocation needs it (locked).
 pub(super) struct LockedProduct {
@@ -48,7 +50,7 @@ fn padded<T: Clone>(values: &[T]) -> Vec<T> {
 /// order (so batches never wait on each other in opposite orders).
 pub(super) async fn lock_products(
     tx: &mut Transaction<'_>,
-    skus: &[&str],
+    skus: &[&Sku],
 ) -> Result<HashMap<String, LockedProduct>, mysql_async::Error> {
     let rows: Vec<(String, i64, i64, String, Option<String>)> = tx
         .exec(
@@ -57,7 +59,7 @@ pub(super) async fn lock_products(
                  LEFT JOIN restock_requests r ON r.open_sku = p.sku WHERE p.sku IN ({}) ORDER BY p.sku FOR UPDATE",
                 in_list(skus.len())
             ),
-            padded(skus),
+            padded(&skus.iter().map(|sku| sku.as_str()).collect::<Vec<_>>()),
         )
         .await?;
     Ok(rows
@@ -74,81 +76,57 @@ pub(super) async fn lock_products(
         .collect())
 }
 
-/// Decrements each sku's stock by the units it sold, in one statement, conditionally
-/// (though the rows are locked): every sku's row must change.
-pub(super) async fn decrement(tx: &mut Transaction<'_>, totals: &[(&str, i64)]) -> Result<(), mysql_async::Error> {
-    let padded_totals = padded(totals);
-    let case = format!("CASE sku {} END", vec!["WHEN ? THEN ?"; padded_totals.len()].join(" "));
-    let mut params: Vec<mysql_async::Value> = Vec::new();
-    for _ in 0..2 {
-        for (sku, units) in &padded_totals {
-            params.push((*sku).into());
-            params.push((*units).into());
-        }
-    }
-    params.extend(padded_totals.iter().map(|(sku, _)| mysql_async::Value::from(*sku)));
-    tx.exec_drop(
-        format!(
-            "UPDATE products SET stock = stock - {case} WHERE stock >= {case} AND sku IN ({})",
-            in_list(totals.len())
-        ),
-        params,
-    )
-    .await?;
-    if tx.affected_rows() != totals.len() as u64 {
+/// Sells in one round trip: decrements each sku's stock by the units it sold (one
+/// statement, conditionally, though the rows are locked: every sku's row must change),
+/// writes one order per sold purchase and reads their ids back, in the same order. The
+/// three statements travel as one text query ([`super::sql_text`] writes its values).
+pub(super) async fn sell(
+    tx: &mut Transaction<'_>,
+    totals: &[(&Sku, i64)],
+    sold: &[Sold],
+    purchases: &[Purchase],
+) -> Result<Vec<u64>, mysql_async::Error> {
+    let skus: Vec<String> = totals.iter().map(|(sku, _)| sql_text::sku(sku)).collect();
+    let skus = skus.join(", ");
+    let case: String = totals
+        .iter()
+        .map(|(sku, units)| format!(" WHEN {} THEN {units}", sql_text::sku(sku)))
+        .collect();
+    let rows: Vec<String> = sold
+        .iter()
+        .map(|sale| {
+            let p = &purchases[sale.purchase];
+            format!(
+                "({}, {}, {}, {})",
+                sql_text::sku(&p.sku),
+                p.quantity.get(),
+                sql_text::string(&p.requester),
+                sql_text::string(&p.correlation_id)
+            )
+        })
+        .collect();
+    // The ids of a multi-row insert increase in row order, but need not be consecutive
+    // (MySQL 8's interleaved auto-increment). Orders of a sku are written only under its
+    // product row's lock, which this transaction holds for every sku here: the rows of
+    // these skus from the first id on are exactly ours.
+    let statements = format!(
+        "UPDATE products SET stock = stock - CASE sku{case} END WHERE stock >= CASE sku{case} END AND sku IN ({skus}); \
+         INSERT INTO orders (sku, quantity, requester, correlation_id) VALUES {}; \
+         SELECT id FROM orders WHERE id >= LAST_INSERT_ID() AND sku IN ({skus}) ORDER BY id LIMIT {}",
+        rows.join(", "),
+        sold.len()
+    );
+    let mut results = tx.query_iter(statements).await?;
+    let decremented = results.affected_rows();
+    results.collect::<mysql_async::Row>().await?; // the UPDATE's (empty) result
+    results.collect::<mysql_async::Row>().await?; // the INSERT's
+    let ids: Vec<u64> = results.collect().await?;
+    results.drop_result().await?;
+    if decremented != totals.len() as u64 {
         return Err(mysql_async::Error::Other(
             "the locked stock changed under the checkout".into(),
         ));
     }
-    Ok(())
-}
-
-/// Writes one order per sold purchase; returns their order ids in the same order.
-pub(super) async fn insert_orders(
-    tx: &mut Transaction<'_>,
-    sold: &[Sold],
-    purchases: &[Purchase],
-) -> Result<Vec<u64>, mysql_async::Error> {
-    let placeholders = vec!["(?, ?, ?, ?)"; sold.len()].join(", ");
-    let params: Vec<mysql_async::Value> = sold
-        .iter()
-        .flat_map(|sale| {
-            let p = &purchases[sale.purchase];
-            [
-                p.sku.as_str().into(),
-                p.quantity.get().into(),
-                p.requester.as_str().into(),
-                p.correlation_id.as_str().into(),
-            ]
-        })
-        .collect();
-    tx.exec_drop(
-        format!("INSERT INTO orders (sku, quantity, requester, correlation_id) VALUES {placeholders}"),
-        params,
-    )
-    .await?;
-    let first = tx.last_insert_id().unwrap_or_default();
-    if sold.len() == 1 {
-        return Ok(vec![first]);
-    }
-    // The ids of a multi-row insert increase in row order, but need not be consecutive
-    // (MySQL 8's interleaved auto-increment). Orders of a sku are written only under its
-    // product row's lock, which this transaction holds for every sku here: the rows of
-    // these skus from `first` on are exactly ours.
-    let mut skus: Vec<&str> = sold.iter().map(|sale| purchases[sale.purchase].sku.as_str()).collect();
-    skus.dedup();
-    let mut params: Vec<mysql_async::Value> = vec![first.into()];
-    params.extend(padded(&skus).into_iter().map(mysql_async::Value::from));
-    params.push((sold.len() as u64).into());
-    let ids: Vec<u64> = tx
-        .exec(
-            format!(
-                "SELECT id FROM orders WHERE id >= ? AND sku IN ({}) ORDER BY id LIMIT ?",
-                in_list(skus.len())
-            ),
-            params,
-        )
-        .await?;
     if ids.len() != sold.len() {
         return Err(mysql_async::Error::Other(
             format!("wrote {} orders but read back {}", sold.len(), ids.len()).into(),
