@@ -116,9 +116,14 @@ pub struct Memory {
     pub rss_kib: u64,
     /// `VmHWM`: the peak so far.
     pub hwm_kib: u64,
+    /// `RssAnon`: of the resident now, the process's own memory (heap, stacks).
+    pub anon_kib: u64,
+    /// `RssFile`: of the resident now, pages of mapped files (above all the binary's own
+    /// code), clean: the kernel may drop them and read them again.
+    pub file_kib: u64,
 }
 
-/// `VmRSS` and `VmHWM` of a process.
+/// `VmRSS`, `VmHWM`, `RssAnon` and `RssFile` of a process.
 pub fn memory_kib(pid: u32) -> Option<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
@@ -131,6 +136,8 @@ pub fn memory_kib(pid: u32) -> Option<Memory> {
     Some(Memory {
         rss_kib: field("VmRSS:")?,
         hwm_kib: field("VmHWM:")?,
+        anon_kib: field("RssAnon:")?,
+        file_kib: field("RssFile:")?,
     })
 }
 

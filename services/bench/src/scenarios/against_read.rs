@@ -5,6 +5,9 @@
 //! Even rounds run in reverse order. The goals (issue 20) are medians over the rounds:
 //! hot ≥ 1.0× the read's throughput, spread ≥ 0.8×, and each p99 ≤ the read's. Checked:
 //! every 200 of a checkout is one order and one unit less stock, and no phase has errors.
+//! Each phase's CPU is metered per process, as milliseconds of CPU per request: when
+//! the machine's cores are all busy, a phase's throughput is the cores over its CPU per
+//! request, so the read's CPU per request over a checkout's bounds their ratio.
 //! The knob sweep measures the same rounds under each of its settings ([`Trio`]).
 
 use std::fmt::Write;
@@ -14,6 +17,7 @@ use std::time::Duration;
 use warehouse::reports;
 
 use super::World;
+use super::metering::{CpuPerRequest, Metered, metered, processes};
 use super::phases::Target::Http;
 use super::phases::{checkout_phase, numbered_skus, read_phase, stock_unless_present};
 use super::rounds::{self, median};
@@ -28,28 +32,28 @@ const HOT_SKU: &str = "BRD-HOT";
 /// Stock per sku: more than any run sells, so every checkout is a sale.
 const STOCK: i64 = 10_000_000;
 
-/// The three phases of one round.
+/// The three phases of one round, each with the CPU its processes used.
 struct Round {
-    read: Stats,
-    hot: Stats,
-    spread: Stats,
+    read: Metered<Stats>,
+    hot: Metered<Stats>,
+    spread: Metered<Stats>,
 }
 
 impl Round {
     fn hot_to_read(&self) -> f64 {
-        self.hot.throughput() / self.read.throughput()
+        self.hot.output.throughput() / self.read.output.throughput()
     }
 
     fn spread_to_read(&self) -> f64 {
-        self.spread.throughput() / self.read.throughput()
+        self.spread.output.throughput() / self.read.output.throughput()
     }
 
     fn hot_p99_to_read(&self) -> f64 {
-        self.hot.ms(0.99) / self.read.ms(0.99)
+        self.hot.output.ms(0.99) / self.read.output.ms(0.99)
     }
 
     fn spread_p99_to_read(&self) -> f64 {
-        self.spread.ms(0.99) / self.read.ms(0.99)
+        self.spread.output.ms(0.99) / self.read.output.ms(0.99)
     }
 }
 
@@ -124,9 +128,18 @@ impl<'a> Trio<'a> {
         let Self { args, world, skus } = self;
         let limit = Duration::from_secs(args.max_seconds);
         let hot = Arc::new(vec![HOT_SKU.to_string()]);
-        let read = |requests| read_phase(world.sales, clients, requests, limit, skus.clone());
+        let metering = processes(world);
+        let read = |requests| {
+            metered(
+                &metering,
+                read_phase(world.sales, clients, requests, limit, skus.clone()),
+            )
+        };
         let checkout = |requests, skus: &Arc<Vec<String>>| {
-            checkout_phase(Http(world.sales), clients, requests, limit, skus.clone())
+            metered(
+                &metering,
+                checkout_phase(Http(world.sales), clients, requests, limit, skus.clone()),
+            )
         };
         progress(format!("against the read: {clients} clients → sales: warm-up"));
         read(args.warmup).await;
@@ -161,18 +174,18 @@ impl<'a> Trio<'a> {
             };
             progress(format!(
                 "against the read, {clients} clients, round {number}: read {}, hot {}, spread {}",
-                short(&round.read),
-                short(&round.hot),
-                short(&round.spread)
+                short(&round.read.output),
+                short(&round.hot.output),
+                short(&round.spread.output)
             ));
             rounds.push(round);
         }
         let after = reports::books(&world.warehouse, &pattern).await?;
         let check = SoldCheck::new(
-            rounds.iter().map(|r| r.hot.sold + r.spread.sold).sum(),
+            rounds.iter().map(|r| r.hot.output.sold + r.spread.output.sold).sum(),
             rounds
                 .iter()
-                .map(|r| r.read.errors() + r.hot.errors() + r.spread.errors())
+                .map(|r| r.read.output.errors() + r.hot.output.errors() + r.spread.output.errors())
                 .sum(),
             &before,
             &after,
@@ -187,8 +200,12 @@ fn render(args: &Args, report: &mut Report, runs: &[AtClients]) {
         let last = run.rounds.last().expect("at least one round");
         report.rows.push(SummaryRow {
             scenario: format!("against the read ({} clients)", run.clients),
-            system: format!("hot {}; spread {} (last round)", short(&last.hot), short(&last.spread)),
-            ceiling: format!("GET /products/{{sku}} {}", short(&last.read)),
+            system: format!(
+                "hot {}; spread {} (last round)",
+                short(&last.hot.output),
+                short(&last.spread.output)
+            ),
+            ceiling: format!("GET /products/{{sku}} {}", short(&last.read.output)),
             ratio: format!(
                 "hot {:.2}×, spread {:.2}× the read; p99 hot {:.2}×, spread {:.2}× the read's (medians of {} rounds)",
                 m.hot,
@@ -219,18 +236,47 @@ fn render(args: &Args, report: &mut Report, runs: &[AtClients]) {
                 section,
                 "| {} | {} | {} | {} | {:.2} | {:.2} |",
                 i + 1,
-                cells(&r.read),
-                cells(&r.hot),
-                cells(&r.spread),
+                cells(&r.read.output),
+                cells(&r.hot.output),
+                cells(&r.spread.output),
                 r.hot_to_read(),
                 r.spread_to_read()
             );
         }
     }
     for run in runs {
+        section.push_str(&cpu_table(run));
+    }
+    for run in runs {
         let _ = write!(section, "\nCheck at {} clients: {}.", run.clients, run.check.describe());
     }
     report.sections.push(section);
+}
+
+/// The CPU per request of each phase at one client count (medians over the rounds), and
+/// the throughput ratio to the read that it allows when every core is busy.
+fn cpu_table(run: &AtClients) -> String {
+    let median_of = |phase: fn(&Round) -> &Metered<Stats>| {
+        CpuPerRequest::median_of(
+            &run.rounds
+                .iter()
+                .map(|r| {
+                    let phase = phase(r);
+                    CpuPerRequest::of(&phase.usage, phase.output.requests())
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let read = median_of(|r| &r.read);
+    let hot = median_of(|r| &r.hot);
+    let spread = median_of(|r| &r.spread);
+    format!(
+        "\n#### CPU per request at {} clients (ms, medians of the rounds)\n\n| phase | sales | mariadb | bench | other services | total | cores busy | read's total ÷ this |\n|---|---|---|---|---|---|---|---|\n{}\n{}\n{}\n",
+        run.clients,
+        read.row("read", &read),
+        hot.row("hot checkout", &read),
+        spread.row("spread checkout", &read)
+    )
 }
 
 /// Throughput and p99 of a phase, for the progress and the summary.

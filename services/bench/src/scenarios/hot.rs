@@ -97,6 +97,7 @@ async fn measure(args: &Args, world: &mut World, pools: &[CeilingPool]) -> anyho
     let bare_update = Metered {
         output: update_phase.stats,
         cpu: update.cpu,
+        usage: update.usage,
     };
     progress(format!("hot bare UPDATE: {}", bare_update.output.summary()));
 
@@ -139,6 +140,7 @@ async fn measure_ceilings(args: &Args, world: &World, pools: &[CeilingPool]) -> 
         let phase = Metered {
             output: measured.output?,
             cpu: measured.cpu,
+            usage: measured.usage,
         };
         connections.disconnect().await.ok();
         progress(format!("hot ceiling (pool {size}): {}", phase.output.stats.summary()));
@@ -169,6 +171,7 @@ async fn measure_system(args: &Args, world: &World) -> anyhow::Result<SystemRun>
     let system = Metered {
         output: measured.output?,
         cpu: measured.cpu,
+        usage: measured.usage,
     };
     progress(format!("hot system: {}", system.output.stats.summary()));
     Ok(SystemRun { system, batches })

@@ -97,16 +97,19 @@ pub(super) fn at_end(services: &Services) -> Vec<AtEnd> {
 /// The section of the memory over the whole run.
 pub(super) fn whole_run_section(at_end: &[AtEnd]) -> String {
     let mut table = String::from(
-        "Peak RSS (VmHWM) and RSS at the end of the processes running at the end (with `--sweep`, sales was restarted, so its peak is that of the last sales process):\n\n| service | VmHWM MiB | VmRSS at end MiB |\n|---|---|---|\n",
+        "Peak RSS (VmHWM) and RSS at the end of the processes running at the end (with `--sweep`, sales was restarted, so its peak is that of the last sales process), and what the RSS at the end is made of: the process's own memory (`RssAnon`) and pages of mapped files (`RssFile`, above all the binary's own code, which the kernel may drop and read again):\n\n| service | VmHWM MiB | VmRSS at end MiB | of it RssAnon MiB | of it RssFile MiB |\n|---|---|---|---|---|\n",
     );
     for process in at_end {
         if let Some(m) = process.memory {
+            let mib = |kib: u64| kib as f64 / 1024.0;
             let _ = writeln!(
                 table,
-                "| {} | {:.1} | {:.1} |",
+                "| {} | {:.1} | {:.1} | {:.1} | {:.1} |",
                 process.name,
-                m.hwm_kib as f64 / 1024.0,
-                m.rss_kib as f64 / 1024.0
+                mib(m.hwm_kib),
+                mib(m.rss_kib),
+                mib(m.anon_kib),
+                mib(m.file_kib)
             );
         }
     }
@@ -135,6 +138,8 @@ mod tests {
                 memory: Some(Memory {
                     rss_kib: 2048,
                     hwm_kib: 4096,
+                    anon_kib: 512,
+                    file_kib: 1536,
                 }),
             },
             AtEnd {
@@ -143,6 +148,6 @@ mod tests {
             },
         ];
         let section = whole_run_section(&at_end);
-        assert!(section.ends_with("|---|---|---|\n| sales | 4.0 | 2.0 |\n"));
+        assert!(section.ends_with("|---|---|---|---|---|\n| sales | 4.0 | 2.0 | 0.5 | 1.5 |\n"));
     }
 }

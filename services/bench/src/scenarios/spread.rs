@@ -148,6 +148,7 @@ async fn measure(
     let system = Metered {
         output: stats,
         cpu: measured.cpu,
+        usage: measured.usage,
     };
     progress(format!("spread system: {}", system.output.summary()));
 
