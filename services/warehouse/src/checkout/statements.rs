@@ -108,11 +108,15 @@ pub(super) async fn sell(
     // The ids of a multi-row insert increase in row order, but need not be consecutive
     // (MySQL 8's interleaved auto-increment). Orders of a sku are written only under its
     // product row's lock, which this transaction holds for every sku here: the rows of
-    // these skus from the first id on are exactly ours.
+    // these skus from the first id on are exactly ours. They are read by the primary key
+    // from that id on, forced: left to choose, MariaDB at times walks `orders_by_sku` over
+    // every earlier order of a sku (millions of index reads a second on a hot sku, the
+    // database's CPU per purchase six times over; docs/benchmarks.md); this way a batch
+    // reads its own rows and the few another lane wrote meanwhile, however many came before.
     let statements = format!(
         "UPDATE products SET stock = stock - CASE sku{case} END WHERE stock >= CASE sku{case} END AND sku IN ({skus}); \
          INSERT INTO orders (sku, quantity, requester, correlation_id) VALUES {}; \
-         SELECT id FROM orders WHERE id >= LAST_INSERT_ID() AND sku IN ({skus}) ORDER BY id LIMIT {}",
+         SELECT id FROM orders FORCE INDEX (PRIMARY) WHERE id >= LAST_INSERT_ID() AND sku IN ({skus}) ORDER BY id LIMIT {}",
         rows.join(", "),
         sold.len()
     );
