@@ -96,7 +96,6 @@ async fn measure(args: &Args, world: &mut World, pools: &[CeilingPool]) -> anyho
     problems.extend(update_phase.problem);
     let bare_update = Metered {
         output: update_phase.stats,
-        cpu: update.cpu,
         usage: update.usage,
     };
     progress(format!("hot bare UPDATE: {}", bare_update.output.summary()));
@@ -139,7 +138,6 @@ async fn measure_ceilings(args: &Args, world: &World, pools: &[CeilingPool]) -> 
         let measured = metered(&processes(world), ceiling_phase(args, world, &connections, &sku)).await;
         let phase = Metered {
             output: measured.output?,
-            cpu: measured.cpu,
             usage: measured.usage,
         };
         connections.disconnect().await.ok();
@@ -170,7 +168,6 @@ async fn measure_system(args: &Args, world: &World) -> anyhow::Result<SystemRun>
     let batches = BatchSizes::scrape(world.sales).await.since(&batches_before);
     let system = Metered {
         output: measured.output?,
-        cpu: measured.cpu,
         usage: measured.usage,
     };
     progress(format!("hot system: {}", system.output.stats.summary()));
@@ -364,15 +361,19 @@ fn notes(measured: &Measured) -> String {
     let books = |phase: &HotPhase| phase.books.clone().unwrap_or_default();
     let mut notes = String::new();
     for c in &measured.ceilings {
-        let _ = writeln!(notes, "{}", c.pool.note(c.phase.output.books.as_deref(), &c.phase.cpu));
+        let _ = writeln!(
+            notes,
+            "{}",
+            c.pool.note(c.phase.output.books.as_deref(), &c.phase.cpu())
+        );
     }
     let _ = writeln!(
         notes,
         "- system: {}; CPU in cores: {}; {}",
         books(&measured.system.output),
-        measured.system.cpu,
+        measured.system.cpu(),
         measured.batches.describe()
     );
-    let _ = writeln!(notes, "- bare UPDATE: CPU in cores: {}", measured.bare_update.cpu);
+    let _ = writeln!(notes, "- bare UPDATE: CPU in cores: {}", measured.bare_update.cpu());
     notes
 }

@@ -25,21 +25,24 @@ pub(super) fn processes(world: &World) -> Vec<Process> {
 /// A phase's output and the CPU its processes used meanwhile.
 pub(super) struct Metered<T> {
     pub output: T,
-    /// "name cores, …", two decimals each.
-    pub cpu: String,
     /// Each process's CPU over the phase.
     pub usage: Vec<CpuUse>,
+}
+
+impl<T> Metered<T> {
+    /// "name cores, …", two decimals each.
+    pub fn cpu(&self) -> String {
+        cpu_line(&self.usage)
+    }
 }
 
 /// Runs `phase` with the CPU of `processes` metered.
 pub(super) async fn metered<T>(processes: &[Process], phase: impl Future<Output = T>) -> Metered<T> {
     let meter = CpuMeter::start(processes);
     let output = phase.await;
-    let usage = meter.stop();
     Metered {
         output,
-        cpu: cpu_line(&usage),
-        usage,
+        usage: meter.stop(),
     }
 }
 

@@ -147,7 +147,6 @@ async fn measure(
     let SampledPhase { stats, peak_rss } = measured.output;
     let system = Metered {
         output: stats,
-        cpu: measured.cpu,
         usage: measured.usage,
     };
     progress(format!("spread system: {}", system.output.summary()));
@@ -288,11 +287,11 @@ fn stats_table(measured: &Measured) -> String {
 fn cpu_notes(measured: &Measured, ceiling: &Stats) -> String {
     let mut notes = String::new();
     for c in &measured.ceilings {
-        let _ = writeln!(notes, "{}", c.pool.note(None, &c.phase.cpu));
+        let _ = writeln!(notes, "{}", c.pool.note(None, &c.phase.cpu()));
     }
     let _ = writeln!(notes, "- system: {}", measured.batches.describe());
-    let _ = writeln!(notes, "- system: CPU in cores: {}", measured.system.cpu);
-    let _ = writeln!(notes, "- bare service: CPU in cores: {}", measured.bare.cpu);
+    let _ = writeln!(notes, "- system: CPU in cores: {}", measured.system.cpu());
+    let _ = writeln!(notes, "- bare service: CPU in cores: {}", measured.bare.cpu());
     let floor = &measured.floor;
     let combined = 1.0 / (1.0 / floor.throughput() + 1.0 / ceiling.throughput());
     let _ = writeln!(
